@@ -1,0 +1,554 @@
+"""The database schema as SQLAlchemy Core tables.
+
+Alembic migrations are the only way the live schema changes; a test checks that
+these tables and the migration chain agree. Enumerations are stored as text with
+CHECK constraints so adding a value is a one-line migration, not an ALTER TYPE.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Sequence,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+
+from app.domain import enums
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _one_of(column: str, values: type[enums.StrEnum]) -> CheckConstraint:
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
+
+
+def _id() -> Column[int]:
+    return Column("id", BigInteger, Identity(always=False), primary_key=True)
+
+
+def _created_at() -> Column:  # type: ignore[type-arg]
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _updated_at() -> Column:  # type: ignore[type-arg]
+    return Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _text_array(name: str) -> Column:  # type: ignore[type-arg]
+    return Column(name, ARRAY(Text), nullable=False, server_default=text("'{}'::text[]"))
+
+
+# ---------------------------------------------------------------- people
+
+customers = Table(
+    "customers",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("company", Text),
+    Column("tier", String(16), nullable=False, server_default=enums.CustomerTier.STANDARD.value),
+    Column("language", String(35)),
+    _text_array("tags"),
+    Column("external_refs", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    _created_at(),
+    _updated_at(),
+    _one_of("tier", enums.CustomerTier),
+    # Search by name/email/phone/company: one trigram index over the concatenation.
+    Column(
+        "search_text",
+        Text,
+        Computed(
+            "lower(name || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '') || ' '"
+            " || coalesce(company, ''))",
+            persisted=True,
+        ),
+    ),
+)
+Index("uq_customers_email", func.lower(customers.c.email), unique=True, postgresql_where=customers.c.email.isnot(None))
+Index("uq_customers_phone", customers.c.phone, unique=True, postgresql_where=customers.c.phone.isnot(None))
+Index(
+    "ix_customers_search_trgm",
+    customers.c.search_text,
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False, server_default=enums.AgentRole.AGENT.value),
+    Column("presence", String(16), nullable=False, server_default=enums.AgentPresence.OFFLINE.value),
+    Column("on_vacation", Boolean, nullable=False, server_default=text("false")),
+    _text_array("skills"),
+    _text_array("languages"),
+    Column("capacity", Integer, nullable=False, server_default=text("10")),
+    # Round-robin fairness: the agent assigned longest ago goes next (kept in the database,
+    # so rotation survives restarts and is shared by processes).
+    Column("last_assigned_at", DateTime(timezone=True)),
+    Column("deactivated_at", DateTime(timezone=True)),
+    _created_at(),
+    _updated_at(),
+    _one_of("role", enums.AgentRole),
+    _one_of("presence", enums.AgentPresence),
+    CheckConstraint("capacity >= 0", name="capacity_non_negative"),
+)
+Index("uq_agents_email", func.lower(agents.c.email), unique=True)
+
+groups = Table(
+    "groups",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column(
+        "assignment_strategy",
+        String(16),
+        nullable=False,
+        server_default=enums.AssignmentStrategy.LEAST_LOADED.value,
+    ),
+    Column("escalation_group_id", BigInteger, ForeignKey("groups.id", ondelete="SET NULL")),
+    _created_at(),
+    _updated_at(),
+    _one_of("assignment_strategy", enums.AssignmentStrategy),
+)
+Index("uq_groups_name", func.lower(groups.c.name), unique=True)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", BigInteger, ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+    _created_at(),
+    PrimaryKeyConstraint("group_id", "agent_id"),
+)
+Index("ix_group_members_agent_id", group_members.c.agent_id)
+
+# ---------------------------------------------------------------- auth
+
+sessions = Table(
+    "sessions",
+    metadata,
+    _id(),
+    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+    # sha256 of the secret; the secret itself is never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _created_at(),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+Index("ix_sessions_agent_id", sessions.c.agent_id)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by_agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL")),
+    _created_at(),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+Index("ix_api_tokens_agent_id", api_tokens.c.agent_id)
+
+# Failed logins, per account and per client address, for throttling across processes.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    _id(),
+    Column("subject", Text, nullable=False),  # "email:<lowercased>" or "ip:<address>"
+    Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_login_failures_subject_failed_at", login_failures.c.subject, login_failures.c.failed_at)
+
+# ---------------------------------------------------------------- tickets
+
+ticket_number_seq = Sequence("ticket_number_seq", metadata=metadata, start=1000)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    _id(),
+    # Human-facing, from a sequence: unique and never reused, even after a rollback.
+    Column("number", BigInteger, ticket_number_seq, nullable=False, server_default=ticket_number_seq.next_value()),
+    Column("subject", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default=enums.TicketStatus.NEW.value),
+    Column("priority", String(16), nullable=False, server_default=enums.TicketPriority.NORMAL.value),
+    # Sort key for PRIORITY ordering and queue draining (LOW=0 ... URGENT=3).
+    Column(
+        "priority_rank",
+        SmallInteger,
+        Computed(
+            "CASE priority WHEN 'LOW' THEN 0 WHEN 'NORMAL' THEN 1 WHEN 'HIGH' THEN 2 ELSE 3 END",
+            persisted=True,
+        ),
+    ),
+    Column("channel", String(16), nullable=False),
+    Column("category", Text),
+    _text_array("tags"),
+    Column("custom_fields", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("external_ref", Text),
+    Column("language", String(35)),
+    Column("sentiment", String(16), nullable=False, server_default=enums.Sentiment.NEUTRAL.value),
+    Column("escalation_level", Integer, nullable=False, server_default=text("0")),
+    Column("customer_id", BigInteger, ForeignKey("customers.id", ondelete="RESTRICT"), nullable=False),
+    Column("assignee_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL")),
+    Column("group_id", BigInteger, ForeignKey("groups.id", ondelete="SET NULL")),
+    Column("parent_id", BigInteger, ForeignKey("tickets.id", ondelete="RESTRICT")),
+    Column("merged_into_id", BigInteger, ForeignKey("tickets.id", ondelete="SET NULL")),
+    # Skills a routing rule requires of the assignee (SKILL_BASED groups).
+    _text_array("required_skills"),
+    Column("resolution", Text),
+    Column("reopen_count", Integer, nullable=False, server_default=text("0")),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    _created_at(),
+    _updated_at(),
+    # When the ticket last entered its group's queue (unassigned); drain order is
+    # priority then this.
+    Column("queued_at", DateTime(timezone=True)),
+    Column("first_responded_at", DateTime(timezone=True)),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    # Denormalised from sla_clocks for SLA_DUE_AT ordering and the slaAtRisk filter.
+    Column("sla_due_at", DateTime(timezone=True)),
+    Column("sla_at_risk", Boolean, nullable=False, server_default=text("false")),
+    # Full-text document (segmented Chinese + English), maintained by the services.
+    Column("search_vector", TSVECTOR),
+    _one_of("status", enums.TicketStatus),
+    _one_of("priority", enums.TicketPriority),
+    _one_of("channel", enums.Channel),
+    _one_of("sentiment", enums.Sentiment),
+    CheckConstraint("version >= 1", name="version_positive"),
+    UniqueConstraint("number"),
+)
+# Agent console lists: by status within a group, newest first; keyset pagination on (created_at, id).
+Index("ix_tickets_group_status_created", tickets.c.group_id, tickets.c.status, tickets.c.created_at, tickets.c.id)
+Index("ix_tickets_assignee_status", tickets.c.assignee_id, tickets.c.status)
+Index("ix_tickets_status_created", tickets.c.status, tickets.c.created_at, tickets.c.id)
+Index("ix_tickets_customer_created", tickets.c.customer_id, tickets.c.created_at)
+Index("ix_tickets_created", tickets.c.created_at, tickets.c.id)
+Index("ix_tickets_updated", tickets.c.updated_at, tickets.c.id)
+Index("ix_tickets_parent_id", tickets.c.parent_id, postgresql_where=tickets.c.parent_id.isnot(None))
+Index("ix_tickets_tags", tickets.c.tags, postgresql_using="gin")
+Index("ix_tickets_sla_due", tickets.c.sla_due_at, tickets.c.id, postgresql_where=tickets.c.sla_due_at.isnot(None))
+Index("ix_tickets_sla_at_risk", tickets.c.group_id, postgresql_where=tickets.c.sla_at_risk)
+Index("ix_tickets_search", tickets.c.search_vector, postgresql_using="gin")
+Index("ix_tickets_external_ref", tickets.c.external_ref, postgresql_where=tickets.c.external_ref.isnot(None))
+# The group queue: open, unassigned tickets, most urgent then oldest first.
+Index(
+    "ix_tickets_queue",
+    tickets.c.group_id,
+    tickets.c.priority_rank.desc(),
+    tickets.c.queued_at,
+    postgresql_where=text("assignee_id IS NULL AND status IN ('NEW', 'OPEN', 'PENDING', 'ON_HOLD')"),
+)
+
+ticket_collaborators = Table(
+    "ticket_collaborators",
+    metadata,
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+    _created_at(),
+    PrimaryKeyConstraint("ticket_id", "agent_id"),
+)
+Index("ix_ticket_collaborators_agent_id", ticket_collaborators.c.agent_id)
+
+ticket_collaborating_groups = Table(
+    "ticket_collaborating_groups",
+    metadata,
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("group_id", BigInteger, ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+    _created_at(),
+    PrimaryKeyConstraint("ticket_id", "group_id"),
+)
+Index("ix_ticket_collaborating_groups_group_id", ticket_collaborating_groups.c.group_id)
+
+ticket_links = Table(
+    "ticket_links",
+    metadata,
+    _id(),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("other_ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created_by_agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL")),
+    _created_at(),
+    _one_of("kind", enums.TicketLinkKind),
+    CheckConstraint("ticket_id <> other_ticket_id", name="not_self"),
+    UniqueConstraint("ticket_id", "other_ticket_id", "kind"),
+)
+Index("ix_ticket_links_other_ticket_id", ticket_links.c.other_ticket_id)
+
+comments = Table(
+    "comments",
+    metadata,
+    _id(),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("visibility", String(16), nullable=False),
+    Column("author_agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL")),
+    Column("author_customer_id", BigInteger, ForeignKey("customers.id", ondelete="SET NULL")),
+    _created_at(),
+    _one_of("visibility", enums.CommentVisibility),
+)
+Index("ix_comments_ticket_created", comments.c.ticket_id, comments.c.created_at, comments.c.id)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    _id(),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("comment_id", BigInteger, ForeignKey("comments.id", ondelete="SET NULL")),
+    Column("filename", Text, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    # Content address in the blob store.
+    Column("sha256", String(64), nullable=False),
+    Column("uploaded_by_agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL")),
+    _created_at(),
+    CheckConstraint("size >= 0", name="size_non_negative"),
+)
+Index("ix_attachments_ticket_id", attachments.c.ticket_id)
+Index("ix_attachments_comment_id", attachments.c.comment_id, postgresql_where=attachments.c.comment_id.isnot(None))
+
+satisfaction_ratings = Table(
+    "satisfaction_ratings",
+    metadata,
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("score", SmallInteger, nullable=False),
+    Column("comment", Text),
+    Column("rated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),
+)
+
+# ---------------------------------------------------------------- the event log
+
+# The audit trail, the outbox and the replay log at once. Cursor order is
+# (txid, id) and readers only hand out events whose transaction id is below the
+# oldest still-running transaction (pg_snapshot_xmin): every transaction below
+# that horizon has finished, so no event can later appear behind a cursor.
+ticket_events = Table(
+    "ticket_events",
+    metadata,
+    _id(),
+    Column("txid", BigInteger, nullable=False, server_default=text("pg_current_xact_id()::text::bigint")),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    # The ticket's group when the event happened: subscriptions filter on it.
+    Column("group_id", BigInteger),
+    Column("type", String(32), nullable=False),
+    Column("actor_agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL")),
+    Column("actor_customer_id", BigInteger, ForeignKey("customers.id", ondelete="SET NULL")),
+    Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _one_of("type", enums.TicketEventType),
+)
+Index("ix_ticket_events_cursor", ticket_events.c.txid, ticket_events.c.id, unique=True)
+Index("ix_ticket_events_ticket_cursor", ticket_events.c.ticket_id, ticket_events.c.txid, ticket_events.c.id)
+Index("ix_ticket_events_type_occurred", ticket_events.c.type, ticket_events.c.occurred_at)
+
+# ---------------------------------------------------------------- idempotency
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # The operation ("createTicket", "addCustomerReply:<ticket>") and who called it scope the key.
+    Column("scope", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+    Column("resource_id", BigInteger, nullable=False),
+    # Fingerprint of the request: reusing a key for a different request is refused.
+    Column("request_hash", String(64), nullable=False),
+    _created_at(),
+    PrimaryKeyConstraint("scope", "agent_id", "key"),
+)
+
+# ---------------------------------------------------------------- SLA
+
+business_calendars = Table(
+    "business_calendars",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("timezone", Text, nullable=False),
+    # [{"weekday": 0, "start": "09:00", "end": "18:00"}, ...]
+    Column("hours", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("holidays", ARRAY(String(10)), nullable=False, server_default=text("'{}'::varchar[]")),
+    _created_at(),
+    _updated_at(),
+)
+
+sla_policies = Table(
+    "sla_policies",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    _text_array("match_priorities"),
+    _text_array("match_tiers"),
+    _text_array("match_categories"),
+    _text_array("match_channels"),
+    Column("match_group_ids", ARRAY(BigInteger), nullable=False, server_default=text("'{}'::bigint[]")),
+    Column("first_response_seconds", Integer),
+    Column("resolution_seconds", Integer),
+    Column("warning_at_percent", SmallInteger, nullable=False, server_default=text("80")),
+    Column("calendar_id", BigInteger, ForeignKey("business_calendars.id", ondelete="SET NULL")),
+    Column("escalate_priority_on_breach", Boolean, nullable=False, server_default=text("true")),
+    _created_at(),
+    _updated_at(),
+    CheckConstraint("warning_at_percent BETWEEN 1 AND 99", name="warning_range"),
+    CheckConstraint("first_response_seconds IS NULL OR first_response_seconds > 0", name="first_response_pos"),
+    CheckConstraint("resolution_seconds IS NULL OR resolution_seconds > 0", name="resolution_pos"),
+)
+Index("ix_sla_policies_position", sla_policies.c.position, sla_policies.c.id)
+
+sla_clocks = Table(
+    "sla_clocks",
+    metadata,
+    _id(),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("policy_id", BigInteger, ForeignKey("sla_policies.id", ondelete="SET NULL")),
+    Column("target", String(16), nullable=False),
+    # A reopen starts a new RESOLUTION cycle; warnings and breaches are once per cycle.
+    Column("cycle", Integer, nullable=False, server_default=text("1")),
+    Column("state", String(16), nullable=False),
+    Column("target_seconds", Integer, nullable=False),
+    # Business seconds consumed before the current running stretch (pauses bank it here).
+    Column("elapsed_seconds", Integer, nullable=False, server_default=text("0")),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    # Start of the current running stretch; null while paused or finished.
+    Column("running_since", DateTime(timezone=True)),
+    Column("due_at", DateTime(timezone=True)),
+    Column("warn_at", DateTime(timezone=True)),
+    Column("warned_at", DateTime(timezone=True)),
+    Column("breached_at", DateTime(timezone=True)),
+    Column("met_at", DateTime(timezone=True)),
+    # The next instant the scheduler must look at this clock (warn_at, then due_at); null when nothing is due.
+    Column("next_check_at", DateTime(timezone=True)),
+    _one_of("target", enums.SlaTarget),
+    _one_of("state", enums.SlaClockState),
+    UniqueConstraint("ticket_id", "target", "cycle"),
+)
+Index("ix_sla_clocks_next_check", sla_clocks.c.next_check_at, postgresql_where=sla_clocks.c.next_check_at.isnot(None))
+
+# Exactly-once SLA notifications: a second WARNING for the same clock and cycle is impossible.
+sla_notifications = Table(
+    "sla_notifications",
+    metadata,
+    Column("clock_id", BigInteger, ForeignKey("sla_clocks.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("fired_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("clock_id", "kind"),
+    _one_of("kind", enums.SlaEventKind),
+)
+
+# ---------------------------------------------------------------- routing
+
+routing_rules = Table(
+    "routing_rules",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    _text_array("match_keywords"),
+    _text_array("match_channels"),
+    _text_array("match_tiers"),
+    _text_array("match_categories"),
+    _text_array("match_languages"),
+    Column("set_category", Text),
+    Column("set_priority", String(16)),
+    _text_array("add_tags"),
+    Column("route_to_group_id", BigInteger, ForeignKey("groups.id", ondelete="SET NULL")),
+    _text_array("require_skills"),
+    Column("stop_processing", Boolean, nullable=False, server_default=text("false")),
+    _created_at(),
+    _updated_at(),
+)
+Index("ix_routing_rules_position", routing_rules.c.position, routing_rules.c.id)
+
+# ---------------------------------------------------------------- knowledge base
+
+knowledge_articles = Table(
+    "knowledge_articles",
+    metadata,
+    _id(),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("category", Text),
+    _text_array("tags"),
+    Column("language", String(35)),
+    Column("status", String(16), nullable=False, server_default=enums.ArticleStatus.DRAFT.value),
+    Column("author_agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL")),
+    Column("source_ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="SET NULL")),
+    Column("view_count", Integer, nullable=False, server_default=text("0")),
+    Column("helpful_count", Integer, nullable=False, server_default=text("0")),
+    Column("not_helpful_count", Integer, nullable=False, server_default=text("0")),
+    # Weighted document: title (A) above body (B); Chinese is segmented before indexing.
+    Column("search_vector", TSVECTOR),
+    _created_at(),
+    _updated_at(),
+    Column("published_at", DateTime(timezone=True)),
+    _one_of("status", enums.ArticleStatus),
+)
+Index("ix_knowledge_articles_search", knowledge_articles.c.search_vector, postgresql_using="gin")
+Index("ix_knowledge_articles_status_created", knowledge_articles.c.status, knowledge_articles.c.created_at)
+
+# Reader feedback and self-service tracking (suggest/search calls and what followed).
+article_feedback = Table(
+    "article_feedback",
+    metadata,
+    _id(),
+    Column("article_id", BigInteger, ForeignKey("knowledge_articles.id", ondelete="CASCADE"), nullable=False),
+    Column("helpful", Boolean, nullable=False),
+    Column("search_id", BigInteger),
+    _created_at(),
+)
+Index("ix_article_feedback_created", article_feedback.c.created_at)
+
+article_searches = Table(
+    "article_searches",
+    metadata,
+    _id(),
+    Column("kind", String(16), nullable=False),  # SEARCH or SUGGEST
+    Column("query", Text, nullable=False),
+    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL")),
+    Column("result_count", Integer, nullable=False),
+    _created_at(),
+)
+Index("ix_article_searches_created", article_searches.c.created_at)

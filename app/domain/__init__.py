@@ -1,0 +1,1 @@
+"""Pure business rules: no I/O, no database, no GraphQL; time is passed in."""

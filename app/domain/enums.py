@@ -1,0 +1,164 @@
+"""The vocabulary of the helpdesk, shared by every layer (values match the API contract)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TicketStatus(StrEnum):
+    NEW = "NEW"
+    OPEN = "OPEN"
+    PENDING = "PENDING"
+    ON_HOLD = "ON_HOLD"
+    RESOLVED = "RESOLVED"
+    CLOSED = "CLOSED"
+
+
+# Statuses that count as "open" for capacity, openTicketCount, queueLength and wallboards.
+OPEN_STATUSES: frozenset[TicketStatus] = frozenset(
+    {TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ON_HOLD}
+)
+
+
+class TicketPriority(StrEnum):
+    LOW = "LOW"
+    NORMAL = "NORMAL"
+    HIGH = "HIGH"
+    URGENT = "URGENT"
+
+    @property
+    def rank(self) -> int:
+        return _PRIORITY_ORDER.index(self)
+
+    def raised(self, steps: int = 1) -> TicketPriority:
+        return _PRIORITY_ORDER[min(len(_PRIORITY_ORDER) - 1, self.rank + steps)]
+
+    def at_least(self, other: TicketPriority) -> TicketPriority:
+        return self if self.rank >= other.rank else other
+
+
+_PRIORITY_ORDER = [TicketPriority.LOW, TicketPriority.NORMAL, TicketPriority.HIGH, TicketPriority.URGENT]
+
+
+class Channel(StrEnum):
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"
+    WEB_FORM = "WEB_FORM"
+    CHAT = "CHAT"
+    SOCIAL = "SOCIAL"
+    APP = "APP"
+    API = "API"
+
+
+class CustomerTier(StrEnum):
+    STANDARD = "STANDARD"
+    VIP = "VIP"
+
+
+class Sentiment(StrEnum):
+    NEGATIVE = "NEGATIVE"
+    NEUTRAL = "NEUTRAL"
+    POSITIVE = "POSITIVE"
+
+
+class AgentRole(StrEnum):
+    ADMIN = "ADMIN"
+    SUPERVISOR = "SUPERVISOR"
+    AGENT = "AGENT"
+
+    @property
+    def rank(self) -> int:
+        return {AgentRole.AGENT: 0, AgentRole.SUPERVISOR: 1, AgentRole.ADMIN: 2}[self]
+
+    def at_least(self, other: AgentRole) -> bool:
+        return self.rank >= other.rank
+
+
+class AgentPresence(StrEnum):
+    ONLINE = "ONLINE"
+    AWAY = "AWAY"
+    OFFLINE = "OFFLINE"
+
+
+class AssignmentStrategy(StrEnum):
+    ROUND_ROBIN = "ROUND_ROBIN"
+    LEAST_LOADED = "LEAST_LOADED"
+    SKILL_BASED = "SKILL_BASED"
+    MANUAL = "MANUAL"
+
+
+class CommentVisibility(StrEnum):
+    PUBLIC = "PUBLIC"
+    INTERNAL = "INTERNAL"
+
+
+class TicketLinkKind(StrEnum):
+    RELATED = "RELATED"
+    DUPLICATE_OF = "DUPLICATE_OF"
+    CAUSED_BY = "CAUSED_BY"
+
+
+class SlaTarget(StrEnum):
+    FIRST_RESPONSE = "FIRST_RESPONSE"
+    RESOLUTION = "RESOLUTION"
+
+
+class SlaClockState(StrEnum):
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    MET = "MET"
+    BREACHED = "BREACHED"
+
+
+class SlaEventKind(StrEnum):
+    WARNING = "WARNING"
+    BREACHED = "BREACHED"
+
+
+class ArticleStatus(StrEnum):
+    DRAFT = "DRAFT"
+    PUBLISHED = "PUBLISHED"
+    ARCHIVED = "ARCHIVED"
+
+
+class TicketEventType(StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+    PRIORITY_CHANGED = "PRIORITY_CHANGED"
+    ASSIGNED = "ASSIGNED"
+    UNASSIGNED = "UNASSIGNED"
+    COLLABORATOR_ADDED = "COLLABORATOR_ADDED"
+    COMMENTED = "COMMENTED"
+    ATTACHMENT_ADDED = "ATTACHMENT_ADDED"
+    ESCALATED = "ESCALATED"
+    SLA_WARNING = "SLA_WARNING"
+    SLA_BREACHED = "SLA_BREACHED"
+    SUB_TICKET_CREATED = "SUB_TICKET_CREATED"
+    SUB_TICKET_RESOLVED = "SUB_TICKET_RESOLVED"
+    LINKED = "LINKED"
+    MERGED = "MERGED"
+    RATED = "RATED"
+
+
+class TicketOrderField(StrEnum):
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+    PRIORITY = "PRIORITY"
+    SLA_DUE_AT = "SLA_DUE_AT"
+    NUMBER = "NUMBER"
+
+
+class OrderDirection(StrEnum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+class ErrorCode(StrEnum):
+    INVALID_INPUT = "INVALID_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    VERSION_CONFLICT = "VERSION_CONFLICT"
+    DUPLICATE = "DUPLICATE"
+    PRECONDITION_FAILED = "PRECONDITION_FAILED"

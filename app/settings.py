@@ -1,0 +1,63 @@
+"""Settings from environment variables (every one is documented in the README)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_", extra="ignore")
+
+    # PostgreSQL URL (postgresql://user@host:port/db). Unset: an embedded PostgreSQL in data_dir.
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL"))
+    # Pub/sub backend: postgres (default, the same database), memory://, or redis://host:port.
+    broadcast_url: str | None = Field(default=None, validation_alias=AliasChoices("BROADCAST_URL"))
+    data_dir: Path = Path(".helpdesk")
+    timezone: str = "UTC"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Sessions and login throttling.
+    session_ttl_hours: int = 12
+    login_slowdown_after: int = 3
+    login_lockout_after: int = 10
+    login_window_minutes: int = 15
+
+    # VIP customers get at least this priority on intake.
+    vip_min_priority: str = "HIGH"
+
+    # GraphQL abuse limits.
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_page_size: int = 100
+    max_request_bytes: int = 1_000_000
+
+    # Input limits.
+    max_subject_length: int = 500
+    max_description_length: int = 50_000
+    max_tags: int = 20
+    max_tag_length: int = 50
+    max_attachment_bytes: int = 25 * 1024 * 1024
+
+    auto_close_after_hours: float = Field(
+        default=72.0, validation_alias=AliasChoices("HELPDESK_AUTO_CLOSE_AFTER_HOURS", "HELPDESK_AUTO_CLOSE_AFTER")
+    )
+
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    @property
+    def session_ttl(self) -> timedelta:
+        return timedelta(hours=self.session_ttl_hours)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read once per process, on first use (never at import time)."""
+    return Settings()
