@@ -87,8 +87,7 @@ customers = Table(
         "search_text",
         Text,
         Computed(
-            "lower(name || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '') || ' '"
-            " || coalesce(company, ''))",
+            "lower(name || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '') || ' ' || coalesce(company, ''))",
             persisted=True,
         ),
     ),

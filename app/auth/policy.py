@@ -1,0 +1,72 @@
+"""Who may do what: the one table of role requirements.
+
+Services call `require` before they change anything; root query resolvers call it
+before they read. Ticket visibility (which tickets an agent sees) is a query
+predicate, in app.db.repositories.tickets.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from app.domain.enums import AgentRole
+from app.domain.errors import Forbidden
+from app.domain.principal import CredentialKind, Principal
+
+
+class Action(StrEnum):
+    # people and configuration
+    CREATE_AGENT = "createAgent"
+    UPDATE_AGENT = "updateAgent"
+    CREATE_GROUP = "createGroup"
+    MANAGE_CUSTOMERS = "manageCustomers"
+    READ_CUSTOMERS = "readCustomers"
+    READ_AGENTS = "readAgents"
+    MANAGE_ANY_API_TOKEN = "manageAnyApiToken"
+    MANAGE_OWN_API_TOKENS = "manageOwnApiTokens"
+    # tickets
+    CREATE_TICKET = "createTicket"
+    UPDATE_TICKET = "updateTicket"
+    ASSIGN_TICKET = "assignTicket"
+    # configuration owned by later areas
+    MANAGE_ROUTING = "manageRouting"
+    MANAGE_SLA = "manageSla"
+    READ_REPORTS = "readReports"
+    PUBLISH_ARTICLE = "publishArticle"
+    WRITE_ARTICLE = "writeArticle"
+
+
+MINIMUM_ROLE: dict[Action, AgentRole] = {
+    Action.CREATE_AGENT: AgentRole.ADMIN,
+    Action.UPDATE_AGENT: AgentRole.ADMIN,
+    Action.CREATE_GROUP: AgentRole.ADMIN,
+    Action.MANAGE_CUSTOMERS: AgentRole.AGENT,
+    Action.READ_CUSTOMERS: AgentRole.AGENT,
+    Action.READ_AGENTS: AgentRole.AGENT,
+    Action.MANAGE_ANY_API_TOKEN: AgentRole.ADMIN,
+    Action.MANAGE_OWN_API_TOKENS: AgentRole.AGENT,
+    Action.CREATE_TICKET: AgentRole.AGENT,
+    Action.UPDATE_TICKET: AgentRole.AGENT,
+    Action.ASSIGN_TICKET: AgentRole.SUPERVISOR,
+    Action.MANAGE_ROUTING: AgentRole.ADMIN,
+    Action.MANAGE_SLA: AgentRole.ADMIN,
+    Action.READ_REPORTS: AgentRole.SUPERVISOR,
+    Action.PUBLISH_ARTICLE: AgentRole.SUPERVISOR,
+    Action.WRITE_ARTICLE: AgentRole.AGENT,
+}
+
+
+def allows(principal: Principal, action: Action) -> bool:
+    return principal.role.at_least(MINIMUM_ROLE[action])
+
+
+def require(principal: Principal, action: Action) -> None:
+    if not allows(principal, action):
+        needed = MINIMUM_ROLE[action].value
+        raise Forbidden(f"{action.value} needs the {needed} role or higher")
+
+
+def may_read_internal_comments(principal: Principal | None) -> bool:
+    """INTERNAL notes are for the team. Partner API tokens relay to customers (portals,
+    chat bridges), so they never receive them, whatever their agent's role."""
+    return principal is not None and principal.credential is not CredentialKind.API_TOKEN

@@ -1,0 +1,169 @@
+"""The `helpdesk` command: serve, migrate, seed-demo, create-admin, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from app.settings import Settings, get_settings
+
+T = TypeVar("T")
+log = logging.getLogger("helpdesk.cli")
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """DATABASE_URL when set; otherwise the embedded PostgreSQL in the data directory, started
+    (or joined, when another helpdesk command already runs it) and stopped when the last
+    command using it exits. Child processes (uvicorn workers) inherit the URL."""
+    if settings.database_url:
+        return settings.database_url
+    from app.db.embedded import ensure_embedded_database, install_signal_handlers
+
+    install_signal_handlers()
+    started = time.perf_counter()
+    url = ensure_embedded_database(settings.data_dir)
+    print(
+        f"embedded PostgreSQL ready in {time.perf_counter() - started:.1f}s (data in {settings.data_dir})", flush=True
+    )
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    return url
+
+
+def _with_runtime(settings: Settings, url: str, work: Callable[..., Awaitable[T]]) -> T:
+    from app.db.engine import create_engine
+    from app.services.runtime import Runtime
+
+    async def main() -> T:
+        engine = create_engine(url, pool_size=2, max_overflow=2)
+        try:
+            return await work(Runtime(engine=engine, settings=settings))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.db.migrate import upgrade
+
+    url = resolve_database_url(settings)
+    upgrade(url)
+    print("database migrated to the latest revision", flush=True)
+    return 0
+
+
+def _seed(settings: Settings, url: str) -> None:
+    from app.demo import seed_demo
+
+    result = _with_runtime(settings, url, seed_demo)
+    print(result.summary(), flush=True)
+
+
+def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from app.db.migrate import upgrade
+
+    url = resolve_database_url(settings)
+    upgrade(url)
+    _seed(settings, url)
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from app.db.migrate import upgrade
+    from app.domain.errors import DomainError
+    from app.services.agents import ensure_admin
+
+    url = resolve_database_url(settings)
+    upgrade(url)
+    try:
+        agent, created = _with_runtime(
+            settings, url, lambda rt: ensure_admin(rt, args.email, args.password, args.name or "Administrator")
+        )
+    except DomainError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 2
+    print(f"admin {'created' if created else 'updated'}: {agent.email} (id {agent.id})", flush=True)
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from resolvers.schema import build_schema
+
+    sys.stdout.write(build_schema(settings).as_str() + "\n")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.db.migrate import upgrade
+    from app.logging_setup import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    url = resolve_database_url(settings)
+    upgrade(url)
+    print("database migrated", flush=True)
+    if args.demo:
+        _seed(settings, url)
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    base = f"http://{shown_host}:{args.port}"
+    print(f"GraphiQL:  {base}/graphql", flush=True)
+    print(f"Health:    {base}/healthz   Metrics: {base}/metrics", flush=True)
+    if args.demo:
+        from app.demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD
+
+        print(f"Demo admin login: {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}", flush=True)
+    uvicorn.run(
+        "app.main:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        proxy_headers=False,
+        ws_max_size=1_048_576,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helpdesk", description="Helpdesk: a GraphQL customer-service ticket system")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate, then serve /graphql, /healthz and /metrics")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="seed demo data once (idempotent)")
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=cmd_serve)
+
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=cmd_migrate)
+    commands.add_parser("seed-demo", help="load demo data (idempotent)").set_defaults(handler=cmd_seed_demo)
+
+    admin = commands.add_parser("create-admin", help="create an admin, or reset an existing agent to admin")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", required=True)
+    admin.add_argument("--name")
+    admin.set_defaults(handler=cmd_create_admin)
+
+    commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(handler=cmd_export_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    return handler(args, get_settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

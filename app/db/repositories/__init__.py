@@ -1,0 +1,1 @@
+"""Read queries: each returns records, never ORM objects; batch loaders take many ids at once."""

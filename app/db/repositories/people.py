@@ -1,0 +1,133 @@
+"""Customers, agents and groups."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import tables
+from app.db.repositories.rows import by_id, columns_for, to_records
+from app.domain.enums import OPEN_STATUSES
+from app.domain.records import AgentRecord, CustomerRecord, GroupRecord
+
+c, a, g, gm, t = tables.customers, tables.agents, tables.groups, tables.group_members, tables.tickets
+_OPEN = [s.value for s in OPEN_STATUSES]
+
+
+async def customers_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, CustomerRecord]:
+    rows = await conn.execute(select(*columns_for(c, CustomerRecord)).where(c.c.id.in_(ids)))
+    return by_id(to_records(CustomerRecord, rows))
+
+
+async def customer_by_contact(conn: AsyncConnection, email: str | None, phone: str | None) -> CustomerRecord | None:
+    conditions = []
+    if email:
+        conditions.append(func.lower(c.c.email) == email.lower())
+    if phone:
+        conditions.append(c.c.phone == phone)
+    if not conditions:
+        return None
+    # Email wins over phone when both match different customers.
+    order = func.lower(c.c.email) == (email or "").lower()
+    row = (
+        await conn.execute(
+            select(*columns_for(c, CustomerRecord)).where(or_(*conditions)).order_by(order.desc()).limit(1)
+        )
+    ).first()
+    return CustomerRecord(*row) if row else None
+
+
+async def search_customers(
+    conn: AsyncConnection, search: str | None, after: tuple[str, int] | None, limit: int
+) -> list[CustomerRecord]:
+    """Customers by name, newest id last; `search` matches name, email, phone or company (trigram index)."""
+    query = select(*columns_for(c, CustomerRecord))
+    if search:
+        query = query.where(c.c.search_text.contains(search.strip().lower(), autoescape=True))
+    if after is not None:
+        query = query.where(tuple_(c.c.name, c.c.id) > tuple_(after[0], after[1]))
+    rows = await conn.execute(query.order_by(c.c.name, c.c.id).limit(limit))
+    return to_records(CustomerRecord, rows)
+
+
+async def count_customers(conn: AsyncConnection, search: str | None) -> int:
+    query = select(func.count()).select_from(c)
+    if search:
+        query = query.where(c.c.search_text.contains(search.strip().lower(), autoescape=True))
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def agents_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AgentRecord]:
+    rows = await conn.execute(select(*columns_for(a, AgentRecord)).where(a.c.id.in_(ids)))
+    return by_id(to_records(AgentRecord, rows))
+
+
+async def list_agents(conn: AsyncConnection, group_id: int | None, presence: str | None) -> list[AgentRecord]:
+    query = select(*columns_for(a, AgentRecord)).where(a.c.deactivated_at.is_(None))
+    if group_id is not None:
+        query = query.where(a.c.id.in_(select(gm.c.agent_id).where(gm.c.group_id == group_id)))
+    if presence is not None:
+        query = query.where(a.c.presence == presence)
+    return to_records(AgentRecord, await conn.execute(query.order_by(a.c.name, a.c.id)))
+
+
+async def groups_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, GroupRecord]:
+    rows = await conn.execute(select(*columns_for(g, GroupRecord)).where(g.c.id.in_(ids)))
+    return by_id(to_records(GroupRecord, rows))
+
+
+async def list_groups(conn: AsyncConnection) -> list[GroupRecord]:
+    return to_records(GroupRecord, await conn.execute(select(*columns_for(g, GroupRecord)).order_by(g.c.name)))
+
+
+async def group_ids_of_agents(conn: AsyncConnection, agent_ids: Sequence[int]) -> dict[int, list[int]]:
+    rows = await conn.execute(
+        select(gm.c.agent_id, gm.c.group_id).where(gm.c.agent_id.in_(agent_ids)).order_by(gm.c.group_id)
+    )
+    result: dict[int, list[int]] = defaultdict(list)
+    for agent_id, group_id in rows:
+        result[agent_id].append(group_id)
+    return result
+
+
+async def member_ids_of_groups(conn: AsyncConnection, group_ids: Sequence[int]) -> dict[int, list[int]]:
+    rows = await conn.execute(
+        select(gm.c.group_id, gm.c.agent_id)
+        .join(a, a.c.id == gm.c.agent_id)
+        .where(gm.c.group_id.in_(group_ids), a.c.deactivated_at.is_(None))
+        .order_by(a.c.name, a.c.id)
+    )
+    result: dict[int, list[int]] = defaultdict(list)
+    for group_id, agent_id in rows:
+        result[group_id].append(agent_id)
+    return result
+
+
+async def open_ticket_counts_by_agent(conn: AsyncConnection, agent_ids: Sequence[int]) -> dict[int, int]:
+    rows = await conn.execute(
+        select(t.c.assignee_id, func.count())
+        .where(t.c.assignee_id.in_(agent_ids), t.c.status.in_(_OPEN))
+        .group_by(t.c.assignee_id)
+    )
+    return {agent_id: n for agent_id, n in rows}
+
+
+async def open_ticket_counts_by_customer(conn: AsyncConnection, customer_ids: Sequence[int]) -> dict[int, int]:
+    rows = await conn.execute(
+        select(t.c.customer_id, func.count())
+        .where(t.c.customer_id.in_(customer_ids), t.c.status.in_(_OPEN))
+        .group_by(t.c.customer_id)
+    )
+    return {customer_id: n for customer_id, n in rows}
+
+
+async def queue_lengths(conn: AsyncConnection, group_ids: Sequence[int]) -> dict[int, int]:
+    rows = await conn.execute(
+        select(t.c.group_id, func.count())
+        .where(and_(t.c.group_id.in_(group_ids), t.c.assignee_id.is_(None), t.c.status.in_(_OPEN)))
+        .group_by(t.c.group_id)
+    )
+    return {group_id: n for group_id, n in rows}

@@ -1,0 +1,298 @@
+"""Ticket reads: visibility, filtered keyset lists, and batch loads of what hangs off a ticket."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import tables
+from app.db.repositories.rows import by_id, columns_for, to_records
+from app.domain.enums import OPEN_STATUSES, OrderDirection, TicketOrderField, TicketStatus
+from app.domain.principal import Principal
+from app.domain.records import (
+    AttachmentRecord,
+    CommentRecord,
+    SatisfactionRecord,
+    SubTicketProgressRecord,
+    TicketLinkRecord,
+    TicketRecord,
+)
+from app.domain.ticket_query import TicketFilter, TicketOrder, TicketPageCursor
+
+t = tables.tickets
+TICKET_COLUMNS = columns_for(t, TicketRecord)
+_OPEN = [s.value for s in OPEN_STATUSES]
+
+
+def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """Supervisors and admins see every ticket; agents see their groups' tickets, tickets
+    assigned to them, and tickets they or their groups collaborate on."""
+    if principal.sees_all_tickets:
+        return true()
+    collab = tables.ticket_collaborators
+    collab_groups = tables.ticket_collaborating_groups
+    group_ids = list(principal.group_ids)
+    conditions: list[ColumnElement[bool]] = [
+        t.c.assignee_id == principal.agent_id,
+        exists().where(collab.c.ticket_id == t.c.id, collab.c.agent_id == principal.agent_id),
+    ]
+    if group_ids:
+        conditions.append(t.c.group_id.in_(group_ids))
+        conditions.append(exists().where(collab_groups.c.ticket_id == t.c.id, collab_groups.c.group_id.in_(group_ids)))
+    return or_(*conditions)
+
+
+async def tickets_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, TicketRecord]:
+    rows = await conn.execute(select(*TICKET_COLUMNS).where(t.c.id.in_(ids)))
+    return by_id(to_records(TicketRecord, rows))
+
+
+async def visible_ticket_ids(conn: AsyncConnection, principal: Principal, ids: Sequence[int]) -> set[int]:
+    rows = await conn.execute(select(t.c.id).where(t.c.id.in_(ids), visible_to(principal)))
+    return {row[0] for row in rows}
+
+
+async def ticket_id_by_number(conn: AsyncConnection, number: int) -> int | None:
+    return (await conn.execute(select(t.c.id).where(t.c.number == number))).scalar_one_or_none()
+
+
+def _filtered(query: Select[Any], principal: Principal, f: TicketFilter) -> Select[Any]:
+    query = query.where(visible_to(principal))
+    if f.status:
+        query = query.where(t.c.status.in_(f.status))
+    if f.priority:
+        query = query.where(t.c.priority.in_(f.priority))
+    if f.channel:
+        query = query.where(t.c.channel.in_(f.channel))
+    if f.category:
+        query = query.where(t.c.category.in_(f.category))
+    if f.tags:
+        query = query.where(t.c.tags.contains(list(f.tags)))
+    if f.assignee_id is not None:
+        query = query.where(t.c.assignee_id == f.assignee_id)
+    if f.group_id is not None:
+        query = query.where(t.c.group_id == f.group_id)
+    if f.customer_id is not None:
+        query = query.where(t.c.customer_id == f.customer_id)
+    if f.unassigned is True:
+        query = query.where(t.c.assignee_id.is_(None))
+    elif f.unassigned is False:
+        query = query.where(t.c.assignee_id.isnot(None))
+    if f.created_after is not None:
+        query = query.where(t.c.created_at >= f.created_after)
+    if f.created_before is not None:
+        query = query.where(t.c.created_at < f.created_before)
+    return query
+
+
+def _sort_columns(order: TicketOrder) -> list[ColumnElement[Any]]:
+    match order.field:
+        case TicketOrderField.CREATED_AT:
+            return [t.c.created_at, t.c.id]
+        case TicketOrderField.UPDATED_AT:
+            return [t.c.updated_at, t.c.id]
+        case TicketOrderField.PRIORITY:
+            return [t.c.priority_rank, t.c.created_at, t.c.id]
+        case TicketOrderField.NUMBER:
+            return [t.c.number]
+        case TicketOrderField.SLA_DUE_AT:
+            # Tickets with no running clock sort after every due time.
+            return [func.coalesce(t.c.sla_due_at, literal("infinity").cast(t.c.sla_due_at.type)), t.c.id]
+    raise AssertionError(order.field)
+
+
+async def list_tickets(
+    conn: AsyncConnection,
+    principal: Principal,
+    f: TicketFilter,
+    order: TicketOrder,
+    first: int,
+    after: TicketPageCursor | None,
+) -> tuple[list[TicketRecord], list[TicketPageCursor], bool]:
+    """One page in keyset order (no OFFSET): the records, each one's cursor, and whether more follow."""
+    sort = _sort_columns(order)
+    query = _filtered(select(*TICKET_COLUMNS, *sort), principal, f)
+    if after is not None:
+        if len(after.key) != len(sort):
+            return [], [], False
+        boundary = tuple_(*sort) > tuple_(*after.key)
+        if order.direction is OrderDirection.DESC:
+            boundary = tuple_(*sort) < tuple_(*after.key)
+        query = query.where(boundary)
+    direction = (lambda col: col.desc()) if order.direction is OrderDirection.DESC else (lambda col: col.asc())
+    rows = (await conn.execute(query.order_by(*(direction(col) for col in sort)).limit(first + 1))).all()
+    width = len(TICKET_COLUMNS)
+    page = rows[:first]
+    records = [TicketRecord(*row[:width]) for row in page]
+    cursors = [TicketPageCursor(order, tuple(row[width:])) for row in page]
+    return records, cursors, len(rows) > first
+
+
+async def count_tickets(conn: AsyncConnection, principal: Principal, f: TicketFilter) -> int:
+    query = _filtered(select(func.count()).select_from(t), principal, f)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def sub_tickets_of(conn: AsyncConnection, parent_ids: Sequence[int]) -> dict[int, list[TicketRecord]]:
+    rows = await conn.execute(select(*TICKET_COLUMNS).where(t.c.parent_id.in_(parent_ids)).order_by(t.c.id))
+    result: dict[int, list[TicketRecord]] = defaultdict(list)
+    for record in to_records(TicketRecord, rows):
+        assert record.parent_id is not None
+        result[record.parent_id].append(record)
+    return result
+
+
+async def sub_ticket_progress(conn: AsyncConnection, parent_ids: Sequence[int]) -> dict[int, SubTicketProgressRecord]:
+    done = [TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value]
+    rows = await conn.execute(
+        select(
+            t.c.parent_id,
+            func.count(),
+            func.count().filter(t.c.status.in_(done)),
+        )
+        .where(t.c.parent_id.in_(parent_ids))
+        .group_by(t.c.parent_id)
+    )
+    return {parent: SubTicketProgressRecord(total, resolved, total - resolved) for parent, total, resolved in rows}
+
+
+async def links_of(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, list[TicketLinkRecord]]:
+    """Links shown on both tickets: from each side, `other_ticket_id` is the ticket at the other end."""
+    tl = tables.ticket_links
+    rows = await conn.execute(
+        select(tl.c.ticket_id, tl.c.other_ticket_id, tl.c.kind, tl.c.id)
+        .where(or_(tl.c.ticket_id.in_(ticket_ids), tl.c.other_ticket_id.in_(ticket_ids)))
+        .order_by(tl.c.id)
+    )
+    wanted = set(ticket_ids)
+    result: dict[int, list[TicketLinkRecord]] = defaultdict(list)
+    for ticket_id, other_id, kind, _ in rows:
+        if ticket_id in wanted:
+            result[ticket_id].append(TicketLinkRecord(ticket_id, other_id, kind))
+        if other_id in wanted:
+            result[other_id].append(TicketLinkRecord(other_id, ticket_id, kind))
+    return result
+
+
+async def collaborator_agent_ids(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, list[int]]:
+    tc = tables.ticket_collaborators
+    rows = await conn.execute(
+        select(tc.c.ticket_id, tc.c.agent_id).where(tc.c.ticket_id.in_(ticket_ids)).order_by(tc.c.created_at)
+    )
+    result: dict[int, list[int]] = defaultdict(list)
+    for ticket_id, agent_id in rows:
+        result[ticket_id].append(agent_id)
+    return result
+
+
+async def collaborating_group_ids(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, list[int]]:
+    tg = tables.ticket_collaborating_groups
+    rows = await conn.execute(
+        select(tg.c.ticket_id, tg.c.group_id).where(tg.c.ticket_id.in_(ticket_ids)).order_by(tg.c.created_at)
+    )
+    result: dict[int, list[int]] = defaultdict(list)
+    for ticket_id, group_id in rows:
+        result[ticket_id].append(group_id)
+    return result
+
+
+async def satisfaction_of(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, SatisfactionRecord]:
+    sr = tables.satisfaction_ratings
+    rows = await conn.execute(select(*columns_for(sr, SatisfactionRecord)).where(sr.c.ticket_id.in_(ticket_ids)))
+    return {r.ticket_id: r for r in to_records(SatisfactionRecord, rows)}
+
+
+async def comments_page(
+    conn: AsyncConnection,
+    ticket_ids: Sequence[int],
+    visibility: str | None,
+    after_id: int | None,
+    first: int,
+) -> dict[int, tuple[list[CommentRecord], bool]]:
+    """Comments of many tickets, oldest first, `first` per ticket (+1 to know whether more follow)."""
+    cm = tables.comments
+    rank = func.row_number().over(partition_by=cm.c.ticket_id, order_by=cm.c.id).label("rank")
+    inner = select(*columns_for(cm, CommentRecord), rank).where(cm.c.ticket_id.in_(ticket_ids))
+    if visibility is not None:
+        inner = inner.where(cm.c.visibility == visibility)
+    if after_id is not None:
+        inner = inner.where(cm.c.id > after_id)
+    sub = inner.subquery()
+    rows = await conn.execute(
+        select(*[sub.c[col.name] for col in columns_for(cm, CommentRecord)])
+        .where(sub.c.rank <= first + 1)
+        .order_by(sub.c.ticket_id, sub.c.rank)
+    )
+    grouped: dict[int, list[CommentRecord]] = defaultdict(list)
+    for record in to_records(CommentRecord, rows):
+        grouped[record.ticket_id].append(record)
+    return {tid: (items[:first], len(items) > first) for tid, items in grouped.items()}
+
+
+async def comment_counts(conn: AsyncConnection, ticket_ids: Sequence[int], visibility: str | None) -> dict[int, int]:
+    cm = tables.comments
+    query = select(cm.c.ticket_id, func.count()).where(cm.c.ticket_id.in_(ticket_ids)).group_by(cm.c.ticket_id)
+    if visibility is not None:
+        query = query.where(cm.c.visibility == visibility)
+    return {tid: n for tid, n in await conn.execute(query)}
+
+
+async def attachments_of_tickets(
+    conn: AsyncConnection, ticket_ids: Sequence[int], *, public_only: bool = False
+) -> dict[int, list[AttachmentRecord]]:
+    """A ticket's files; `public_only` leaves out files attached to INTERNAL notes."""
+    at, cm = tables.attachments, tables.comments
+    query = select(*columns_for(at, AttachmentRecord)).where(at.c.ticket_id.in_(ticket_ids)).order_by(at.c.id)
+    if public_only:
+        internal = select(cm.c.id).where(cm.c.id == at.c.comment_id, cm.c.visibility != "PUBLIC")
+        query = query.where(~internal.exists())
+    result: dict[int, list[AttachmentRecord]] = defaultdict(list)
+    for record in to_records(AttachmentRecord, await conn.execute(query)):
+        result[record.ticket_id].append(record)
+    return result
+
+
+async def public_attachments_of_tickets(
+    conn: AsyncConnection, ticket_ids: Sequence[int]
+) -> dict[int, list[AttachmentRecord]]:
+    return await attachments_of_tickets(conn, ticket_ids, public_only=True)
+
+
+async def attachments_of_comments(
+    conn: AsyncConnection, comment_ids: Sequence[int]
+) -> dict[int, list[AttachmentRecord]]:
+    at = tables.attachments
+    rows = await conn.execute(
+        select(*columns_for(at, AttachmentRecord)).where(at.c.comment_id.in_(comment_ids)).order_by(at.c.id)
+    )
+    result: dict[int, list[AttachmentRecord]] = defaultdict(list)
+    for record in to_records(AttachmentRecord, rows):
+        assert record.comment_id is not None
+        result[record.comment_id].append(record)
+    return result
+
+
+async def comments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, CommentRecord]:
+    cm = tables.comments
+    rows = await conn.execute(select(*columns_for(cm, CommentRecord)).where(cm.c.id.in_(ids)))
+    return by_id(to_records(CommentRecord, rows))
+
+
+async def attachments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AttachmentRecord]:
+    at = tables.attachments
+    rows = await conn.execute(select(*columns_for(at, AttachmentRecord)).where(at.c.id.in_(ids)))
+    return by_id(to_records(AttachmentRecord, rows))

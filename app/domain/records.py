@@ -1,0 +1,192 @@
+"""Plain records of what is stored, passed between layers (no ORM identity, no lazy loading)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    company: str | None
+    tier: str
+    language: str | None
+    tags: list[str]
+    external_refs: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    id: int
+    name: str
+    email: str
+    role: str
+    presence: str
+    on_vacation: bool
+    skills: list[str]
+    languages: list[str]
+    capacity: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    id: int
+    name: str
+    description: str | None
+    assignment_strategy: str
+    escalation_group_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord:
+    id: int
+    number: int
+    subject: str
+    description: str
+    status: str
+    priority: str
+    channel: str
+    category: str | None
+    tags: list[str]
+    custom_fields: dict[str, Any]
+    external_ref: str | None
+    language: str | None
+    sentiment: str
+    escalation_level: int
+    customer_id: int
+    assignee_id: int | None
+    group_id: int | None
+    parent_id: int | None
+    merged_into_id: int | None
+    resolution: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    first_responded_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    sla_due_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CommentRecord:
+    id: int
+    ticket_id: int
+    body: str
+    visibility: str
+    author_agent_id: int | None
+    author_customer_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentRecord:
+    id: int
+    ticket_id: int
+    comment_id: int | None
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEventRecord:
+    id: int
+    txid: int
+    ticket_id: int
+    group_id: int | None
+    type: str
+    actor_agent_id: int | None
+    actor_customer_id: int | None
+    data: dict[str, Any]
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketLinkRecord:
+    ticket_id: int
+    other_ticket_id: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class SatisfactionRecord:
+    ticket_id: int
+    score: int
+    comment: str | None
+    rated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubTicketProgressRecord:
+    total: int
+    resolved: int
+    open: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTokenRecord:
+    id: int
+    name: str
+    agent_id: int
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaClockRecord:
+    id: int
+    ticket_id: int
+    policy_id: int | None
+    target: str
+    cycle: int
+    state: str
+    target_seconds: int
+    elapsed_seconds: int
+    running_since: datetime | None
+    due_at: datetime | None
+    warned_at: datetime | None
+    breached_at: datetime | None
+    met_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessCalendarRecord:
+    id: int
+    name: str
+    timezone: str
+    hours: list[dict[str, Any]]
+    holidays: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPolicyRecord:
+    id: int
+    name: str
+    position: int
+    enabled: bool
+    match_priorities: list[str]
+    match_tiers: list[str]
+    match_categories: list[str]
+    match_channels: list[str]
+    match_group_ids: list[int]
+    first_response_seconds: int | None
+    resolution_seconds: int | None
+    warning_at_percent: int
+    calendar_id: int | None
+    escalate_priority_on_breach: bool

@@ -1,0 +1,77 @@
+"""What a ticket list asks for: filters, order and a keyset page, independent of SQL."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from app.domain.enums import OrderDirection, TicketOrderField
+from app.domain.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFilter:
+    status: tuple[str, ...] = ()
+    priority: tuple[str, ...] = ()
+    channel: tuple[str, ...] = ()
+    category: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    assignee_id: int | None = None
+    group_id: int | None = None
+    customer_id: int | None = None
+    unassigned: bool | None = None
+    sla_at_risk: bool | None = None
+    search: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketOrder:
+    field: TicketOrderField = TicketOrderField.CREATED_AT
+    direction: OrderDirection = OrderDirection.DESC
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPageCursor:
+    """Where a page ended: the order it was taken in and the last row's sort key."""
+
+    order: TicketOrder
+    key: tuple[Any, ...] = field(default=())
+
+    def encode(self) -> str:
+        payload = [self.order.field.value, self.order.direction.value, *self.key]
+        raw = orjson.dumps(payload, default=_encode_value)
+        return base64.urlsafe_b64encode(b"tk1:" + raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, cursor: str, expected: TicketOrder) -> TicketPageCursor:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            if not raw.startswith(b"tk1:"):
+                raise ValueError("tag")
+            field_name, direction, *key = orjson.loads(raw[4:])
+            order = TicketOrder(TicketOrderField(field_name), OrderDirection(direction))
+        except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+            raise InvalidInput("not a valid cursor", ["after"]) from exc
+        if order != expected:
+            raise InvalidInput("the cursor belongs to a different order; start again without `after`", ["after"])
+        return cls(order, tuple(_decode_value(v) for v in key))
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    raise TypeError(type(value))
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict) and "t" in value:
+        return datetime.fromisoformat(value["t"])
+    if isinstance(value, bool) or not isinstance(value, (int, str, type(None))):
+        raise ValueError("bad cursor value")
+    return value

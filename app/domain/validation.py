@@ -1,0 +1,119 @@
+"""Input rules shared by every way data comes in; each returns the problems it found."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.domain.errors import InvalidInput, ValidationErrors
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{3,30}$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True, slots=True)
+class TextLimits:
+    max_subject: int = 500
+    max_description: int = 50_000
+    max_tags: int = 20
+    max_tag_length: int = 50
+    max_name: int = 200
+
+
+class Problems:
+    """Accumulates input problems so the caller gets all of them at once."""
+
+    def __init__(self) -> None:
+        self.items: list[InvalidInput] = []
+
+    def add(self, message: str, field: Sequence[str]) -> None:
+        self.items.append(InvalidInput(message, field))
+
+    def raise_if_any(self) -> None:
+        if len(self.items) == 1:
+            raise self.items[0]
+        if self.items:
+            raise ValidationErrors(self.items)
+
+
+def required_text(problems: Problems, value: str | None, field: Sequence[str], max_length: int) -> str:
+    text = (value or "").strip()
+    if not text:
+        problems.add("must not be empty", field)
+    elif len(text) > max_length:
+        problems.add(f"must be at most {max_length} characters", field)
+    return text
+
+
+def optional_text(problems: Problems, value: str | None, field: Sequence[str], max_length: int) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) > max_length:
+        problems.add(f"must be at most {max_length} characters", field)
+    return text or None
+
+
+def tags(problems: Problems, values: Sequence[str] | None, field: Sequence[str], limits: TextLimits) -> list[str]:
+    """Tags are trimmed, lower-cased for Latin scripts, de-duplicated in order."""
+    if values is None:
+        return []
+    cleaned: list[str] = []
+    for value in values:
+        tag = value.strip().lower()
+        if not tag:
+            problems.add("tags must not be empty", field)
+        elif len(tag) > limits.max_tag_length:
+            problems.add(f"a tag must be at most {limits.max_tag_length} characters", field)
+        elif tag not in cleaned:
+            cleaned.append(tag)
+    if len(cleaned) > limits.max_tags:
+        problems.add(f"at most {limits.max_tags} tags", field)
+    return cleaned
+
+
+def email(problems: Problems, value: str | None, field: Sequence[str]) -> str | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if len(text) > 254 or not _EMAIL.match(text):
+        problems.add("is not a valid email address", field)
+    return text.lower()
+
+
+def phone(problems: Problems, value: str | None, field: Sequence[str]) -> str | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not _PHONE.match(text):
+        problems.add("is not a valid phone number", field)
+        return text
+    # Stored normalised so lookups by phone match however it was typed.
+    return ("+" if text.startswith("+") else "") + re.sub(r"[^0-9]", "", text)
+
+
+def language(problems: Problems, value: str | None, field: Sequence[str]) -> str | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not _LANGUAGE.match(text):
+        problems.add("must be a BCP 47 language tag such as zh, en or pt-BR", field)
+        return text
+    primary, *rest = text.split("-")
+    return "-".join([primary.lower(), *rest])
+
+
+def password(problems: Problems, value: str, field: Sequence[str]) -> str:
+    if len(value) < 8:
+        problems.add("must be at least 8 characters", field)
+    elif len(value) > 1024:
+        problems.add("must be at most 1024 characters", field)
+    return value
+
+
+def capacity(problems: Problems, value: int | None, field: Sequence[str]) -> int | None:
+    if value is not None and not 0 <= value <= 1000:
+        problems.add("must be between 0 and 1000", field)
+    return value

@@ -1,0 +1,64 @@
+"""Writing events: only here, and only in the transaction of the change they describe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import tables
+from app.domain.enums import TicketEventType
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An event written in the current transaction, published after it commits."""
+
+    id: int
+    txid: int
+    ticket_id: int
+    group_id: int | None
+    type: TicketEventType
+    occurred_at: datetime
+
+
+@dataclass(slots=True)
+class Outbox:
+    """Collects a transaction's events; `Runtime.transaction` publishes them after commit."""
+
+    conn: AsyncConnection
+    events: list[PendingEvent] = field(default_factory=list)
+
+    async def append(
+        self,
+        *,
+        ticket_id: int,
+        group_id: int | None,
+        type: TicketEventType,
+        occurred_at: datetime,
+        actor_agent_id: int | None = None,
+        actor_customer_id: int | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> PendingEvent:
+        te = tables.ticket_events
+        row = (
+            await self.conn.execute(
+                insert(te)
+                .values(
+                    ticket_id=ticket_id,
+                    group_id=group_id,
+                    type=type.value,
+                    actor_agent_id=actor_agent_id,
+                    actor_customer_id=actor_customer_id,
+                    data=data or {},
+                    occurred_at=occurred_at,
+                )
+                .returning(te.c.id, te.c.txid)
+            )
+        ).one()
+        event = PendingEvent(row.id, row.txid, ticket_id, group_id, type, occurred_at)
+        self.events.append(event)
+        return event

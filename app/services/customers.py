@@ -1,0 +1,165 @@
+"""Customers: created by agents or found-or-created on intake by email or phone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.auth.policy import Action, require
+from app.db import tables
+from app.db.repositories.people import customer_by_contact, customers_by_ids
+from app.db.repositories.rows import columns_for
+from app.domain import validation as v
+from app.domain.enums import CustomerTier
+from app.domain.errors import Duplicate, InvalidInput, NotFound
+from app.domain.principal import Principal
+from app.domain.records import CustomerRecord
+from app.services.runtime import Runtime
+
+c = tables.customers
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerInput:
+    """Fields left as _UNSET are not changed on update."""
+
+    name: Any = _UNSET
+    email: Any = _UNSET
+    phone: Any = _UNSET
+    company: Any = _UNSET
+    tier: Any = _UNSET
+    language: Any = _UNSET
+    tags: Any = _UNSET
+    external_refs: Any = _UNSET
+
+
+UNSET = _UNSET
+
+
+def _clean(data: CustomerInput, *, creating: bool) -> dict[str, Any]:
+    problems = v.Problems()
+    values: dict[str, Any] = {}
+    if data.name is not _UNSET or creating:
+        if data.name is None and not creating:
+            problems.add("must not be empty", ["input", "name"])
+        else:
+            values["name"] = v.required_text(problems, data.name, ["input", "name"], 200)
+    if data.email is not _UNSET:
+        values["email"] = v.email(problems, data.email, ["input", "email"])
+    if data.phone is not _UNSET:
+        values["phone"] = v.phone(problems, data.phone, ["input", "phone"])
+    if data.company is not _UNSET:
+        values["company"] = v.optional_text(problems, data.company, ["input", "company"], 200)
+    if data.tier is not _UNSET:
+        if data.tier is None:
+            problems.add("must not be null", ["input", "tier"])
+        else:
+            values["tier"] = CustomerTier(data.tier).value
+    if data.language is not _UNSET:
+        values["language"] = v.language(problems, data.language, ["input", "language"])
+    if data.tags is not _UNSET:
+        values["tags"] = v.tags(problems, data.tags, ["input", "tags"], v.TextLimits())
+    if data.external_refs is not _UNSET:
+        refs = data.external_refs if data.external_refs is not None else {}
+        if not isinstance(refs, dict):
+            problems.add("must be a JSON object", ["input", "externalRefs"])
+        values["external_refs"] = refs
+    problems.raise_if_any()
+    return values
+
+
+def _duplicate_contact(exc: IntegrityError) -> Duplicate:
+    text = str(exc.orig)
+    if "uq_customers_phone" in text:
+        return Duplicate("a customer with this phone number already exists", ["input", "phone"])
+    return Duplicate("a customer with this email address already exists", ["input", "email"])
+
+
+async def create_customer(rt: Runtime, principal: Principal, data: CustomerInput) -> CustomerRecord:
+    require(principal, Action.MANAGE_CUSTOMERS)
+    values = _clean(data, creating=True)
+    now = rt.clock.now()
+    try:
+        async with rt.transaction() as tx:
+            row = (
+                await tx.conn.execute(
+                    insert(c)
+                    .values(**values, created_at=now, updated_at=now)
+                    .returning(*columns_for(c, CustomerRecord))
+                )
+            ).one()
+    except IntegrityError as exc:
+        raise _duplicate_contact(exc) from exc
+    return CustomerRecord(*row)
+
+
+async def update_customer(rt: Runtime, principal: Principal, customer_id: int, data: CustomerInput) -> CustomerRecord:
+    require(principal, Action.MANAGE_CUSTOMERS)
+    values = _clean(data, creating=False)
+    try:
+        async with rt.transaction() as tx:
+            query = update(c).where(c.c.id == customer_id)
+            if values:
+                query = query.values(**values, updated_at=rt.clock.now())
+            else:
+                query = query.values(updated_at=c.c.updated_at)
+            row = (await tx.conn.execute(query.returning(*columns_for(c, CustomerRecord)))).first()
+            if row is None:
+                raise NotFound("no such customer", ["id"])
+    except IntegrityError as exc:
+        raise _duplicate_contact(exc) from exc
+    return CustomerRecord(*row)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRef:
+    id: int | None = None
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None
+
+
+async def resolve_customer_ref(conn: AsyncConnection, ref: CustomerRef, field: list[str], now: Any) -> CustomerRecord:
+    """The customer by id, or by email/phone, created on first contact. Race-safe: two
+    intakes from a new address at once end with one customer."""
+    if ref.id is not None:
+        found = (await customers_by_ids(conn, [ref.id])).get(ref.id)
+        if found is None:
+            raise NotFound("no such customer", [*field, "id"])
+        return found
+    problems = v.Problems()
+    email = v.email(problems, ref.email, [*field, "email"])
+    phone = v.phone(problems, ref.phone, [*field, "phone"])
+    name = v.optional_text(problems, ref.name, [*field, "name"], 200)
+    if not email and not phone:
+        problems.add("give the customer's id, email or phone", field)
+    problems.raise_if_any()
+    existing = await customer_by_contact(conn, email, phone)
+    if existing is not None:
+        return existing
+    display_name = name or (email.split("@")[0] if email else phone) or "Customer"
+    values = {"name": display_name, "email": email, "phone": phone, "created_at": now, "updated_at": now}
+    stmt = pg_insert(c).values(**values)
+    stmt = (
+        stmt.on_conflict_do_nothing(index_elements=[func.lower(c.c.email)], index_where=c.c.email.isnot(None))
+        if email
+        else stmt.on_conflict_do_nothing(index_elements=[c.c.phone], index_where=c.c.phone.isnot(None))
+    )
+    try:
+        async with conn.begin_nested():
+            row = (await conn.execute(stmt.returning(*columns_for(c, CustomerRecord)))).first()
+    except IntegrityError:
+        # The other contact field collided (e.g. new email, phone already known).
+        row = None
+    if row is not None:
+        return CustomerRecord(*row)
+    existing = await customer_by_contact(conn, email, phone)
+    if existing is None:  # pragma: no cover - conflict means a row exists
+        raise InvalidInput("could not identify the customer", field)
+    return existing

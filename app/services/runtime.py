@@ -1,0 +1,38 @@
+"""What every service needs: the database, settings, time and the event publisher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.clock import Clock, SystemClock
+from app.events.outbox import Outbox
+from app.events.publisher import EventPublisher, LogOnlyPublisher
+from app.settings import Settings
+
+log = logging.getLogger("helpdesk.services")
+
+
+@dataclass
+class Runtime:
+    engine: AsyncEngine
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    publisher: EventPublisher = field(default_factory=LogOnlyPublisher)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Outbox]:
+        """One use case, one transaction. Events appended to the outbox are published
+        only after the commit succeeded; an exception rolls everything back."""
+        async with self.engine.begin() as conn:
+            outbox = Outbox(conn)
+            yield outbox
+        if outbox.events:
+            try:
+                await self.publisher.publish_committed(outbox.events)
+            except Exception:  # the change is committed; subscribers catch up from the log
+                log.exception("publishing %d committed event(s) failed", len(outbox.events))

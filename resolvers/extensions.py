@@ -1,0 +1,56 @@
+"""Schema extensions: fresh loaders per operation, and unexpected errors masked and logged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, SchemaExtension
+
+from schema.context import Context
+
+log = logging.getLogger("helpdesk.graphql")
+
+
+class LoadersPerOperation(SchemaExtension):
+    """A websocket connection runs many operations on one context; each gets fresh loaders."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            context.fresh_loaders()
+        yield
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Unexpected exceptions reach the client as INTERNAL_SERVER_ERROR with a request id;
+    the exception and its traceback go to the log under the same id."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
+        log.error(
+            "unexpected error in %s (request %s)",
+            ".".join(str(p) for p in error.path or []) or "operation",
+            request_id,
+            exc_info=error.original_error,
+            extra={"request_id": request_id},
+        )
+        return GraphQLError(
+            message=self.error_message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        )

@@ -1,0 +1,52 @@
+"""The GraphQL endpoint: builds each request's context (who is calling, request id)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+
+from app.services import auth as auth_service
+from app.services.runtime import Runtime
+from schema.context import Context
+
+
+def bearer(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+class HelpdeskGraphQL(GraphQL[Context, None]):
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
+        rt: Runtime = request.app.state.runtime
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        principal = None
+        if isinstance(request, Request):
+            # A bad credential leaves the caller anonymous: every field that needs a caller
+            # then answers UNAUTHENTICATED, while login and public reads still work.
+            token = bearer(request.headers.get("authorization"))
+            principal = await auth_service.authenticate(rt, token) if token else None
+        client = request.client.host if request.client else None
+        return Context(rt=rt, principal=principal, request_id=request_id, client_address=client)
+
+    async def on_ws_connect(self, context: Context) -> dict[str, Any] | None:
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization")
+        if raw is None:
+            return None
+        token = bearer(raw) or (raw if isinstance(raw, str) else None)
+        principal = await auth_service.authenticate(context.rt, token) if token else None
+        if principal is None:
+            raise ConnectionRejectionError({"message": "invalid credentials"})
+        context.principal = principal
+        context.fresh_loaders()
+        return None

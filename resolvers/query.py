@@ -1,0 +1,205 @@
+"""Root Query."""
+
+from __future__ import annotations
+
+import base64
+
+import orjson
+import strawberry
+from graphql import GraphQLError
+
+from app.auth.policy import Action, may_read_internal_comments
+from app.db.repositories import people
+from app.domain import enums
+from app.domain.ticket_query import TicketFilter as DomainTicketFilter
+from app.domain.ticket_query import TicketOrder as DomainTicketOrder
+from app.services import auth as auth_service
+from resolvers.access import Info, may_read, principal_of
+from schema import ids
+from schema.common import Node, PageInfo, page_size
+from schema.enums import AgentPresence
+from schema.inputs import TicketFilter, TicketOrder
+from schema.people import Agent, Customer, Group, load_agent, load_customer, load_group
+from schema.tickets import Attachment, Comment, Ticket, TicketConnection, TicketEvent, load_ticket, ticket_connection
+from schema.tokens import ApiToken
+
+
+@strawberry.type
+class CustomerEdge:
+    cursor: str
+    node: Customer
+
+
+@strawberry.type
+class CustomerConnection:
+    edges: list[CustomerEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+def _customer_cursor(name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(b"cu1:" + orjson.dumps([name, pk])).decode().rstrip("=")
+
+
+def _decode_customer_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if not raw.startswith(b"cu1:"):
+            raise ValueError
+        name, pk = orjson.loads(raw[4:])
+        return str(name), int(pk)
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise GraphQLError("`after` is not a valid cursor", extensions={"code": "BAD_USER_INPUT"}) from exc
+
+
+def _filter_ids(global_id: str | None, type_name: str) -> int | None:
+    if global_id is None:
+        return None
+    pk = ids.decode_as(global_id, type_name)
+    # An unknown id filters to nothing rather than failing the query.
+    return pk if pk is not None else 0
+
+
+def to_domain_filter(f: TicketFilter | None) -> DomainTicketFilter:
+    if f is None:
+        return DomainTicketFilter()
+    return DomainTicketFilter(
+        status=tuple(s.value for s in f.status or ()),
+        priority=tuple(p.value for p in f.priority or ()),
+        channel=tuple(c.value for c in f.channel or ()),
+        category=tuple(c.strip().lower() for c in f.category or ()),
+        tags=tuple(t.strip().lower() for t in f.tags or ()),
+        assignee_id=_filter_ids(f.assignee_id, "Agent"),
+        group_id=_filter_ids(f.group_id, "Group"),
+        customer_id=_filter_ids(f.customer_id, "Customer"),
+        unassigned=f.unassigned,
+        created_after=f.created_after,
+        created_before=f.created_before,
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        principal = principal_of(info)
+        decoded = ids.decode(id)
+        if decoded is None:
+            return None
+        type_name, pk = decoded
+        loaders = info.context.loaders
+        match type_name:
+            case "Ticket":
+                return await load_ticket(info, pk)
+            case "Customer":
+                return await load_customer(info, pk)
+            case "Agent":
+                return await load_agent(info, pk)
+            case "Group":
+                return await load_group(info, pk)
+            case "Comment":
+                comment = await loaders.comment.load(pk)
+                if comment is None or await loaders.ticket.load(comment.ticket_id) is None:
+                    return None
+                if comment.visibility != enums.CommentVisibility.PUBLIC and not may_read_internal_comments(principal):
+                    return None
+                return Comment.of(comment)
+            case "Attachment":
+                attachment = await loaders.attachment.load(pk)
+                if attachment is None or await loaders.ticket.load(attachment.ticket_id) is None:
+                    return None
+                if attachment.comment_id is not None and not may_read_internal_comments(principal):
+                    comment = await loaders.comment.load(attachment.comment_id)
+                    if comment is None or comment.visibility != enums.CommentVisibility.PUBLIC:
+                        return None
+                return Attachment.of(attachment)
+            case "TicketEvent":
+                event = await loaders.event.load(pk)
+                if event is None or await loaders.ticket.load(event.ticket_id) is None:
+                    return None
+                return TicketEvent.of(event)
+            case "ApiToken":
+                found = await auth_service.api_tokens_by_ids(info.context.rt, principal, [pk])
+                return ApiToken.of(found[pk]) if pk in found else None
+        return None
+
+    @strawberry.field(description="The authenticated caller, when it is an agent.")
+    async def me(self, info: Info) -> Agent | None:
+        principal = principal_of(info)
+        return await load_agent(info, principal.agent_id)
+
+    @strawberry.field
+    async def ticket(self, info: Info, id: strawberry.ID | None = None, number: int | None = None) -> Ticket | None:
+        principal_of(info)
+        if id is not None:
+            pk = ids.decode_as(id, "Ticket")
+            return await load_ticket(info, pk) if pk is not None else None
+        if number is not None:
+            from app.db.repositories.tickets import ticket_id_by_number
+
+            async with info.context.rt.engine.connect() as conn:
+                found = await ticket_id_by_number(conn, number)
+            return await load_ticket(info, found) if found is not None else None
+        raise GraphQLError("give `id` or `number`", extensions={"code": "BAD_USER_INPUT"})
+
+    @strawberry.field
+    async def tickets(
+        self,
+        info: Info,
+        filter: TicketFilter | None = None,
+        order_by: TicketOrder | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> TicketConnection:
+        principal_of(info)
+        order = (
+            DomainTicketOrder(enums.TicketOrderField(order_by.field), enums.OrderDirection(order_by.direction))
+            if order_by
+            else DomainTicketOrder()
+        )
+        return await ticket_connection(info, first, after, base=to_domain_filter(filter), order=order)
+
+    @strawberry.field
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+        may_read(info, Action.READ_CUSTOMERS)
+        pk = ids.decode_as(id, "Customer")
+        return await load_customer(info, pk) if pk is not None else None
+
+    @strawberry.field
+    async def customers(
+        self, info: Info, search: str | None = None, first: int | None = 20, after: str | None = None
+    ) -> CustomerConnection:
+        may_read(info, Action.READ_CUSTOMERS)
+        size = page_size(first, info.context.rt.settings.max_page_size)
+        boundary = _decode_customer_cursor(after) if after else None
+        async with info.context.rt.engine.connect() as conn:
+            rows = await people.search_customers(conn, search, boundary, size + 1)
+            total = await people.count_customers(conn, search)
+        edges = [CustomerEdge(cursor=_customer_cursor(r.name, r.id), node=Customer.of(r)) for r in rows[:size]]
+        return CustomerConnection(
+            edges=edges,
+            page_info=PageInfo.of([e.cursor for e in edges], len(rows) > size, after is not None),
+            total_count=total,
+        )
+
+    @strawberry.field
+    async def agents(
+        self, info: Info, group_id: strawberry.ID | None = None, presence: AgentPresence | None = None
+    ) -> list[Agent]:
+        may_read(info, Action.READ_AGENTS)
+        group_pk = _filter_ids(group_id, "Group")
+        async with info.context.rt.engine.connect() as conn:
+            records = await people.list_agents(conn, group_pk, presence.value if presence else None)
+        return [Agent.of(r) for r in records]
+
+    @strawberry.field
+    async def groups(self, info: Info) -> list[Group]:
+        may_read(info, Action.READ_AGENTS)
+        async with info.context.rt.engine.connect() as conn:
+            records = await people.list_groups(conn)
+        return [Group.of(r) for r in records]
+
+    @strawberry.field(description="The caller's own tokens; admins see all.")
+    async def api_tokens(self, info: Info) -> list[ApiToken]:
+        principal = principal_of(info)
+        return [ApiToken.of(r) for r in await auth_service.list_api_tokens(info.context.rt, principal)]

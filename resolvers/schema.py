@@ -1,0 +1,37 @@
+"""Builds the Strawberry schema with its limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+
+from app.settings import Settings
+from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors
+from resolvers.mutation import Mutation
+from resolvers.query import Query
+
+
+class HelpdeskSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # Expected errors (bad input, UNAUTHENTICATED) are not worth a traceback in the log;
+        # unexpected ones are logged by MaskUnexpectedErrors with the request id.
+        return None
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return HelpdeskSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            QueryDepthLimiter(max_depth=settings.max_query_depth),
+            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            MaxTokensLimiter(max_token_count=settings.max_tokens),
+            ParserCache(maxsize=256),
+            ValidationCache(maxsize=256),
+            LoadersPerOperation(),
+            MaskUnexpectedErrors(),
+        ],
+    )

@@ -1,0 +1,1 @@
+"""Strawberry types, inputs, enums and scalars; field resolvers here only load data."""

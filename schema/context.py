@@ -1,0 +1,170 @@
+"""The per-request context and its DataLoaders.
+
+Loaders are built per operation (a websocket connection runs many operations; a loader
+kept across them would serve stale data). Each batch opens its own pooled connection,
+so concurrently resolved fields never share one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from strawberry.dataloader import DataLoader
+
+from app.db.repositories import events as event_reads
+from app.db.repositories import people, tickets
+from app.domain.principal import Principal
+from app.domain.records import (
+    AgentRecord,
+    AttachmentRecord,
+    CommentRecord,
+    CustomerRecord,
+    GroupRecord,
+    SatisfactionRecord,
+    SubTicketProgressRecord,
+    TicketEventRecord,
+    TicketLinkRecord,
+    TicketRecord,
+)
+from app.events.cursors import EventPosition
+from app.services.runtime import Runtime
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Loaders:
+    def __init__(self, rt: Runtime, principal: Principal | None) -> None:
+        self._rt = rt
+        self._principal = principal
+        self.customer = self._by_key(people.customers_by_ids, None)
+        self.agent = self._by_key(people.agents_by_ids, None)
+        self.group = self._by_key(people.groups_by_ids, None)
+        self.ticket = DataLoader(self._visible_tickets)
+        self.agent_group_ids = self._by_key(people.group_ids_of_agents, [])
+        self.group_member_ids = self._by_key(people.member_ids_of_groups, [])
+        self.agent_open_count = self._by_key(people.open_ticket_counts_by_agent, 0)
+        self.customer_open_count = self._by_key(people.open_ticket_counts_by_customer, 0)
+        self.queue_length = self._by_key(people.queue_lengths, 0)
+        self.sub_tickets = DataLoader(self._visible_sub_tickets)
+        self.sub_ticket_progress = self._by_key(tickets.sub_ticket_progress, SubTicketProgressRecord(0, 0, 0))
+        self.links = self._by_key(tickets.links_of, [])
+        self.collaborator_ids = self._by_key(tickets.collaborator_agent_ids, [])
+        self.collaborating_group_ids = self._by_key(tickets.collaborating_group_ids, [])
+        self.satisfaction = self._by_key(tickets.satisfaction_of, None)
+        self.ticket_attachments = self._by_key(tickets.attachments_of_tickets, [])
+        self.ticket_public_attachments = self._by_key(tickets.public_attachments_of_tickets, [])
+        self.comment_attachments = self._by_key(tickets.attachments_of_comments, [])
+        self.comment = self._by_key(tickets.comments_by_ids, None)
+        self.attachment = self._by_key(tickets.attachments_by_ids, None)
+        self.event = self._by_key(event_reads.events_by_ids, None)
+        self.comments = DataLoader(self._comment_pages)
+        self.comment_count = DataLoader(self._comment_counts)
+        self.history = DataLoader(self._history_pages)
+
+    def _by_key(
+        self, fetch: Callable[[AsyncConnection, Sequence[Any]], Awaitable[dict[Any, Any]]], default: Any
+    ) -> DataLoader[Any, Any]:
+        async def batch(keys: list[Any]) -> list[Any]:
+            async with self._rt.engine.connect() as conn:
+                found = await fetch(conn, keys)
+            return [found.get(key, default) for key in keys]
+
+        return DataLoader(batch)
+
+    async def _visible_tickets(self, ids: list[int]) -> list[TicketRecord | None]:
+        async with self._rt.engine.connect() as conn:
+            found = await tickets.tickets_by_ids(conn, ids)
+            allowed = await self._allowed(conn, list(found))
+        return [found[i] if i in found and i in allowed else None for i in ids]
+
+    async def _visible_sub_tickets(self, parent_ids: list[int]) -> list[list[TicketRecord]]:
+        async with self._rt.engine.connect() as conn:
+            children = await tickets.sub_tickets_of(conn, parent_ids)
+            allowed = await self._allowed(conn, [c.id for kids in children.values() for c in kids])
+        return [[c for c in children.get(pid, []) if c.id in allowed] for pid in parent_ids]
+
+    async def _allowed(self, conn: AsyncConnection, ids: list[int]) -> set[int]:
+        if self._principal is None or not ids:
+            return set()
+        if self._principal.sees_all_tickets:
+            return set(ids)
+        return await tickets.visible_ticket_ids(conn, self._principal, ids)
+
+    async def _comment_pages(
+        self, keys: list[tuple[int, str | None, int | None, int]]
+    ) -> list[tuple[list[CommentRecord], bool]]:
+        # Keys are (ticket id, visibility, after comment id, first); one query per distinct page shape.
+        shapes: dict[tuple[str | None, int | None, int], list[int]] = defaultdict(list)
+        for ticket_id, visibility, after_id, first in keys:
+            shapes[(visibility, after_id, first)].append(ticket_id)
+        results: dict[tuple[int, str | None, int | None, int], tuple[list[CommentRecord], bool]] = {}
+        async with self._rt.engine.connect() as conn:
+            for (visibility, after_id, first), ticket_ids in shapes.items():
+                pages = await tickets.comments_page(conn, ticket_ids, visibility, after_id, first)
+                for ticket_id in ticket_ids:
+                    results[(ticket_id, visibility, after_id, first)] = pages.get(ticket_id, ([], False))
+        return [results[key] for key in keys]
+
+    async def _comment_counts(self, keys: list[tuple[int, str | None]]) -> list[int]:
+        by_visibility: dict[str | None, list[int]] = defaultdict(list)
+        for ticket_id, visibility in keys:
+            by_visibility[visibility].append(ticket_id)
+        counts: dict[tuple[int, str | None], int] = {}
+        async with self._rt.engine.connect() as conn:
+            for visibility, ticket_ids in by_visibility.items():
+                found = await tickets.comment_counts(conn, ticket_ids, visibility)
+                for ticket_id in ticket_ids:
+                    counts[(ticket_id, visibility)] = found.get(ticket_id, 0)
+        return [counts[key] for key in keys]
+
+    async def _history_pages(
+        self, keys: list[tuple[int, EventPosition | None, int]]
+    ) -> list[tuple[list[TicketEventRecord], bool]]:
+        shapes: dict[tuple[EventPosition | None, int], list[int]] = defaultdict(list)
+        for ticket_id, after, first in keys:
+            shapes[(after, first)].append(ticket_id)
+        results: dict[tuple[int, EventPosition | None, int], tuple[list[TicketEventRecord], bool]] = {}
+        async with self._rt.engine.connect() as conn:
+            for (after, first), ticket_ids in shapes.items():
+                pages = await event_reads.history_page(conn, ticket_ids, after, first)
+                for ticket_id in ticket_ids:
+                    results[(ticket_id, after, first)] = pages.get(ticket_id, ([], False))
+        return [results[key] for key in keys]
+
+
+@dataclass
+class Context:
+    rt: Runtime
+    principal: Principal | None
+    request_id: str
+    client_address: str | None = None
+    # Set by Strawberry from a websocket's connection_init payload.
+    connection_params: dict[str, Any] | None = None
+    _loaders: Loaders | None = field(default=None, init=False, repr=False)
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = Loaders(self.rt, self.principal)
+        return self._loaders
+
+    def fresh_loaders(self) -> None:
+        """Forget everything loaded: called at the start of every operation."""
+        self._loaders = None
+
+
+__all__ = [
+    "AgentRecord",
+    "AttachmentRecord",
+    "Context",
+    "CustomerRecord",
+    "GroupRecord",
+    "Loaders",
+    "SatisfactionRecord",
+    "TicketLinkRecord",
+]

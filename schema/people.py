@@ -1,0 +1,174 @@
+"""Customers, agents and groups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from app.domain.records import AgentRecord, CustomerRecord, GroupRecord
+from schema import ids
+from schema.common import JSON, Node
+from schema.context import Context
+from schema.enums import AgentPresence, AgentRole, AssignmentStrategy, CustomerTier, TicketStatus
+
+if TYPE_CHECKING:
+    from schema.tickets import TicketConnection
+
+TicketConnectionRef = Annotated["TicketConnection", strawberry.lazy("schema.tickets")]
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type
+class Customer(Node):
+    id: strawberry.ID
+    name: str
+    email: str | None
+    phone: str | None
+    company: str | None
+    tier: CustomerTier
+    language: str | None
+    tags: list[str]
+    external_refs: JSON = strawberry.field(
+        description='Identifiers in other systems, e.g. {"orderIds": ["SO-1001"], "wechat": "..."}.'
+    )
+    created_at: datetime
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, r: CustomerRecord) -> Customer:
+        return cls(
+            id=ids.encode("Customer", r.id),
+            pk=r.id,
+            name=r.name,
+            email=r.email,
+            phone=r.phone,
+            company=r.company,
+            tier=CustomerTier(r.tier),
+            language=r.language,
+            tags=r.tags,
+            external_refs=r.external_refs,
+            created_at=r.created_at,
+        )
+
+    @strawberry.field
+    async def tickets(
+        self, info: Info, first: int | None = 20, after: str | None = None, status: list[TicketStatus] | None = None
+    ) -> TicketConnectionRef:
+        from schema.tickets import ticket_connection
+
+        return await ticket_connection(info, first, after, customer_id=self.pk, status=status)
+
+    @strawberry.field
+    async def open_ticket_count(self, info: Info) -> int:
+        count: int = await info.context.loaders.customer_open_count.load(self.pk)
+        return count
+
+
+@strawberry.type
+class Agent(Node):
+    id: strawberry.ID
+    name: str
+    email: str
+    role: AgentRole
+    presence: AgentPresence
+    on_vacation: bool
+    skills: list[str]
+    languages: list[str]
+    capacity: int = strawberry.field(description="Maximum open tickets the router may give this agent.")
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, r: AgentRecord) -> Agent:
+        return cls(
+            id=ids.encode("Agent", r.id),
+            pk=r.id,
+            name=r.name,
+            email=r.email,
+            role=AgentRole(r.role),
+            presence=AgentPresence(r.presence),
+            on_vacation=r.on_vacation,
+            skills=r.skills,
+            languages=r.languages,
+            capacity=r.capacity,
+        )
+
+    @strawberry.field
+    async def open_ticket_count(self, info: Info) -> int:
+        count: int = await info.context.loaders.agent_open_count.load(self.pk)
+        return count
+
+    @strawberry.field
+    async def groups(self, info: Info) -> list[Group]:
+        group_ids: list[int] = await info.context.loaders.agent_group_ids.load(self.pk)
+        records = await info.context.loaders.group.load_many(group_ids)
+        return [Group.of(r) for r in records if r is not None]
+
+    @strawberry.field
+    async def assigned_tickets(
+        self, info: Info, first: int | None = 20, after: str | None = None, status: list[TicketStatus] | None = None
+    ) -> TicketConnectionRef:
+        from schema.tickets import ticket_connection
+
+        return await ticket_connection(info, first, after, assignee_id=self.pk, status=status)
+
+
+@strawberry.type
+class Group(Node):
+    id: strawberry.ID
+    name: str
+    description: str | None
+    assignment_strategy: AssignmentStrategy
+    pk: strawberry.Private[int]
+    escalation_group_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def of(cls, r: GroupRecord) -> Group:
+        return cls(
+            id=ids.encode("Group", r.id),
+            pk=r.id,
+            name=r.name,
+            description=r.description,
+            assignment_strategy=AssignmentStrategy(r.assignment_strategy),
+            escalation_group_pk=r.escalation_group_id,
+        )
+
+    @strawberry.field
+    async def members(self, info: Info) -> list[Agent]:
+        member_ids: list[int] = await info.context.loaders.group_member_ids.load(self.pk)
+        records = await info.context.loaders.agent.load_many(member_ids)
+        return [Agent.of(r) for r in records if r is not None]
+
+    @strawberry.field(description="Open tickets of this group with no assignee.")
+    async def queue_length(self, info: Info) -> int:
+        count: int = await info.context.loaders.queue_length.load(self.pk)
+        return count
+
+    @strawberry.field(description="Where this group's SLA breaches escalate to, if anywhere.")
+    async def escalation_group(self, info: Info) -> Group | None:
+        if self.escalation_group_pk is None:
+            return None
+        record = await info.context.loaders.group.load(self.escalation_group_pk)
+        return Group.of(record) if record else None
+
+
+async def load_agent(info: Info, pk: int | None) -> Agent | None:
+    if pk is None:
+        return None
+    record = await info.context.loaders.agent.load(pk)
+    return Agent.of(record) if record else None
+
+
+async def load_group(info: Info, pk: int | None) -> Group | None:
+    if pk is None:
+        return None
+    record = await info.context.loaders.group.load(pk)
+    return Group.of(record) if record else None
+
+
+async def load_customer(info: Info, pk: int | None) -> Customer | None:
+    if pk is None:
+        return None
+    record: Any = await info.context.loaders.customer.load(pk)
+    return Customer.of(record) if record else None

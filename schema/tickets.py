@@ -1,0 +1,429 @@
+"""Tickets and what hangs off them: conversation, attachments, links, sub-tickets, history."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from graphql import GraphQLError
+
+from app.auth.policy import may_read_internal_comments
+from app.db.repositories import tickets as ticket_reads
+from app.domain import enums
+from app.domain.errors import InvalidInput
+from app.domain.records import (
+    AttachmentRecord,
+    CommentRecord,
+    SatisfactionRecord,
+    TicketEventRecord,
+    TicketRecord,
+)
+from app.domain.ticket_query import TicketFilter, TicketOrder, TicketPageCursor
+from app.events.cursors import EventPosition
+from schema import ids
+from schema.common import JSON, Node, PageInfo, page_size
+from schema.context import Context
+from schema.enums import (
+    Channel,
+    CommentVisibility,
+    Sentiment,
+    TicketEventType,
+    TicketLinkKind,
+    TicketPriority,
+    TicketStatus,
+)
+from schema.people import Agent, Customer, Group, load_agent, load_customer, load_group
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type
+class SubTicketProgress:
+    total: int
+    resolved: int
+    open: int
+
+
+@strawberry.type
+class TicketLink:
+    kind: TicketLinkKind
+    ticket: Ticket
+
+
+@strawberry.type
+class SatisfactionRating:
+    score: int = strawberry.field(description="1 (very unsatisfied) to 5 (very satisfied).")
+    comment: str | None
+    rated_at: datetime
+
+    @classmethod
+    def of(cls, r: SatisfactionRecord) -> SatisfactionRating:
+        return cls(score=r.score, comment=r.comment, rated_at=r.rated_at)
+
+
+@strawberry.type
+class Attachment(Node):
+    id: strawberry.ID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, r: AttachmentRecord) -> Attachment:
+        return cls(
+            id=ids.encode("Attachment", r.id),
+            filename=r.filename,
+            content_type=r.content_type,
+            size=r.size,
+            sha256=r.sha256,
+            created_at=r.created_at,
+        )
+
+    @strawberry.field(description="Relative URL that serves the bytes to an authorised caller.")
+    def url(self) -> str:
+        return f"/attachments/{self.id}"
+
+
+@strawberry.type
+class Comment(Node):
+    id: strawberry.ID
+    body: str
+    visibility: CommentVisibility
+    created_at: datetime
+    pk: strawberry.Private[int]
+    author_agent_pk: strawberry.Private[int | None]
+    author_customer_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def of(cls, r: CommentRecord) -> Comment:
+        return cls(
+            id=ids.encode("Comment", r.id),
+            pk=r.id,
+            body=r.body,
+            visibility=CommentVisibility(r.visibility),
+            created_at=r.created_at,
+            author_agent_pk=r.author_agent_id,
+            author_customer_pk=r.author_customer_id,
+        )
+
+    @strawberry.field
+    async def author_agent(self, info: Info) -> Agent | None:
+        return await load_agent(info, self.author_agent_pk)
+
+    @strawberry.field
+    async def author_customer(self, info: Info) -> Customer | None:
+        return await load_customer(info, self.author_customer_pk)
+
+    @strawberry.field
+    async def attachments(self, info: Info) -> list[Attachment]:
+        records: list[AttachmentRecord] = await info.context.loaders.comment_attachments.load(self.pk)
+        return [Attachment.of(r) for r in records]
+
+
+@strawberry.type
+class CommentEdge:
+    cursor: str
+    node: Comment
+
+
+@strawberry.type
+class CommentConnection:
+    edges: list[CommentEdge]
+    page_info: PageInfo
+    ticket_pk: strawberry.Private[int]
+    visibility: strawberry.Private[str | None]
+
+    @strawberry.field
+    async def total_count(self, info: Info) -> int:
+        count: int = await info.context.loaders.comment_count.load((self.ticket_pk, self.visibility))
+        return count
+
+
+@strawberry.type
+class TicketEvent(Node):
+    id: strawberry.ID
+    cursor: str = strawberry.field(description="Opaque, ordered by commit; resume a stream from it.")
+    type: TicketEventType
+    data: JSON = strawberry.field(description='Type-specific details, e.g. {"from": "OPEN", "to": "PENDING"}.')
+    occurred_at: datetime
+    ticket_pk: strawberry.Private[int]
+    actor_agent_pk: strawberry.Private[int | None]
+    actor_customer_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def of(cls, r: TicketEventRecord) -> TicketEvent:
+        return cls(
+            id=ids.encode("TicketEvent", r.id),
+            cursor=EventPosition(r.txid, r.id).encode(),
+            type=TicketEventType(r.type),
+            data=r.data,
+            occurred_at=r.occurred_at,
+            ticket_pk=r.ticket_id,
+            actor_agent_pk=r.actor_agent_id,
+            actor_customer_pk=r.actor_customer_id,
+        )
+
+    @strawberry.field
+    async def ticket(self, info: Info) -> Ticket:
+        ticket = await load_ticket(info, self.ticket_pk)
+        if ticket is None:  # events are only shown for tickets the caller can see
+            raise GraphQLError("ticket not found", extensions={"code": "NOT_FOUND"})
+        return ticket
+
+    @strawberry.field(description="Null for the system (router, SLA engine, automations).")
+    async def actor_agent(self, info: Info) -> Agent | None:
+        return await load_agent(info, self.actor_agent_pk)
+
+    @strawberry.field
+    async def actor_customer(self, info: Info) -> Customer | None:
+        return await load_customer(info, self.actor_customer_pk)
+
+
+@strawberry.type
+class TicketEventEdge:
+    cursor: str
+    node: TicketEvent
+
+
+@strawberry.type
+class TicketEventConnection:
+    edges: list[TicketEventEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class Ticket(Node):
+    id: strawberry.ID
+    number: int = strawberry.field(description="Human-facing sequence number, unique, never reused.")
+    subject: str
+    description: str
+    status: TicketStatus
+    priority: TicketPriority
+    channel: Channel
+    category: str | None
+    tags: list[str]
+    custom_fields: JSON
+    external_ref: str | None = strawberry.field(description="The customer's own reference, e.g. an order number.")
+    language: str | None
+    sentiment: Sentiment
+    escalation_level: int
+    version: int = strawberry.field(
+        description="Increases on every change; pass it as expectedVersion to guard against lost updates."
+    )
+    created_at: datetime
+    updated_at: datetime
+    first_responded_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    record: strawberry.Private[TicketRecord]
+
+    @classmethod
+    def of(cls, r: TicketRecord) -> Ticket:
+        return cls(
+            id=ids.encode("Ticket", r.id),
+            record=r,
+            number=r.number,
+            subject=r.subject,
+            description=r.description,
+            status=TicketStatus(r.status),
+            priority=TicketPriority(r.priority),
+            channel=Channel(r.channel),
+            category=r.category,
+            tags=r.tags,
+            custom_fields=r.custom_fields,
+            external_ref=r.external_ref,
+            language=r.language,
+            sentiment=Sentiment(r.sentiment),
+            escalation_level=r.escalation_level,
+            version=r.version,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            first_responded_at=r.first_responded_at,
+            resolved_at=r.resolved_at,
+            closed_at=r.closed_at,
+        )
+
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer:
+        customer = await load_customer(info, self.record.customer_id)
+        assert customer is not None  # a foreign key guarantees it
+        return customer
+
+    @strawberry.field
+    async def assignee(self, info: Info) -> Agent | None:
+        return await load_agent(info, self.record.assignee_id)
+
+    @strawberry.field
+    async def group(self, info: Info) -> Group | None:
+        return await load_group(info, self.record.group_id)
+
+    @strawberry.field(description="Agents and groups working on it beside the assignee (cross-department work).")
+    async def collaborators(self, info: Info) -> list[Agent]:
+        agent_ids: list[int] = await info.context.loaders.collaborator_ids.load(self.record.id)
+        records = await info.context.loaders.agent.load_many(agent_ids)
+        return [Agent.of(r) for r in records if r is not None]
+
+    @strawberry.field
+    async def collaborating_groups(self, info: Info) -> list[Group]:
+        group_ids: list[int] = await info.context.loaders.collaborating_group_ids.load(self.record.id)
+        records = await info.context.loaders.group.load_many(group_ids)
+        return [Group.of(r) for r in records if r is not None]
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Ticket | None:
+        if self.record.parent_id is None:
+            return None
+        return await load_ticket(info, self.record.parent_id)
+
+    @strawberry.field
+    async def sub_tickets(self, info: Info) -> list[Ticket]:
+        records: list[TicketRecord] = await info.context.loaders.sub_tickets.load(self.record.id)
+        return [Ticket.of(r) for r in records]
+
+    @strawberry.field
+    async def sub_ticket_progress(self, info: Info) -> SubTicketProgress:
+        p = await info.context.loaders.sub_ticket_progress.load(self.record.id)
+        return SubTicketProgress(total=p.total, resolved=p.resolved, open=p.open)
+
+    @strawberry.field
+    async def links(self, info: Info) -> list[TicketLink]:
+        links = await info.context.loaders.links.load(self.record.id)
+        others = await info.context.loaders.ticket.load_many([link.other_ticket_id for link in links])
+        return [
+            TicketLink(kind=TicketLinkKind(link.kind), ticket=Ticket.of(other))
+            for link, other in zip(links, others, strict=True)
+            if other is not None
+        ]
+
+    @strawberry.field
+    async def comments(
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        visibility: CommentVisibility | None = None,
+    ) -> CommentConnection:
+        size = page_size(first, info.context.rt.settings.max_page_size)
+        if not may_read_internal_comments(info.context.principal):
+            if visibility is enums.CommentVisibility.INTERNAL:
+                return CommentConnection(
+                    edges=[], page_info=PageInfo.of([], False, False), ticket_pk=self.record.id, visibility="NONE"
+                )
+            visibility = enums.CommentVisibility.PUBLIC
+        after_id = ids.decode_as(after, "Comment") if after else None
+        if after and after_id is None:
+            raise GraphQLError("`after` is not a valid comment cursor", extensions={"code": "BAD_USER_INPUT"})
+        vis = visibility.value if visibility is not None else None
+        records, has_next = await info.context.loaders.comments.load((self.record.id, vis, after_id, size))
+        edges = [CommentEdge(cursor=str(ids.encode("Comment", r.id)), node=Comment.of(r)) for r in records]
+        return CommentConnection(
+            edges=edges,
+            page_info=PageInfo.of([e.cursor for e in edges], has_next, after is not None),
+            ticket_pk=self.record.id,
+            visibility=vis,
+        )
+
+    @strawberry.field
+    async def attachments(self, info: Info) -> list[Attachment]:
+        loaders = info.context.loaders
+        # Files attached to internal notes stay internal.
+        loader = (
+            loaders.ticket_attachments
+            if may_read_internal_comments(info.context.principal)
+            else loaders.ticket_public_attachments
+        )
+        records: list[AttachmentRecord] = await loader.load(self.record.id)
+        return [Attachment.of(r) for r in records]
+
+    @strawberry.field
+    async def satisfaction(self, info: Info) -> SatisfactionRating | None:
+        record = await info.context.loaders.satisfaction.load(self.record.id)
+        return SatisfactionRating.of(record) if record else None
+
+    @strawberry.field(description="The audit trail: every change, who made it and when, oldest first.")
+    async def history(self, info: Info, first: int | None = 50, after: str | None = None) -> TicketEventConnection:
+        size = page_size(first, info.context.rt.settings.max_page_size)
+        try:
+            position = EventPosition.decode(after) if after else None
+        except InvalidInput as exc:
+            raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT"}) from exc
+        records, has_next = await info.context.loaders.history.load((self.record.id, position, size))
+        events = [TicketEvent.of(r) for r in records]
+        return TicketEventConnection(
+            edges=[TicketEventEdge(cursor=e.cursor, node=e) for e in events],
+            page_info=PageInfo.of([e.cursor for e in events], has_next, after is not None),
+        )
+
+
+@strawberry.type
+class TicketEdge:
+    cursor: str
+    node: Ticket
+
+
+@strawberry.type
+class TicketConnection:
+    edges: list[TicketEdge]
+    page_info: PageInfo
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+async def load_ticket(info: Info, pk: int) -> Ticket | None:
+    record = await info.context.loaders.ticket.load(pk)
+    return Ticket.of(record) if record else None
+
+
+async def ticket_connection(
+    info: Info,
+    first: int | None,
+    after: str | None,
+    *,
+    base: TicketFilter | None = None,
+    order: TicketOrder | None = None,
+    customer_id: int | None = None,
+    assignee_id: int | None = None,
+    status: list[enums.TicketStatus] | None = None,
+) -> TicketConnection:
+    """A keyset page of the tickets the caller may see."""
+    principal = info.context.principal
+    if principal is None:
+        raise GraphQLError("authentication required", extensions={"code": "UNAUTHENTICATED"})
+    size = page_size(first, info.context.rt.settings.max_page_size)
+    f = base or TicketFilter()
+    if customer_id is not None or assignee_id is not None or status:
+        from dataclasses import replace
+
+        f = replace(
+            f,
+            customer_id=customer_id if customer_id is not None else f.customer_id,
+            assignee_id=assignee_id if assignee_id is not None else f.assignee_id,
+            status=tuple(s.value for s in status) if status else f.status,
+        )
+    order = order or TicketOrder()
+    try:
+        cursor = TicketPageCursor.decode(after, order) if after else None
+    except InvalidInput as exc:
+        raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT"}) from exc
+    engine = info.context.rt.engine
+    async with engine.connect() as conn:
+        records, cursors, has_next = await ticket_reads.list_tickets(conn, principal, f, order, size, cursor)
+
+    async def count() -> int:
+        async with engine.connect() as conn:
+            return await ticket_reads.count_tickets(conn, principal, f)
+
+    edges = [TicketEdge(cursor=c.encode(), node=Ticket.of(r)) for r, c in zip(records, cursors, strict=True)]
+    return TicketConnection(
+        edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next, after is not None), count=count
+    )
+
+
+TicketRef = Annotated["Ticket", strawberry.lazy("schema.tickets")]
