@@ -54,3 +54,24 @@ class MaskUnexpectedErrors(MaskErrors):
             original_error=None,
             extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
         )
+
+
+def _contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
+class RejectNulCharacters(SchemaExtension):
+    """PostgreSQL text and JSONB cannot hold NUL; no input of ours means one. Refused up front,
+    so no resolver ever reaches the database with it."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if "\x00" in (ctx.query or "") or "\\u0000" in (ctx.query or "") or _contains_nul(ctx.variables):
+            raise GraphQLError("input must not contain NUL characters", extensions={"code": "BAD_USER_INPUT"})
+        yield

@@ -9,7 +9,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 
 from app.settings import Settings
-from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors
+from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters
 from resolvers.mutation import Mutation
 from resolvers.query import Query
 
@@ -31,6 +31,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             MaxTokensLimiter(max_token_count=settings.max_tokens),
             ParserCache(maxsize=256),
             ValidationCache(maxsize=256),
+            RejectNulCharacters(),
             LoadersPerOperation(),
             MaskUnexpectedErrors(),
         ],

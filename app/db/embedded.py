@@ -74,7 +74,10 @@ _urls: dict[tuple[pathlib.Path, str], str] = {}
 
 @dataclass(frozen=True)
 class _PidFile:
-    """The parts of PGDATA/postmaster.pid we use; tolerant of a file cut short by a crash."""
+    """The parts of PGDATA/postmaster.pid we use; tolerant of a file cut short by a crash.
+
+    The socket lock file (<socket dir>/.s.PGSQL.<port>.lock) has the same layout.
+    """
 
     pid: int
     start_time: int | None
@@ -83,10 +86,10 @@ class _PidFile:
     status: str
 
     @classmethod
-    def read(cls, pgdata: pathlib.Path) -> _PidFile | None:
-        """None if there is no pid file or not even a pid in it."""
+    def read(cls, path: pathlib.Path) -> _PidFile | None:
+        """None if there is no such file or not even a pid in it."""
         try:
-            lines = (pgdata / "postmaster.pid").read_text().splitlines()
+            lines = path.read_text().splitlines()
         except FileNotFoundError:
             return None
         lines += [""] * (8 - len(lines))
@@ -259,7 +262,7 @@ class _Server(PostgresServer):
 
     @property
     def pid_file(self) -> _PidFile | None:
-        return _PidFile.read(self.pgdata)
+        return _PidFile.read(self.pgdata / "postmaster.pid")
 
     def is_running(self) -> bool:
         info = self.pid_file
@@ -304,14 +307,15 @@ class _Server(PostgresServer):
             if info is None:
                 if not (self.pgdata / "postmaster.pid").exists():
                     self._end_orphans()
+                    self._remove_stale_socket_locks(None)
                     return False
                 # No pid in it yet. Starts happen under our lock, so this is a postmaster killed as
                 # it began writing the file, unless someone started one by hand: give it a moment.
                 if waited > _PARTIAL_PID_FILE_WAIT:
-                    self._remove_stale_pid_file("no pid in it")
+                    self._remove_stale_pid_file(None, "no pid in it")
                     return False
             elif not _is_postmaster_of(info, self.pgdata):
-                self._remove_stale_pid_file(f"process {info.pid} is not its server")
+                self._remove_stale_pid_file(info, f"process {info.pid} is not its server")
                 return False
             elif info.status == "ready":
                 return True
@@ -322,12 +326,29 @@ class _Server(PostgresServer):
                 )
             time.sleep(0.1)
 
-    def _remove_stale_pid_file(self, why: str) -> None:
+    def _remove_stale_pid_file(self, info: _PidFile | None, why: str) -> None:
         logger.warning(
             "stale %s (%s): a previous server crashed; starting it again", self.pgdata / "postmaster.pid", why
         )
         self._end_orphans()
+        self._remove_stale_socket_locks(info)
         (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+
+    def _remove_stale_socket_locks(self, info: _PidFile | None) -> None:
+        """A killed postmaster also leaves <socket dir>/.s.PGSQL.<port>.lock. PostgreSQL takes it
+        as live while that pid exists, which includes a zombie (a container whose init does not
+        reap) and a recycled pid of the same user, and then refuses to start."""
+        port = info.port if info is not None else DEFAULT_PORT
+        socket_dirs = {self.pgdata}
+        if info is not None and info.socket_dir is not None:
+            socket_dirs.add(info.socket_dir)
+        for socket_dir in socket_dirs:
+            lock = socket_dir / f".s.PGSQL.{port}.lock"
+            holder = _PidFile.read(lock)
+            if lock.exists() and (holder is None or not _is_postmaster_of(holder, self.pgdata)):
+                logger.warning("removing stale socket lock %s", lock)
+                lock.unlink(missing_ok=True)
+                (socket_dir / f".s.PGSQL.{port}").unlink(missing_ok=True)
 
     def _end_orphans(self) -> None:
         orphans = _orphans_of(self.pgdata)

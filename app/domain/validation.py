@@ -38,9 +38,16 @@ class Problems:
             raise ValidationErrors(self.items)
 
 
+def _has_control_characters(text: str) -> bool:
+    # NUL cannot be stored in PostgreSQL text; other C0 controls (bar tab and newlines) are never meant.
+    return any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text)
+
+
 def required_text(problems: Problems, value: str | None, field: Sequence[str], max_length: int) -> str:
     text = (value or "").strip()
-    if not text:
+    if _has_control_characters(text):
+        problems.add("must not contain control characters", field)
+    elif not text:
         problems.add("must not be empty", field)
     elif len(text) > max_length:
         problems.add(f"must be at most {max_length} characters", field)
@@ -51,7 +58,9 @@ def optional_text(problems: Problems, value: str | None, field: Sequence[str], m
     if value is None:
         return None
     text = value.strip()
-    if len(text) > max_length:
+    if _has_control_characters(text):
+        problems.add("must not contain control characters", field)
+    elif len(text) > max_length:
         problems.add(f"must be at most {max_length} characters", field)
     return text or None
 
@@ -63,7 +72,9 @@ def tags(problems: Problems, values: Sequence[str] | None, field: Sequence[str],
     cleaned: list[str] = []
     for value in values:
         tag = value.strip().lower()
-        if not tag:
+        if _has_control_characters(tag):
+            problems.add("tags must not contain control characters", field)
+        elif not tag:
             problems.add("tags must not be empty", field)
         elif len(tag) > limits.max_tag_length:
             problems.add(f"a tag must be at most {limits.max_tag_length} characters", field)

@@ -101,8 +101,8 @@ async def create_ticket(
     custom_fields = _custom_fields(problems, data.custom_fields, ["input", "customFields"])
     external_ref = v.optional_text(problems, data.external_ref, ["input", "externalRef"], 200)
     language = v.language(problems, data.language, ["input", "language"])
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
-        problems.add("must be 1 to 200 characters", ["idempotencyKey"])
+    if idempotency_key is not None:
+        v.required_text(problems, idempotency_key, ["idempotencyKey"], 200)
     problems.raise_if_any()
 
     now = rt.clock.now()
@@ -177,7 +177,7 @@ async def _claim_idempotency_key(
     is visible, so a racing retry always sees it."""
     await conn.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"{scope}\x00{principal.agent_id}\x00{key}"},
+        {"k": orjson.dumps([scope, principal.agent_id, key]).decode()},
     )
     row = (
         await conn.execute(

