@@ -14,8 +14,9 @@ What this module adds to the package (by subclassing, not editing it):
   holder from stopping it). Each pid is stored with its process start time, so a recycled pid does
   not count as a live holder;
 * crash recovery: a ``postmaster.pid`` whose process is gone (or is some other process that got the
-  pid) is removed, and orphaned server processes of this data directory are ended, before the
-  server is started again; a half-written pid file is tolerated;
+  pid, or a zombie) is removed with the matching socket lock file, and orphaned server processes
+  of this data directory are ended, before the server is started again; a half-written pid file
+  and a torn holder list are tolerated;
 * waiting for a server that is still starting up, instead of failing;
 * stopping whichever server is actually running at exit (the package stops only the one it saw at
   start, so a server restarted by another process after a crash would be left running);
@@ -407,7 +408,8 @@ class _Server(PostgresServer):
                 cwd=self.pgdata,
             )
         except (subprocess.SubprocessError, OSError) as exc:
-            logger.warning("pg_ctl stop failed (%s); ending the server's processes", exc)
+            detail = getattr(exc, "stderr", None) or ""
+            logger.warning("pg_ctl stop failed (%s) %s; ending the server's processes", exc, detail.strip())
             with contextlib.suppress(psutil.Error):
                 _end_processes([psutil.Process(info.pid)])
             self._end_orphans()

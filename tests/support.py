@@ -1,0 +1,167 @@
+"""Test support: the test database, a real uvicorn server, and a GraphQL client."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app.clock import Clock
+from app.db.engine import async_url, sync_url
+from app.db.tables import metadata
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "frontend_examples"
+
+
+def base_database_url() -> str:
+    """HELPDESK_TEST_DATABASE_URL, else DATABASE_URL, else the embedded PostgreSQL."""
+    url = os.environ.get("HELPDESK_TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from app.db.embedded import ensure_embedded_database
+
+    data_dir = Path(os.environ.get("HELPDESK_DATA_DIR", ROOT / ".helpdesk")) / "test"
+    return ensure_embedded_database(data_dir)
+
+
+def _migrations_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "migrations").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def create_test_database(base_url: str) -> str:
+    """A fresh database for this run, copied from a migrated template (migrated once per
+    migration change, so a run does not pay for the whole chain)."""
+    from app.db.migrate import upgrade
+
+    admin = create_sync_engine(sync_url(base_url), isolation_level="AUTOCOMMIT")
+    template = f"helpdesk_tpl_{_migrations_fingerprint()}"
+    run_db = f"helpdesk_test_{os.getpid()}_{int(time.time())}"
+    with admin.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(727272)"))
+        try:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": template}).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{template}_tmp"'))
+                tmp_url = make_url(async_url(base_url)).set(database=f"{template}_tmp").render_as_string(False)
+                upgrade(tmp_url)
+                conn.execute(text(f'ALTER DATABASE "{template}_tmp" RENAME TO "{template}"'))
+            conn.execute(text(f'CREATE DATABASE "{run_db}" TEMPLATE "{template}"'))
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(727272)"))
+    admin.dispose()
+    return make_url(async_url(base_url)).set(database=run_db).render_as_string(False)
+
+
+def drop_database(base_url: str, url: str) -> None:
+    name = make_url(url).database
+    admin = create_sync_engine(sync_url(base_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+TRUNCATE = "TRUNCATE {} RESTART IDENTITY CASCADE".format(", ".join(f'"{t.name}"' for t in metadata.sorted_tables))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerThread:
+    """The real ASGI app under a real uvicorn, on 127.0.0.1 and a free port, in a thread."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        from app.main import create_app
+
+        self.port = free_port()
+        self.app = create_app(settings, clock=clock)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on", ws="websockets-sansio")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.time() + 20
+        while not self.server.started:
+            if time.time() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def load_document(relative: str) -> str:
+    """A GraphQL document from frontend_examples/ (the examples are what the tests run)."""
+    return (EXAMPLES / relative).read_text()
+
+
+@dataclass
+class GraphQLClient:
+    base_url: str
+    http: httpx.AsyncClient
+    token: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def as_(self, token: str | None) -> GraphQLClient:
+        return GraphQLClient(self.base_url, self.http, token)
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+        headers = dict(self.headers)
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        body = {"query": query, "variables": variables or {}, **extra}
+        response = await self.http.post(f"{self.base_url}/graphql", json=body, headers=headers)
+        assert response.status_code in (200, 400), response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The data of a query that must succeed (no GraphQL errors)."""
+        result = await self.post(query, variables)
+        assert not result.get("errors"), result["errors"]
+        data: dict[str, Any] = result["data"]
+        return data
+
+    async def run(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Runs a frontend_examples document that must succeed."""
+        return await self.execute(load_document(document), variables)
+
+    async def mutate(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Runs a mutation document and returns its single payload, asserting no userErrors."""
+        data = await self.run(document, variables)
+        (payload,) = data.values()
+        assert payload["userErrors"] == [], payload["userErrors"]
+        return payload  # type: ignore[no-any-return]
+
+
+async def wait_for(predicate: Any, timeout: float = 5.0, interval: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
