@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NewType
-
 import strawberry
 from graphql import GraphQLError
 from strawberry.file_uploads import Upload
+from strawberry.scalars import JSON
 
 from app.domain.errors import DomainError, ValidationErrors
 from schema.enums import ErrorCode
-
-JSON = strawberry.scalar(
-    NewType("JSON", object),
-    serialize=lambda v: v,
-    parse_value=lambda v: v,
-    description="Any JSON value.",
-)
 
 __all__ = ["JSON", "Node", "PageInfo", "Upload", "UserError", "page_size", "user_errors"]
 

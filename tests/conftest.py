@@ -118,9 +118,7 @@ def make_group(rt: Runtime) -> Callable[..., Awaitable[GroupRecord]]:
 
 @pytest.fixture
 def make_actor(rt: Runtime, anonymous: GraphQLClient) -> Callable[..., Awaitable[Actor]]:
-    async def make(
-        role: AgentRole = AgentRole.AGENT, groups: list[GroupRecord] | None = None, **kwargs: Any
-    ) -> Actor:
+    async def make(role: AgentRole = AgentRole.AGENT, groups: list[GroupRecord] | None = None, **kwargs: Any) -> Actor:
         email = kwargs.pop("email", f"{role.value.lower()}-{uuid.uuid4().hex[:8]}@example.com")
         agent = await agent_service.create_agent(
             rt,

@@ -38,7 +38,11 @@ async def test_query_over_graphql_transport_ws_with_token_in_connection_init(
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ me { name role } }"}}))
         message = json.loads(await ws.recv())
-        assert message == {"id": "1", "type": "next", "payload": {"data": {"me": {"name": "Ada Admin", "role": "ADMIN"}}}}
+        assert message == {
+            "id": "1",
+            "type": "next",
+            "payload": {"data": {"me": {"name": "Ada Admin", "role": "ADMIN"}}},
+        }
         assert json.loads(await ws.recv()) == {"id": "1", "type": "complete"}
 
 
