@@ -44,8 +44,8 @@ class TicketPageCursor:
     key: tuple[Any, ...] = field(default=())
 
     def encode(self) -> str:
-        payload = [self.order.field.value, self.order.direction.value, *self.key]
-        raw = orjson.dumps(payload, default=_encode_value)
+        payload = [self.order.field.value, self.order.direction.value, *(_encode_value(k) for k in self.key)]
+        raw = orjson.dumps(payload)
         return base64.urlsafe_b64encode(b"tk1:" + raw).decode().rstrip("=")
 
     @classmethod
@@ -64,9 +64,10 @@ class TicketPageCursor:
 
 
 def _encode_value(value: Any) -> Any:
+    # Tagged, so a timestamp comes back as a timestamp (orjson would turn it into a plain string).
     if isinstance(value, datetime):
         return {"t": value.isoformat()}
-    raise TypeError(type(value))
+    return value
 
 
 def _decode_value(value: Any) -> Any:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from app.domain.errors import InvalidInput, ValidationErrors
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{3,30}$")
+_PHONE = re.compile(r"^\+?[0-9 ()\-.]{4,32}$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
@@ -98,7 +98,7 @@ def phone(problems: Problems, value: str | None, field: Sequence[str]) -> str | 
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if not _PHONE.match(text):
+    if not _PHONE.match(text) or sum(ch.isdigit() for ch in text) < 4:
         problems.add("is not a valid phone number", field)
         return text
     # Stored normalised so lookups by phone match however it was typed.
