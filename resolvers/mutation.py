@@ -184,7 +184,11 @@ class Mutation:
                 skills=input.skills,
                 languages=input.languages,
                 capacity=input.capacity,
-                group_ids=decode_ids(input.group_ids, "Group", ["input", "groupIds"]),
+                group_ids=decode_ids(
+                    [str(g) for g in input.group_ids] if input.group_ids is not None else None,
+                    "Group",
+                    ["input", "groupIds"],
+                ),
             )
             return AgentPayload(agent=Agent.of(await agent_service.create_agent(info.context.rt, principal, data)))
 

@@ -48,7 +48,7 @@ class Customer(Node):
             tier=CustomerTier(r.tier),
             language=r.language,
             tags=r.tags,
-            external_refs=r.external_refs,
+            external_refs=JSON(r.external_refs),
             created_at=r.created_at,
         )
 

@@ -53,15 +53,15 @@ def _id() -> Column[int]:
     return Column("id", BigInteger, Identity(always=False), primary_key=True)
 
 
-def _created_at() -> Column:  # type: ignore[type-arg]
+def _created_at() -> Column:
     return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
-def _updated_at() -> Column:  # type: ignore[type-arg]
+def _updated_at() -> Column:
     return Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
-def _text_array(name: str) -> Column:  # type: ignore[type-arg]
+def _text_array(name: str) -> Column:
     return Column(name, ARRAY(Text), nullable=False, server_default=text("'{}'::text[]"))
 
 

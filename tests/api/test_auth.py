@@ -404,7 +404,9 @@ async def test_agent_cannot_create_a_token_for_another_agent(make_actor: MakeAct
     caller = await make_actor(AgentRole.SUPERVISOR)
     other = await make_actor()
 
-    result = await caller.client.run(CREATE_API_TOKEN, {"name": "sneaky", "agentId": ids.encode("Agent", other.agent.id)})
+    result = await caller.client.run(
+        CREATE_API_TOKEN, {"name": "sneaky", "agentId": ids.encode("Agent", other.agent.id)}
+    )
 
     payload = result["createApiToken"]
     assert payload["token"] is None and payload["apiToken"] is None
@@ -486,9 +488,7 @@ async def test_node_shows_api_tokens_only_to_those_who_may_list_them(admin: Acto
 # ---------------------------------------------------------------- presence
 
 
-async def test_new_agent_is_offline_and_login_does_not_change_presence(
-    anonymous: GraphQLClient, admin: Actor
-) -> None:
+async def test_new_agent_is_offline_and_login_does_not_change_presence(anonymous: GraphQLClient, admin: Actor) -> None:
     variables = {"input": {"name": "Nina", "email": "nina@example.com", "password": "long enough password"}}
     created = await admin.client.mutate(CREATE_AGENT, variables)
     assert created["agent"]["presence"] == "OFFLINE"

@@ -142,9 +142,7 @@ async def test_customer_given_by_id(admin: Actor) -> None:
         "not-an-id",
     ],
 )
-async def test_unknown_customer_id_is_not_found_and_writes_nothing(
-    admin: Actor, rt: Runtime, customer_id: str
-) -> None:
+async def test_unknown_customer_id_is_not_found_and_writes_nothing(admin: Actor, rt: Runtime, customer_id: str) -> None:
     payload = await create_payload(admin.client, input=ticket_input(customer={"id": customer_id}))
     assert payload["ticket"] is None
     assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["input", "customer", "id"], "NOT_FOUND")]
@@ -196,9 +194,7 @@ async def test_a_ticket_number_is_never_given_twice(admin: Actor, rt: Runtime) -
     ("requested", "expected"),
     [(None, "HIGH"), ("LOW", "HIGH"), ("NORMAL", "HIGH"), ("HIGH", "HIGH"), ("URGENT", "URGENT")],
 )
-async def test_vip_customers_get_at_least_high_priority(
-    admin: Actor, requested: str | None, expected: str
-) -> None:
+async def test_vip_customers_get_at_least_high_priority(admin: Actor, requested: str | None, expected: str) -> None:
     vip = (
         await admin.client.mutate(
             CREATE_CUSTOMER, {"input": {"name": "Big Spender", "email": "vip@example.com", "tier": "VIP"}}
@@ -402,9 +398,7 @@ async def test_garbage_history_cursor_is_a_graphql_error(admin: Actor) -> None:
 
 
 @pytest.mark.parametrize("document", [HISTORY, COMMENTS])
-async def test_first_above_100_on_history_and_comments_is_refused_naming_the_limit(
-    admin: Actor, document: str
-) -> None:
+async def test_first_above_100_on_history_and_comments_is_refused_naming_the_limit(admin: Actor, document: str) -> None:
     ticket = await create(admin.client)
     assert (await admin.client.run(document, {"id": ticket["id"], "first": 100}))["ticket"]["id"] == ticket["id"]
     result = await admin.client.post(load_document(document), {"id": ticket["id"], "first": 101})
