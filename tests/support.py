@@ -161,8 +161,8 @@ class GraphQLClient:
         return payload  # type: ignore[no-any-return]
 
 
-async def wait_for(predicate: Any, timeout: float = 5.0, interval: float = 0.02) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(predicate: Any, within: float = 5.0, interval: float = 0.02) -> None:
+    deadline = time.monotonic() + within
     while not await predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
