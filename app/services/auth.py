@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
@@ -153,6 +153,9 @@ async def create_api_token(
     problems = Problems()
     clean_name = required_text(problems, name, ["name"], 200)
     now = rt.clock.now()
+    if expires_at is not None and expires_at.tzinfo is None:
+        # The API speaks UTC: a time given without a zone is a UTC time, not a crash.
+        expires_at = expires_at.replace(tzinfo=UTC)
     if expires_at is not None and expires_at <= now:
         problems.add("must be in the future", ["expiresAt"])
     problems.raise_if_any()

@@ -13,6 +13,7 @@ from app.clock import Clock, SystemClock
 from app.events.outbox import Outbox
 from app.events.publisher import EventPublisher, LogOnlyPublisher
 from app.settings import Settings
+from app.storage import BlobStore, LocalBlobStore
 
 log = logging.getLogger("helpdesk.services")
 
@@ -23,6 +24,11 @@ class Runtime:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     publisher: EventPublisher = field(default_factory=LogOnlyPublisher)
+    blobs: BlobStore = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.blobs is None:
+            self.blobs = LocalBlobStore(self.settings.data_dir / "attachments")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Outbox]:

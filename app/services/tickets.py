@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import insert, select
 
 from app.auth.policy import Action, require
 from app.db import tables
-from app.db.repositories.tickets import TICKET_COLUMNS, visible_to
+from app.db.repositories.tickets import TICKET_COLUMNS
 from app.domain import validation as v
 from app.domain.enums import Channel, CustomerTier, TicketEventType, TicketPriority
-from app.domain.errors import Duplicate, NotFound, VersionConflict
 from app.domain.intake import initial_priority, ticket_language
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
 from app.events.outbox import Outbox
+from app.services import idempotency
+from app.services.attachments import attach_files, store_uploads
 from app.services.customers import CustomerRef, resolve_customer_ref
 from app.services.runtime import Runtime
+from app.services.ticket_changes import Actor, apply_change, check_version, lock_ticket, record
+from app.storage import IncomingFile
 
-t, ik = tables.tickets, tables.idempotency_keys
+t = tables.tickets
 UNSET: Any = object()
 
 
@@ -40,6 +42,7 @@ class NewTicket:
     custom_fields: dict[str, Any] | None = None
     external_ref: str | None = None
     language: str | None = None
+    attachments: Sequence[IncomingFile] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +82,6 @@ def _custom_fields(problems: v.Problems, value: Any, field: list[str]) -> dict[s
     return value
 
 
-def _request_hash(data: NewTicket) -> str:
-    return hashlib.sha256(orjson.dumps(asdict(data), option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
-
-
 async def create_ticket(
     rt: Runtime, principal: Principal, data: NewTicket, idempotency_key: str | None = None
 ) -> tuple[TicketRecord, bool]:
@@ -92,125 +91,100 @@ async def create_ticket(
     the retries and races; a retry gets the first ticket back with created=False.
     """
     require(principal, Action.CREATE_TICKET)
-    limits = _limits(rt)
-    problems = v.Problems()
-    subject = v.required_text(problems, data.subject, ["input", "subject"], limits.max_subject)
-    description = v.required_text(problems, data.description, ["input", "description"], limits.max_description)
-    tags = v.tags(problems, data.tags, ["input", "tags"], limits)
-    category = _category(problems, data.category, ["input", "category"])
-    custom_fields = _custom_fields(problems, data.custom_fields, ["input", "customFields"])
-    external_ref = v.optional_text(problems, data.external_ref, ["input", "externalRef"], 200)
-    language = v.language(problems, data.language, ["input", "language"])
+    intake = _validated_intake(rt, data)
     if idempotency_key is not None:
+        problems = v.Problems()
         v.required_text(problems, idempotency_key, ["idempotencyKey"], 200)
-    problems.raise_if_any()
-
+        problems.raise_if_any()
+    files = await store_uploads(rt, data.attachments, ["input", "attachments"])
     now = rt.clock.now()
     async with rt.transaction() as tx:
-        conn = tx.conn
         if idempotency_key is not None:
-            request_hash = _request_hash(data)
-            existing = await _claim_idempotency_key(conn, principal, "createTicket", idempotency_key, request_hash)
-            if existing is not None:
-                row = (await conn.execute(select(*TICKET_COLUMNS).where(t.c.id == existing))).one()
-                return TicketRecord(*row), False
-        customer = await resolve_customer_ref(conn, data.customer, ["input", "customer"], now)
-        priority = initial_priority(
-            data.priority, CustomerTier(customer.tier), TicketPriority(rt.settings.vip_min_priority)
-        )
-        row = (
-            await conn.execute(
-                insert(t)
-                .values(
-                    subject=subject,
-                    description=description,
-                    channel=data.channel.value,
-                    priority=priority.value,
-                    category=category,
-                    tags=tags,
-                    custom_fields=custom_fields,
-                    external_ref=external_ref,
-                    language=ticket_language(language, customer.language),
-                    customer_id=customer.id,
-                    created_at=now,
-                    updated_at=now,
-                    queued_at=now,
-                )
-                .returning(*TICKET_COLUMNS)
+            request_hash = idempotency.request_fingerprint(
+                {**asdict(replace(data, attachments=())), "files": [f.sha256 for f in files]}
             )
-        ).one()
-        ticket = TicketRecord(*row)
-        await tx.append(
-            ticket_id=ticket.id,
-            group_id=ticket.group_id,
-            type=TicketEventType.CREATED,
-            occurred_at=now,
-            actor_agent_id=principal.agent_id,
-            data={
-                "number": ticket.number,
-                "subject": ticket.subject,
-                "channel": ticket.channel,
-                "priority": ticket.priority,
-                "customerId": customer.id,
-                "version": ticket.version,
-            },
-        )
+            existing = await idempotency.claim(tx.conn, principal, "createTicket", idempotency_key, request_hash)
+            if existing is not None:
+                row = (await tx.conn.execute(select(*TICKET_COLUMNS).where(t.c.id == existing))).one()
+                return TicketRecord(*row), False
+        ticket = await insert_ticket(rt, tx, principal, data, intake, now)
+        await attach_files(tx, ticket, files, None, Actor.of(principal), now)
         if idempotency_key is not None:
-            await conn.execute(
-                insert(ik).values(
-                    scope="createTicket",
-                    key=idempotency_key,
-                    agent_id=principal.agent_id,
-                    resource_id=ticket.id,
-                    request_hash=request_hash,
-                    created_at=now,
-                )
+            await idempotency.remember(
+                tx.conn, principal, "createTicket", idempotency_key, request_hash, ticket.id, now
             )
     return ticket, True
 
 
-async def _claim_idempotency_key(
-    conn: AsyncConnection, principal: Principal, scope: str, key: str, request_hash: str
-) -> int | None:
-    """Serialises callers of one key (a transaction-scoped advisory lock), then returns the
-    resource the key already made, if any. The lock is released at commit, after the key row
-    is visible, so a racing retry always sees it."""
-    await conn.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": orjson.dumps([scope, principal.agent_id, key]).decode()},
+def _validated_intake(rt: Runtime, data: NewTicket) -> dict[str, Any]:
+    """The cleaned columns of a new ticket, or every input problem at once."""
+    limits = _limits(rt)
+    problems = v.Problems()
+    values = {
+        "subject": v.required_text(problems, data.subject, ["input", "subject"], limits.max_subject),
+        "description": v.required_text(problems, data.description, ["input", "description"], limits.max_description),
+        "tags": v.tags(problems, data.tags, ["input", "tags"], limits),
+        "category": _category(problems, data.category, ["input", "category"]),
+        "custom_fields": _custom_fields(problems, data.custom_fields, ["input", "customFields"]),
+        "external_ref": v.optional_text(problems, data.external_ref, ["input", "externalRef"], 200),
+        "language": v.language(problems, data.language, ["input", "language"]),
+        "channel": data.channel.value,
+    }
+    problems.raise_if_any()
+    return values
+
+
+async def insert_ticket(
+    rt: Runtime,
+    tx: Outbox,
+    principal: Principal,
+    data: NewTicket,
+    intake: dict[str, Any],
+    now: datetime,
+    *,
+    parent_id: int | None = None,
+    group_id: int | None = None,
+) -> TicketRecord:
+    """Inserts the ticket (customer found or created, priority and language decided) and its CREATED event."""
+    customer = await resolve_customer_ref(tx.conn, data.customer, ["input", "customer"], now)
+    priority = initial_priority(
+        data.priority, CustomerTier(customer.tier), TicketPriority(rt.settings.vip_min_priority)
     )
     row = (
-        await conn.execute(
-            select(ik.c.resource_id, ik.c.request_hash).where(
-                ik.c.scope == scope, ik.c.agent_id == principal.agent_id, ik.c.key == key
+        await tx.conn.execute(
+            insert(t)
+            .values(
+                **intake,
+                language=ticket_language(intake["language"], customer.language),
+                priority=priority.value,
+                customer_id=customer.id,
+                parent_id=parent_id,
+                group_id=group_id,
+                created_at=now,
+                updated_at=now,
+                queued_at=now,
             )
+            .returning(*TICKET_COLUMNS)
         )
-    ).first()
-    if row is None:
-        return None
-    if row.request_hash != request_hash:
-        raise Duplicate("this idempotency key was already used for a different request", ["idempotencyKey"])
-    return int(row.resource_id)
-
-
-async def lock_visible_ticket(conn: AsyncConnection, principal: Principal, ticket_id: int) -> TicketRecord:
-    """Locks the ticket for this transaction; a ticket the caller may not see is NOT_FOUND."""
-    row = (
-        await conn.execute(
-            select(*TICKET_COLUMNS).where(t.c.id == ticket_id, visible_to(principal)).with_for_update(of=t)
-        )
-    ).first()
-    if row is None:
-        raise NotFound("no such ticket", ["id"])
-    return TicketRecord(*row)
-
-
-def check_version(ticket: TicketRecord, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != ticket.version:
-        raise VersionConflict(
-            f"the ticket changed since you read it (version {ticket.version}, you expected {expected_version})",
-            ["expectedVersion"],
-        )
+    ).one()
+    ticket = TicketRecord(*row)
+    await record(
+        tx,
+        ticket,
+        TicketEventType.CREATED,
+        Actor.of(principal),
+        now,
+        {
+            "number": ticket.number,
+            "subject": ticket.subject,
+            "channel": ticket.channel,
+            "priority": ticket.priority,
+            "customerId": customer.id,
+            "parentId": parent_id,
+            "groupId": group_id,
+        },
+    )
+    return ticket
 
 
 async def update_ticket(
@@ -243,7 +217,7 @@ async def update_ticket(
     problems.raise_if_any()
 
     async with rt.transaction() as tx:
-        ticket = await lock_visible_ticket(tx.conn, principal, ticket_id)
+        ticket = await lock_ticket(tx.conn, principal, ticket_id)
         check_version(ticket, expected_version)
         before = asdict(ticket)
         diff = {k: {"from": before[k], "to": val} for k, val in values.items() if before[k] != val}
@@ -251,39 +225,13 @@ async def update_ticket(
             return ticket
         now = rt.clock.now()
         updated = await apply_change(tx, ticket, {k: values[k] for k in diff}, now)
+        actor = Actor.of(principal)
         priority = diff.pop("priority", None)
         if diff:
-            await tx.append(
-                ticket_id=ticket.id,
-                group_id=updated.group_id,
-                type=TicketEventType.UPDATED,
-                occurred_at=now,
-                actor_agent_id=principal.agent_id,
-                data={"changes": _camel(diff), "version": updated.version},
-            )
+            await record(tx, updated, TicketEventType.UPDATED, actor, now, {"changes": _camel(diff)})
         if priority is not None:
-            await tx.append(
-                ticket_id=ticket.id,
-                group_id=updated.group_id,
-                type=TicketEventType.PRIORITY_CHANGED,
-                occurred_at=now,
-                actor_agent_id=principal.agent_id,
-                data={**priority, "version": updated.version},
-            )
+            await record(tx, updated, TicketEventType.PRIORITY_CHANGED, actor, now, priority)
     return updated
-
-
-async def apply_change(tx: Outbox, ticket: TicketRecord, values: dict[str, Any], now: datetime) -> TicketRecord:
-    """Writes changed columns, bumps the version and updated_at; the caller writes the events."""
-    row = (
-        await tx.conn.execute(
-            update(t)
-            .where(t.c.id == ticket.id)
-            .values(**values, version=t.c.version + 1, updated_at=func.greatest(now, t.c.updated_at))
-            .returning(*TICKET_COLUMNS)
-        )
-    ).one()
-    return TicketRecord(*row)
 
 
 def _camel(diff: dict[str, Any]) -> dict[str, Any]:

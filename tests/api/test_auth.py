@@ -181,6 +181,9 @@ async def test_mutations_without_a_token_are_unauthenticated_errors(
         async with rt.engine.connect() as conn:
             return [tuple(r) for r in await conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
 
+    # Something to update or revoke: customer 1, agent 1 (the admin) and API token 1 exist.
+    await admin.client.mutate("console/CreateCustomer.graphql", {"input": {"name": "Existing"}})
+    await admin.client.mutate(CREATE_API_TOKEN, {"name": "existing"})
     before = await snapshot()
 
     result = await anonymous.post(load_document(document), variables)
@@ -445,6 +448,19 @@ async def test_api_token_expiry_must_be_in_the_future(admin: Actor) -> None:
     payload = result["createApiToken"]
     assert payload["token"] is None
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID_INPUT", ["expiresAt"])]
+
+
+async def test_api_token_expiry_without_a_time_zone_is_taken_as_utc(admin: Actor) -> None:
+    # The contract's times are UTC; a client that leaves the zone out gets an answer, not a 500.
+    past = (datetime.now(UTC) - timedelta(hours=1)).replace(tzinfo=None)
+    future = (datetime.now(UTC) + timedelta(days=1)).replace(tzinfo=None, microsecond=0)
+
+    refused = (await admin.client.run(CREATE_API_TOKEN, {"name": "naive", "expiresAt": past.isoformat()}))
+    created = await create_api_token(admin.client, "naive", expiresAt=future.isoformat())
+
+    errors = refused["createApiToken"]["userErrors"]
+    assert [(e["code"], e["field"]) for e in errors] == [("INVALID_INPUT", ["expiresAt"])]
+    assert datetime.fromisoformat(created["apiToken"]["expiresAt"]) == future.replace(tzinfo=UTC)
 
 
 async def test_api_token_with_future_expiry_works_until_it_expires(

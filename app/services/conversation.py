@@ -1,0 +1,143 @@
+"""The conversation on a ticket: agents' replies and notes, customers' messages, attachments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import insert, select
+
+from app.auth.policy import Action as Permission
+from app.auth.policy import require
+from app.db import tables
+from app.db.repositories.rows import columns_for
+from app.domain import validation as v
+from app.domain.enums import CommentVisibility, TicketEventType, TicketStatus
+from app.domain.errors import InvalidTransition
+from app.domain.lifecycle import after_agent_public_reply, after_customer_reply
+from app.domain.principal import Principal
+from app.domain.records import CommentRecord, TicketRecord
+from app.events.outbox import Outbox
+from app.services import idempotency
+from app.services.attachments import attach_files, store_uploads
+from app.services.lifecycle import change_status, lock_with_parent
+from app.services.runtime import Runtime
+from app.services.ticket_changes import Actor, apply_change, record
+from app.storage import IncomingFile
+
+cm = tables.comments
+
+
+async def _insert_comment(
+    tx: Outbox, ticket: TicketRecord, body: str, visibility: CommentVisibility, actor: Actor, now: datetime
+) -> CommentRecord:
+    row = (
+        await tx.conn.execute(
+            insert(cm)
+            .values(
+                ticket_id=ticket.id,
+                body=body,
+                visibility=visibility.value,
+                author_agent_id=actor.agent_id,
+                author_customer_id=actor.customer_id,
+                created_at=now,
+            )
+            .returning(*columns_for(cm, CommentRecord))
+        )
+    ).one()
+    comment = CommentRecord(*row)
+    # The body stays out of the event: INTERNAL notes must not travel to those who may not read them.
+    await record(
+        tx,
+        ticket,
+        TicketEventType.COMMENTED,
+        actor,
+        now,
+        {"commentId": comment.id, "visibility": visibility.value},
+    )
+    return comment
+
+
+def _body(rt: Runtime, body: str) -> str:
+    problems = v.Problems()
+    clean = v.required_text(problems, body, ["body"], rt.settings.max_description_length)
+    problems.raise_if_any()
+    return clean
+
+
+async def add_comment(
+    rt: Runtime,
+    principal: Principal,
+    ticket_id: int,
+    body: str,
+    visibility: CommentVisibility,
+    uploads: Sequence[IncomingFile] = (),
+) -> tuple[CommentRecord, TicketRecord]:
+    """An agent's reply (PUBLIC) or note (INTERNAL). The first PUBLIC reply by an agent sets
+    firstRespondedAt and starts a NEW ticket. A CLOSED ticket takes internal notes only."""
+    require(principal, Permission.UPDATE_TICKET)
+    clean = _body(rt, body)
+    files = await store_uploads(rt, uploads, ["attachments"])
+    now = rt.clock.now()
+    actor = Actor.of(principal)
+    async with rt.transaction() as tx:
+        ticket, parent = await lock_with_parent(tx, principal, ticket_id)
+        status = TicketStatus(ticket.status)
+        public = visibility is CommentVisibility.PUBLIC
+        if public and status is TicketStatus.CLOSED:
+            raise InvalidTransition(
+                "the ticket is CLOSED: it takes internal notes only; open a new ticket", ["ticketId"]
+            )
+        values: dict[str, object] = {}
+        if public and ticket.first_responded_at is None:
+            values["first_responded_at"] = now
+        _, action = after_agent_public_reply(status) if public else (status, None)
+        if action is not None:
+            updated = await change_status(tx, ticket, parent, action, actor, now, {"reason": "AGENT_REPLY"}, values)
+        else:
+            updated = await apply_change(tx, ticket, values, now)
+        comment = await _insert_comment(tx, updated, clean, visibility, actor, now)
+        await attach_files(tx, updated, files, comment.id, actor, now)
+    return comment, updated
+
+
+async def add_customer_reply(
+    rt: Runtime,
+    principal: Principal,
+    ticket_id: int,
+    body: str,
+    uploads: Sequence[IncomingFile] = (),
+    idempotency_key: str | None = None,
+) -> tuple[CommentRecord, TicketRecord]:
+    """A message from the ticket's customer relayed by an agent or an integration. It moves a
+    PENDING ticket back to OPEN and reopens a RESOLVED one; a CLOSED ticket refuses it. With an
+    idempotency key, a relay that retries posts the message once."""
+    require(principal, Permission.UPDATE_TICKET)
+    clean = _body(rt, body)
+    if idempotency_key is not None:
+        problems = v.Problems()
+        v.required_text(problems, idempotency_key, ["idempotencyKey"], 200)
+        problems.raise_if_any()
+    files = await store_uploads(rt, uploads, ["attachments"])
+    now = rt.clock.now()
+    scope = f"addCustomerReply:{ticket_id}"
+    fingerprint = idempotency.request_fingerprint([clean, [f.sha256 for f in files]])
+    async with rt.transaction() as tx:
+        ticket, parent = await lock_with_parent(tx, principal, ticket_id)
+        if idempotency_key is not None:
+            existing = await idempotency.claim(tx.conn, principal, scope, idempotency_key, fingerprint)
+            if existing is not None:
+                row = (await tx.conn.execute(select(*columns_for(cm, CommentRecord)).where(cm.c.id == existing))).one()
+                return CommentRecord(*row), ticket
+        actor = Actor(customer_id=ticket.customer_id)
+        _, action = after_customer_reply(TicketStatus(ticket.status))
+        data = {"reason": "CUSTOMER_REPLY", "relayedByAgentId": principal.agent_id}
+        if action is not None:
+            updated = await change_status(tx, ticket, parent, action, actor, now, data)
+        else:
+            updated = await apply_change(tx, ticket, {}, now)
+        comment = await _insert_comment(tx, updated, clean, CommentVisibility.PUBLIC, actor, now)
+        await attach_files(tx, updated, files, comment.id, actor, now)
+        if idempotency_key is not None:
+            await idempotency.remember(tx.conn, principal, scope, idempotency_key, fingerprint, comment.id, now)
+    return comment, updated
