@@ -154,8 +154,7 @@ async def insert_ticket(
         await tx.conn.execute(
             insert(t)
             .values(
-                **intake,
-                language=ticket_language(intake["language"], customer.language),
+                **{**intake, "language": ticket_language(intake["language"], customer.language)},
                 priority=priority.value,
                 customer_id=customer.id,
                 parent_id=parent_id,
