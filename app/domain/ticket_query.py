@@ -56,11 +56,12 @@ class TicketPageCursor:
                 raise ValueError("tag")
             field_name, direction, *key = orjson.loads(raw[4:])
             order = TicketOrder(TicketOrderField(field_name), OrderDirection(direction))
+            values = tuple(_decode_value(v) for v in key)
         except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
             raise InvalidInput("not a valid cursor", ["after"]) from exc
         if order != expected:
             raise InvalidInput("the cursor belongs to a different order; start again without `after`", ["after"])
-        return cls(order, tuple(_decode_value(v) for v in key))
+        return cls(order, values)
 
 
 def _encode_value(value: Any) -> Any:
@@ -73,6 +74,7 @@ def _encode_value(value: Any) -> Any:
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict) and "t" in value:
         return datetime.fromisoformat(value["t"])
-    if isinstance(value, bool) or not isinstance(value, (int, str, type(None))):
+    # Sort keys are timestamps and ids; anything else was not made by encode().
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
         raise ValueError("bad cursor value")
     return value
