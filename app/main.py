@@ -5,46 +5,34 @@ The one module of `app` that knows the GraphQL layer exists.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from app.background import auto_close_loop
 from app.clock import Clock, SystemClock
 from app.db.engine import create_engine
 from app.logging_setup import configure_logging
 from app.metrics import MetricsMiddleware, metrics_endpoint
 from app.services.runtime import Runtime
 from app.settings import Settings, get_settings
+from app.web import download_attachment, healthz, root
 from resolvers.http import HelpdeskGraphQL
 from resolvers.schema import build_schema
 
 log = logging.getLogger("helpdesk")
 
 
-async def healthz(request: Request) -> JSONResponse:
-    rt: Runtime = request.app.state.runtime
-    try:
-        async with rt.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception as exc:  # the point of a health check is to report, not raise
-        log.warning("health check: database unreachable: %s", type(exc).__name__)
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
-
-
-async def root(request: Request) -> RedirectResponse:
-    return RedirectResponse("/graphql")
-
-
-def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, clock: Clock | None = None, *, background_tasks: bool = True
+) -> Starlette:
     settings = settings or get_settings()
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (the `helpdesk` command sets it for the embedded database)")
@@ -53,10 +41,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
-        app.state.runtime = Runtime(engine=engine, settings=settings, clock=clock or SystemClock())
+        rt = Runtime(engine=engine, settings=settings, clock=clock or SystemClock())
+        app.state.runtime = rt
+        housekeeping = asyncio.create_task(auto_close_loop(rt)) if background_tasks else None
         try:
             yield
         finally:
+            if housekeeping is not None:
+                housekeeping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await housekeeping
             await engine.dispose()
 
     graphql = HelpdeskGraphQL(
@@ -71,6 +65,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             Route("/healthz", healthz),
             Route("/metrics", metrics_endpoint),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/attachments/{attachment_id}", download_attachment),
             WebSocketRoute("/graphql", graphql),
         ],
         middleware=[Middleware(MetricsMiddleware)],

@@ -14,6 +14,7 @@ from app.services import customers as customer_service
 from app.services import tickets as ticket_service
 from resolvers.access import Info, principal_of
 from resolvers.payloads import attempt, decode_id, decode_ids, decode_optional_id
+from resolvers.uploads import incoming
 from schema import ids
 from schema.enums import AgentPresence
 from schema.inputs import (
@@ -51,6 +52,22 @@ def _customer_ref(ref: CustomerRef) -> customer_service.CustomerRef:
         email=ref.email,
         phone=ref.phone,
         name=ref.name,
+    )
+
+
+def new_ticket(input: CreateTicketInput) -> ticket_service.NewTicket:
+    return ticket_service.NewTicket(
+        subject=input.subject,
+        description=input.description,
+        channel=enums.Channel(input.channel),
+        customer=_customer_ref(input.customer),
+        priority=enums.TicketPriority(input.priority) if input.priority else None,
+        category=input.category,
+        tags=input.tags,
+        custom_fields=input.custom_fields,  # type: ignore[arg-type]
+        external_ref=input.external_ref,
+        language=input.language,
+        attachments=incoming(input.attachments),
     )
 
 
@@ -129,18 +146,7 @@ class Mutation:
         principal = principal_of(info)
 
         async def run() -> TicketPayload:
-            data = ticket_service.NewTicket(
-                subject=input.subject,
-                description=input.description,
-                channel=enums.Channel(input.channel),
-                customer=_customer_ref(input.customer),
-                priority=enums.TicketPriority(input.priority) if input.priority else None,
-                category=input.category,
-                tags=input.tags,
-                custom_fields=input.custom_fields,  # type: ignore[arg-type]
-                external_ref=input.external_ref,
-                language=input.language,
-            )
+            data = new_ticket(input)
             record, _ = await ticket_service.create_ticket(info.context.rt, principal, data, idempotency_key)
             return TicketPayload(ticket=Ticket.of(record))
 

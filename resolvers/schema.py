@@ -7,11 +7,13 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.tools import merge_types
 
 from app.settings import Settings
 from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters
 from resolvers.mutation import Mutation
 from resolvers.query import Query
+from resolvers.ticket_work import TicketWorkMutation
 
 
 class HelpdeskSchema(strawberry.Schema):
@@ -24,7 +26,7 @@ class HelpdeskSchema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     return HelpdeskSchema(
         query=Query,
-        mutation=Mutation,
+        mutation=merge_types("Mutation", (Mutation, TicketWorkMutation)),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),

@@ -455,7 +455,7 @@ async def test_api_token_expiry_without_a_time_zone_is_taken_as_utc(admin: Actor
     past = (datetime.now(UTC) - timedelta(hours=1)).replace(tzinfo=None)
     future = (datetime.now(UTC) + timedelta(days=1)).replace(tzinfo=None, microsecond=0)
 
-    refused = (await admin.client.run(CREATE_API_TOKEN, {"name": "naive", "expiresAt": past.isoformat()}))
+    refused = await admin.client.run(CREATE_API_TOKEN, {"name": "naive", "expiresAt": past.isoformat()})
     created = await create_api_token(admin.client, "naive", expiresAt=future.isoformat())
 
     errors = refused["createApiToken"]["userErrors"]

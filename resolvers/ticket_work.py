@@ -1,0 +1,219 @@
+"""Root mutations of working a ticket: lifecycle, conversation, sub-tickets, links, escalation, rating."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import strawberry
+
+from app.domain import enums
+from app.domain.lifecycle import Action
+from app.domain.records import TicketRecord
+from app.services import conversation, escalation, lifecycle, relations, satisfaction, subtickets
+from app.services.runtime import Runtime
+from resolvers.access import Info, principal_of
+from resolvers.mutation import new_ticket
+from resolvers.payloads import attempt, decode_id, decode_optional_id
+from resolvers.uploads import incoming
+from schema.common import Upload
+from schema.enums import CommentVisibility, TicketLinkKind
+from schema.inputs import CreateTicketInput
+from schema.payloads import CommentPayload, TicketPayload
+from schema.tickets import Comment, Ticket
+
+
+async def _ticket_payload(change: Callable[[Runtime], Awaitable[TicketRecord]], info: Info) -> TicketPayload:
+    async def run() -> TicketPayload:
+        return TicketPayload(ticket=Ticket.of(await change(info.context.rt)))
+
+    return await attempt(run, TicketPayload)
+
+
+async def _transition(
+    info: Info,
+    id: strawberry.ID,
+    action: Action,
+    expected_version: int | None,
+    *,
+    reason: str | None = None,
+    resolution: str | None = None,
+) -> TicketPayload:
+    principal = principal_of(info)
+
+    async def change(rt: Runtime) -> TicketRecord:
+        pk = decode_id(id, "Ticket", ["id"])
+        return await lifecycle.transition(
+            rt, principal, pk, action, expected_version, reason=reason, resolution=resolution
+        )
+
+    return await _ticket_payload(change, info)
+
+
+@strawberry.type
+class TicketWorkMutation:
+    # ------------------------------------------------------------ lifecycle
+
+    @strawberry.mutation(description="NEW -> OPEN.")
+    async def start_ticket(self, info: Info, id: strawberry.ID, expected_version: int | None = None) -> TicketPayload:
+        return await _transition(info, id, Action.START, expected_version)
+
+    @strawberry.mutation(description="OPEN -> PENDING (waiting for the customer).")
+    async def set_ticket_pending(
+        self, info: Info, id: strawberry.ID, reason: str | None = None, expected_version: int | None = None
+    ) -> TicketPayload:
+        return await _transition(info, id, Action.SET_PENDING, expected_version, reason=reason)
+
+    @strawberry.mutation(description="OPEN -> ON_HOLD (waiting for a third party).")
+    async def hold_ticket(
+        self, info: Info, id: strawberry.ID, reason: str | None = None, expected_version: int | None = None
+    ) -> TicketPayload:
+        return await _transition(info, id, Action.HOLD, expected_version, reason=reason)
+
+    @strawberry.mutation(description="PENDING or ON_HOLD -> OPEN.")
+    async def resume_ticket(self, info: Info, id: strawberry.ID, expected_version: int | None = None) -> TicketPayload:
+        return await _transition(info, id, Action.RESUME, expected_version)
+
+    @strawberry.mutation(description="OPEN, PENDING or ON_HOLD -> RESOLVED. Refused while a sub-ticket is unresolved.")
+    async def resolve_ticket(
+        self, info: Info, id: strawberry.ID, resolution: str, expected_version: int | None = None
+    ) -> TicketPayload:
+        return await _transition(info, id, Action.RESOLVE, expected_version, resolution=resolution)
+
+    @strawberry.mutation(description="RESOLVED -> OPEN (the customer says it is not solved).")
+    async def reopen_ticket(
+        self, info: Info, id: strawberry.ID, reason: str | None = None, expected_version: int | None = None
+    ) -> TicketPayload:
+        return await _transition(info, id, Action.REOPEN, expected_version, reason=reason)
+
+    @strawberry.mutation(description="RESOLVED -> CLOSED.")
+    async def close_ticket(self, info: Info, id: strawberry.ID, expected_version: int | None = None) -> TicketPayload:
+        return await _transition(info, id, Action.CLOSE, expected_version)
+
+    @strawberry.mutation(description="Raises escalationLevel, optionally moves to another group, notifies supervisors.")
+    async def escalate_ticket(
+        self, info: Info, id: strawberry.ID, reason: str, to_group_id: strawberry.ID | None = None
+    ) -> TicketPayload:
+        principal = principal_of(info)
+
+        async def change(rt: Runtime) -> TicketRecord:
+            pk = decode_id(id, "Ticket", ["id"])
+            group = decode_optional_id(to_group_id, "Group", ["toGroupId"])
+            return await escalation.escalate_ticket(rt, principal, pk, reason, group)
+
+        return await _ticket_payload(change, info)
+
+    @strawberry.mutation(description="Customer satisfaction, on a RESOLVED or CLOSED ticket, once.")
+    async def rate_ticket(self, info: Info, id: strawberry.ID, score: int, comment: str | None = None) -> TicketPayload:
+        principal = principal_of(info)
+
+        async def change(rt: Runtime) -> TicketRecord:
+            return await satisfaction.rate_ticket(rt, principal, decode_id(id, "Ticket", ["id"]), score, comment)
+
+        return await _ticket_payload(change, info)
+
+    # ------------------------------------------------------------ structure
+
+    @strawberry.mutation
+    async def create_sub_ticket(
+        self, info: Info, parent_id: strawberry.ID, input: CreateTicketInput, group_id: strawberry.ID | None = None
+    ) -> TicketPayload:
+        principal = principal_of(info)
+
+        async def change(rt: Runtime) -> TicketRecord:
+            parent = decode_id(parent_id, "Ticket", ["parentId"])
+            group = decode_optional_id(group_id, "Group", ["groupId"])
+            return await subtickets.create_sub_ticket(rt, principal, parent, new_ticket(input), group)
+
+        return await _ticket_payload(change, info)
+
+    @strawberry.mutation
+    async def link_tickets(
+        self, info: Info, id: strawberry.ID, other_id: strawberry.ID, kind: TicketLinkKind
+    ) -> TicketPayload:
+        principal = principal_of(info)
+
+        async def change(rt: Runtime) -> TicketRecord:
+            pk = decode_id(id, "Ticket", ["id"])
+            other = decode_id(other_id, "Ticket", ["otherId"])
+            return await relations.link_tickets(rt, principal, pk, other, enums.TicketLinkKind(kind))
+
+        return await _ticket_payload(change, info)
+
+    @strawberry.mutation(
+        description="Moves comments and attachments of source into target and closes source as DUPLICATE_OF target."
+    )
+    async def merge_tickets(self, info: Info, source_id: strawberry.ID, target_id: strawberry.ID) -> TicketPayload:
+        principal = principal_of(info)
+
+        async def change(rt: Runtime) -> TicketRecord:
+            source = decode_id(source_id, "Ticket", ["sourceId"])
+            target = decode_id(target_id, "Ticket", ["targetId"])
+            return await relations.merge_tickets(rt, principal, source, target)
+
+        return await _ticket_payload(change, info)
+
+    @strawberry.mutation
+    async def add_collaborator(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        agent_id: strawberry.ID | None = None,
+        group_id: strawberry.ID | None = None,
+    ) -> TicketPayload:
+        principal = principal_of(info)
+
+        async def change(rt: Runtime) -> TicketRecord:
+            pk = decode_id(id, "Ticket", ["id"])
+            agent = decode_optional_id(agent_id, "Agent", ["agentId"])
+            group = decode_optional_id(group_id, "Group", ["groupId"])
+            return await relations.add_collaborator(rt, principal, pk, agent, group)
+
+        return await _ticket_payload(change, info)
+
+    # ------------------------------------------------------------ conversation
+
+    @strawberry.mutation
+    async def add_comment(
+        self,
+        info: Info,
+        ticket_id: strawberry.ID,
+        body: str,
+        visibility: CommentVisibility = CommentVisibility.PUBLIC,
+        attachments: list[Upload] | None = None,
+    ) -> CommentPayload:
+        principal = principal_of(info)
+
+        async def run() -> CommentPayload:
+            pk = decode_id(ticket_id, "Ticket", ["ticketId"])
+            comment, ticket = await conversation.add_comment(
+                info.context.rt, principal, pk, body, enums.CommentVisibility(visibility), incoming(attachments)
+            )
+            return CommentPayload(comment=Comment.of(comment), ticket=Ticket.of(ticket))
+
+        return await attempt(run, CommentPayload)
+
+    @strawberry.mutation(
+        description=(
+            "A message from the ticket's customer, relayed by an agent or an integration\n"
+            "(inbound email, chat bridge, partner portal). Authored by the customer; on a\n"
+            "PENDING ticket it moves it back to OPEN, on a RESOLVED one it reopens it."
+        )
+    )
+    async def add_customer_reply(
+        self,
+        info: Info,
+        ticket_id: strawberry.ID,
+        body: str,
+        attachments: list[Upload] | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommentPayload:
+        principal = principal_of(info)
+
+        async def run() -> CommentPayload:
+            pk = decode_id(ticket_id, "Ticket", ["ticketId"])
+            comment, ticket = await conversation.add_customer_reply(
+                info.context.rt, principal, pk, body, incoming(attachments), idempotency_key
+            )
+            return CommentPayload(comment=Comment.of(comment), ticket=Ticket.of(ticket))
+
+        return await attempt(run, CommentPayload)
