@@ -1,13 +1,14 @@
 """Demo data worth looking at: five bilingual groups, a dozen agents, fourteen customers and
-three dozen tickets whose histories tell a consistent story (every change a version and an event).
+three dozen tickets whose histories tell a consistent story.
 
-The data is declared first, as plain records; the seeding below it goes through the real
-services where they exist (agents, groups, customers, ticket intake and edits) and writes the
-rest (routing, lifecycle, comments, ratings) the way those services will: one transaction per
-change, the version bumped once per change and the event appended through the outbox.
+The data is declared first, as plain records. The seeding below replays each ticket's story
+through the services (intake, sub-tickets, lifecycle, conversation, escalation, edits, ratings),
+each step at its own moment in the last two weeks (the services read a stopped clock), so every
+history obeys the same rules as live traffic. Assignment has no service yet; it is written the
+way assignTicket will write it: one change, one version, one ASSIGNED event.
 
-`seed_demo` is idempotent, also when two processes run it at once: a transaction-scoped advisory
-lock serialises seeders, and whatever demo record already exists is left alone.
+`seed_demo` is idempotent, also when several processes run it at once: a transaction-scoped
+advisory lock serialises seeders, and whatever demo record already exists is left alone.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.clock import ManualClock
 from app.db import tables
-from app.db.repositories.tickets import TICKET_COLUMNS
 from app.domain import validation
 from app.domain.enums import (
     OPEN_STATUSES,
@@ -37,13 +37,20 @@ from app.domain.enums import (
     TicketPriority,
     TicketStatus,
 )
+from app.domain.errors import InvalidTransition
+from app.domain.lifecycle import Action as Lifecycle
+from app.domain.lifecycle import after_agent_public_reply, after_customer_reply, next_status
 from app.domain.principal import Principal
-from app.domain.records import TicketRecord
-from app.events.outbox import Outbox
 from app.services import agents as agent_service
+from app.services import conversation as conversation_service
 from app.services import customers as customer_service
+from app.services import escalation as escalation_service
+from app.services import lifecycle as lifecycle_service
+from app.services import satisfaction as satisfaction_service
+from app.services import subtickets as subticket_service
 from app.services import tickets as ticket_service
 from app.services.runtime import Runtime
+from app.services.ticket_changes import Actor, apply_change, lock_ticket, record
 
 DEMO_ADMIN_EMAIL = "admin@helpdesk.demo"
 DEMO_ADMIN_PASSWORD = "helpdesk-demo"
@@ -106,11 +113,10 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Move:
-    """A lifecycle transition; `note` is the resolution when resolving, the reason otherwise."""
+    """A lifecycle action by the assignee; `note` is the resolution when resolving, the reason otherwise."""
 
-    to: TicketStatus
+    action: Lifecycle
     note: str | None = None
-    by_customer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +130,16 @@ class Edit:
 
 @dataclass(frozen=True, slots=True)
 class Escalate:
+    """By the assignee, to another group (whose queue it lands in when the assignee is not a member)."""
+
     group: str
-    agent: str
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class Say:
-    """A comment by an agent (key) or by the ticket's customer (CUSTOMER)."""
+    """A reply or note by an agent (key), or a message from the ticket's customer (CUSTOMER),
+    which resumes a PENDING ticket and reopens a RESOLVED one."""
 
     author: str
     body: str
@@ -162,33 +170,30 @@ class TicketSpec:
     custom_fields: dict[str, Any] = field(default_factory=dict)
     external_ref: str | None = None
     language: str | None = None
-    parent: str | None = None  # key of the parent ticket (a sub-ticket)
+    parent: str | None = None  # a sub-ticket: its parent's key ...
+    group: str | None = None  # ... and the group it is for
     created_by: str = ADMIN  # the agent who logged it (phone calls, sub-tickets); else intake
     step_hours: float = 5.0  # at most this long between two steps of the story
 
 
-def opened(note: str | None = None) -> Move:
-    return Move(TicketStatus.OPEN, note)
+def start() -> Move:
+    return Move(Lifecycle.START)
 
 
 def pending(reason: str) -> Move:
-    return Move(TicketStatus.PENDING, reason)
+    return Move(Lifecycle.SET_PENDING, reason)
 
 
-def on_hold(reason: str) -> Move:
-    return Move(TicketStatus.ON_HOLD, reason)
+def hold(reason: str) -> Move:
+    return Move(Lifecycle.HOLD, reason)
 
 
-def resolved(resolution: str) -> Move:
-    return Move(TicketStatus.RESOLVED, resolution)
+def resolve(resolution: str) -> Move:
+    return Move(Lifecycle.RESOLVE, resolution)
 
 
-def closed() -> Move:
-    return Move(TicketStatus.CLOSED)
-
-
-def customer_reopened(reason: str) -> Move:
-    return Move(TicketStatus.OPEN, reason, by_customer=True)
+def close() -> Move:
+    return Move(Lifecycle.CLOSE)
 
 
 # ---------------------------------------------------------------- the data
@@ -355,7 +360,7 @@ TICKETS: list[TicketSpec] = [
         external_ref="SO-1001", step_hours=4,
         story=(
             Route("tech", "li.wei"),
-            opened(),
+            start(),
             Say("li.wei", "张先生您好，很抱歉给您带来不便。请在手机 App「设置 > 关于 > 导出日志」中导出设备日志"
                 "并回复给我们，我们会尽快定位问题。"),
             Say("wang.fang", "2.1.4 固件本周已有 3 起类似死机反馈，已同步固件团队（内部编号 FW-5521）。",
@@ -371,12 +376,12 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"deviceModel": "Buds Pro", "os": "Android 14"},
         story=(
             Route("tech", "zhang.min"),
-            opened(),
+            start(),
             Say("zhang.min", "Hi Emma, please reset the earbuds: hold both touch panels for 15 seconds until the "
                 "LED blinks amber, then forget the device on your phone and pair again."),
             Say(CUSTOMER, "That worked, thank you!"),
-            resolved("A factory reset of the earbuds fixed the pairing."),
-            closed(),
+            resolve("A factory reset of the earbuds fixed the pairing."),
+            close(),
             Rate(4, "Quick and clear instructions."),
         ),
     ),
@@ -387,10 +392,10 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"appVersion": "3.2.0", "os": "iOS 17.4"},
         story=(
             Route("tech", "zhang.min"),
-            opened(),
+            start(),
             Say("zhang.min", "Thanks Sarah, we reproduced the crash and the fix ships in 3.2.1. "
                 "We will let you know as soon as it is in the App Store."),
-            on_hold("Waiting for the 3.2.1 app release"),
+            hold("Waiting for the 3.2.1 app release"),
         ),
     ),
     TicketSpec(
@@ -401,13 +406,12 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"deviceModel": "P200"},
         story=(
             Route("tech", "lucas.martin"),
-            opened(),
+            start(),
             Say("lucas.martin", "Bonjour Pierre, pouvez-vous vérifier que votre routeur diffuse aussi en 2,4 GHz ? "
                 "La P200 ne prend pas en charge le 5 GHz."),
             pending("En attente de la réponse du client"),
             Say(CUSTOMER, "J'ai réactivé le 2,4 GHz et l'imprimante est de nouveau connectée. Merci !"),
-            customer_reopened("Le client a répondu"),
-            resolved("Bande 2,4 GHz réactivée sur le routeur ; imprimante reconnectée."),
+            resolve("Bande 2,4 GHz réactivée sur le routeur ; imprimante reconnectée."),
         ),
     ),
     TicketSpec(
@@ -426,10 +430,10 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"deviceModel": "TV-55Q"},
         story=(
             Route("tech", "zhang.min"),
-            opened(),
+            start(),
             Say("zhang.min", "已电话指导客户进入工厂菜单，将背光设置恢复默认。"),
-            resolved("远程指导重置背光设置后恢复正常。"),
-            closed(),
+            resolve("远程指导重置背光设置后恢复正常。"),
+            close(),
         ),
     ),
     TicketSpec(
@@ -440,10 +444,10 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"gatewayModel": "SG-500", "firmware": "5.4.2"},
         story=(
             Route("tech", "li.wei"),
-            opened(),
+            start(),
+            Say("li.wei", "Hello John, could your IT team send us the logs of both gateways from 01:30 to 02:30 CST?"),
             pending("Waiting for gateway logs from the customer's IT team"),
             Say(CUSTOMER, "Logs from both gateways attached."),
-            customer_reopened("The customer sent the logs"),
             Say("li.wei", "The tunnel drops when the IKE SA rekeys: the lifetimes differ (28800 s vs 86400 s). "
                 "Please set both ends to 28800 s; we will watch the tunnel tonight."),
         ),
@@ -469,41 +473,45 @@ TICKETS: list[TicketSpec] = [
         external_ref="SO-1023", step_hours=1.5,
         story=(
             Route("aftersales", "chen.jing"),
-            opened(),
+            start(),
             Say("chen.jing", "李女士您好，已为您登记退货：物流同事会联系您上门取件，商品质检后由财务审批退款，"
                 "进度会在本工单同步。"),
-            on_hold("等待物流取件、质检和财务审批"),
+            hold("等待物流取件、质检和财务审批"),
         ),
     ),
     TicketSpec(
         "refund-x9-pickup", "li.na", E, "[子工单] 上门取件：扫地机器人 X9（SO-1023）",
         "客户地址：北京市朝阳区望京街道 8 号。大件，需要两人搬运。",
-        hours_ago=116.5, category="logistics", tags=("pickup", "return"), parent="refund-x9",
+        hours_ago=116.5, category="logistics", tags=("pickup", "return"), parent="refund-x9", group="logistics",
         created_by="chen.jing", external_ref="SO-1023", step_hours=8,
         story=(
             Route("logistics", "zhao.lei"),
-            opened(),
-            resolved("顺丰已上门取件，运单号 SF1402233887。"),
+            start(),
+            resolve("顺丰已上门取件，运单号 SF1402233887。"),
         ),
     ),
     TicketSpec(
         "refund-x9-inspection", "li.na", E, "[子工单] 退货质检：扫地机器人 X9（SO-1023）",
         "商品取回后检查外观、配件和回充故障，确认是否符合全额退款条件。",
-        hours_ago=116.4, category="refund", tags=("refund", "inspection"), parent="refund-x9",
+        hours_ago=116.4, category="refund", tags=("refund", "inspection"), parent="refund-x9", group="aftersales",
         created_by="chen.jing", external_ref="SO-1023", step_hours=10,
         story=(
             Route("aftersales", "james.obrien"),
-            opened(),
-            resolved("质检完成：回充模块故障属实，外观与配件完好，符合全额退款。"),
+            start(),
+            resolve("质检完成：回充模块故障属实，外观与配件完好，符合全额退款。"),
         ),
     ),
     TicketSpec(
         "refund-x9-approval", "li.na", E, "[子工单] 退款审批：¥2,899（SO-1023）",
         "质检通过后原路退回 2,899 元至客户支付宝账户。",
-        hours_ago=116.3, category="refund", tags=("refund", "approval"), parent="refund-x9",
+        hours_ago=116.3, category="refund", tags=("refund", "approval"), parent="refund-x9", group="finance",
         created_by="chen.jing", external_ref="SO-1023", step_hours=6,
         custom_fields={"amount": 2899, "currency": "CNY", "method": "alipay"},
-        story=(Route("finance", "liu.yang"), opened()),
+        story=(
+            Route("finance", "liu.yang"),
+            start(),
+            Say("liu.yang", "等质检结果出来后提交退款审批，金额 2,899 元，原路退回支付宝。", internal=True),
+        ),
     ),
     TicketSpec(
         "blender-cracked", "emma.johnson", S, "Blender arrived with a cracked jar",
@@ -512,11 +520,11 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"orderId": "SO-0988"}, external_ref="SO-0988", step_hours=20,
         story=(
             Route("aftersales", "sophie.turner"),
-            opened(),
+            start(),
             Say("sophie.turner", "So sorry about that, Emma! A replacement jar is on its way; "
                 "no need to send the old one back."),
-            resolved("Replacement jar shipped free of charge."),
-            closed(),
+            resolve("Replacement jar shipped free of charge."),
+            close(),
             Rate(3, "Fixed in the end, but it took a few days to get an answer."),
         ),
     ),
@@ -526,7 +534,7 @@ TICKETS: list[TicketSpec] = [
         hours_ago=30, tags=("exchange", "size"), custom_fields={"orderId": "SO-1052"}, external_ref="SO-1052",
         story=(
             Route("aftersales", "chen.jing"),
-            opened(),
+            start(),
             Say("chen.jing", "王女士您好，换货申请已通过。请在 App 中填写退回快递单号，我们收到后立即寄出 43 码。"),
             pending("等待客户寄回商品"),
         ),
@@ -538,8 +546,9 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"deviceModel": "AP-300", "orderId": "SO-0975"}, external_ref="SO-0975",
         story=(
             Route("aftersales", "chen.jing"),
-            opened(),
-            resolved("已安排售后网点上门更换风扇电机，客户确认正常。"),
+            start(),
+            Say("chen.jing", "刘先生您好，已为您登记保修，售后网点将在 48 小时内联系您上门检修。"),
+            resolve("已安排售后网点上门更换风扇电机，客户确认正常。"),
         ),
     ),
     TicketSpec(
@@ -552,11 +561,11 @@ TICKETS: list[TicketSpec] = [
         external_ref="SO-1042",
         story=(
             Route("logistics", "zhao.lei"),
-            opened(),
+            start(),
             Say(CUSTOMER, "Any news? Nobody has called me back."),
             Edit(priority=TicketPriority.URGENT),
-            Escalate("aftersales", "emily.carter",
-                     "VIP complaint about a late delivery; compensation needs a supervisor"),
+            Escalate("aftersales", "VIP complaint about a late delivery; compensation needs a supervisor"),
+            Route("aftersales", "emily.carter"),
             Say("emily.carter", "Dear Mr Smith, I am very sorry. The parcel was held at the Shanghai hub; we have "
                 "sent a replacement by express courier, arriving Thursday, and refunded the shipping fee."),
         ),
@@ -567,9 +576,10 @@ TICKETS: list[TicketSpec] = [
         hours_ago=180, tags=("missing-part",), custom_fields={"orderId": "SO-1009"}, external_ref="SO-1009",
         story=(
             Route("aftersales", "james.obrien"),
-            opened(),
-            resolved("Cable sent by express post."),
-            closed(),
+            start(),
+            Say("james.obrien", "Sorry about that, Olivia! A USB-C cable is on its way by express post."),
+            resolve("Cable sent by express post."),
+            close(),
         ),
     ),
     TicketSpec(
@@ -585,13 +595,12 @@ TICKETS: list[TicketSpec] = [
         hours_ago=260, category="technical", tags=("earbuds", "warranty"),
         story=(
             Route("aftersales", "chen.jing"),
-            opened(),
-            resolved("已寄出左耳单耳替换件。"),
+            start(),
+            resolve("已寄出左耳单耳替换件。"),
             Say(CUSTOMER, "换了新的左耳还是没声音，是不是充电盒的问题？"),
-            customer_reopened("客户反馈更换单耳后仍然没有声音"),
             Say("chen.jing", "周先生您好，我们为您整套更换新耳机，顺丰明天送达。"),
-            resolved("整套换新，客户确认正常。"),
-            closed(),
+            resolve("整套换新，客户确认正常。"),
+            close(),
         ),
     ),
     # ------------------------------------------------ 物流部 / Logistics
@@ -602,9 +611,10 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"orderId": "SO-1060"}, external_ref="SO-1060",
         story=(
             Route("logistics", "zhao.lei"),
-            opened(),
-            resolved("仓库出库前已更新收货地址。"),
-            closed(),
+            start(),
+            Say("zhao.lei", "陈先生您好，已通知仓库更新收货地址，出库后会短信通知您运单号。"),
+            resolve("仓库出库前已更新收货地址。"),
+            close(),
         ),
     ),
     TicketSpec(
@@ -615,10 +625,10 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"orderId": "SO-1038", "trackingNumber": "EC203344556CN"}, external_ref="SO-1038",
         story=(
             Route("logistics", "james.obrien"),
-            opened(),
+            start(),
             Say("james.obrien", "Hi Pierre, we have sent the commercial invoice to the customs broker; "
                 "clearance usually takes two to three working days."),
-            on_hold("Waiting for customs clearance"),
+            hold("Waiting for customs clearance"),
         ),
     ),
     TicketSpec(
@@ -626,7 +636,7 @@ TICKETS: list[TicketSpec] = [
         "订单 SO-1066 下单的是黑色 256G，收到的是白色 128G。",
         hours_ago=10, category="logistics", tags=("wrong-item",),
         custom_fields={"orderId": "SO-1066"}, external_ref="SO-1066",
-        story=(Route("logistics", "zhao.lei"), opened()),
+        story=(Route("logistics", "zhao.lei"), start()),
     ),
     TicketSpec(
         "tracking-stale", "michael.brown", API, "Tracking number not updating for 4 days",
@@ -653,13 +663,13 @@ TICKETS: list[TicketSpec] = [
         external_ref="TX-88213", step_hours=3,
         story=(
             Route("finance", "liu.yang"),
-            opened(),
+            start(),
             Say("liu.yang", "中间行退回原因为收款人户名与账号不符（拼音户名与中文户名不一致），"
                 "需要供应商提供英文户名证明。", internal=True),
             Say("liu.yang", "Dear Ms Davis, the intermediary bank returned the payment because the beneficiary "
                 "name did not match the account. Could you confirm the supplier's registered English account "
                 "name? We will resend the transfer at no charge."),
-            on_hold("Waiting for the correspondent bank to release the returned funds"),
+            hold("Waiting for the correspondent bank to release the returned funds"),
         ),
     ),
     TicketSpec(
@@ -669,9 +679,10 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"orderId": "SO-1015", "taxId": "91310000MA1FL3XX7B"}, external_ref="SO-1015",
         story=(
             Route("finance", "liu.yang"),
-            opened(),
-            resolved("电子专票已开具并发送至客户邮箱。"),
-            closed(),
+            start(),
+            Say("liu.yang", "周先生您好，专票将在 1 个工作日内开具并发送到您的邮箱。"),
+            resolve("电子专票已开具并发送至客户邮箱。"),
+            close(),
         ),
     ),
     TicketSpec(
@@ -681,8 +692,9 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"orderId": "SO-1031", "vatNumber": "GB123456789"}, external_ref="SO-1031",
         story=(
             Route("finance", "liu.yang"),
-            opened(),
-            resolved("Invoice INV-2024-0312 re-issued with the company details and emailed."),
+            start(),
+            Say("liu.yang", "Hi Michael, we are re-issuing the invoice with your company details and VAT number."),
+            resolve("Invoice INV-2024-0312 re-issued with the company details and emailed."),
         ),
     ),
     TicketSpec(
@@ -698,9 +710,11 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"amount": 199, "currency": "USD", "plan": "Premium Care"},
         story=(
             Route("finance", "emily.carter"),
-            opened(),
-            resolved("Duplicate charge refunded to the card; confirmation sent by email."),
-            closed(),
+            start(),
+            Say("emily.carter", "Hi John, I can see the duplicate charge and have refunded it; it will show on your "
+                "card within 3 to 5 working days."),
+            resolve("Duplicate charge refunded to the card; confirmation sent by email."),
+            close(),
             Rate(5, "Sorted in one call, excellent."),
         ),
     ),
@@ -711,7 +725,7 @@ TICKETS: list[TicketSpec] = [
         custom_fields={"orderId": "SO-1071", "amount": 399, "currency": "CNY"}, external_ref="SO-1071",
         story=(
             Route("finance", "liu.yang"),
-            opened(),
+            start(),
             Say("liu.yang", "您好，请提供微信支付账单中的交易单号（以 4200 开头），我们核对后为您处理。"),
             pending("等待客户提供微信交易单号"),
         ),
@@ -723,11 +737,11 @@ TICKETS: list[TicketSpec] = [
         hours_ago=200, category="account", tags=("login", "password-reset"),
         story=(
             Route("accounts", "sun.li"),
-            opened(),
+            start(),
             Say("sun.li", "王女士您好，您的账号因多次输错密码被临时锁定，已为您解锁，并把重置链接发到了您的邮箱。"),
             Say(CUSTOMER, "已经可以登录了，谢谢！"),
-            resolved("账号解锁，客户通过邮件链接重置了密码。"),
-            closed(),
+            resolve("账号解锁，客户通过邮件链接重置了密码。"),
+            close(),
             Rate(5, "很快就解决了，谢谢！"),
         ),
     ),
@@ -737,7 +751,9 @@ TICKETS: list[TicketSpec] = [
         hours_ago=20, category="account", tags=("2fa", "account-security"),
         story=(
             Route("accounts", "lucas.martin"),
-            opened(),
+            start(),
+            Say("lucas.martin", "Hi Emma, for your security please reply with a photo of your ID; we will then "
+                "reset your two-factor settings."),
             pending("Waiting for the customer's ID verification"),
         ),
     ),
@@ -749,7 +765,9 @@ TICKETS: list[TicketSpec] = [
         created_by="sun.li", step_hours=1,
         story=(
             Route("accounts", "sun.li"),
-            opened(),
+            start(),
+            Say("sun.li", "Ms Davis, we have signed out every device and frozen your account as a precaution. "
+                "We will call you back once our fraud team has reviewed the activity."),
             Say("sun.li", "All sessions revoked, account frozen and the changed address reverted. "
                 "Waiting for the fraud team's review before unfreezing.", internal=True),
         ),
@@ -760,8 +778,9 @@ TICKETS: list[TicketSpec] = [
         hours_ago=110, category="account", tags=("phone-binding",),
         story=(
             Route("accounts", "sun.li"),
-            opened(),
-            resolved("身份核验通过，已更换绑定手机号。"),
+            start(),
+            Say("sun.li", "您好，请在 App 中完成人脸核验，核验通过后即可更换绑定手机号。"),
+            resolve("身份核验通过，已更换绑定手机号。"),
         ),
     ),
     TicketSpec(
@@ -770,8 +789,10 @@ TICKETS: list[TicketSpec] = [
         hours_ago=48, category="account", tags=("gdpr", "privacy"),
         story=(
             Route("accounts", "lucas.martin"),
-            opened(),
-            on_hold("Waiting for the legal team to confirm retention obligations"),
+            start(),
+            Say("lucas.martin", "Hi Sarah, we have received your request and will confirm the deletion within "
+                "30 days, as the GDPR requires."),
+            hold("Waiting for the legal team to confirm retention obligations"),
         ),
     ),
     TicketSpec(
@@ -817,9 +838,11 @@ class DemoResult:
 
 
 def check_demo_data() -> None:
-    """Raises ValueError when the declarations above contradict each other: unknown keys, an
-    assignee outside the ticket's group, more open tickets than an agent's capacity, a
-    sub-ticket older than its parent, or two tickets of one customer with one subject."""
+    """Raises ValueError when the declarations above contradict each other or the rules the
+    services enforce: unknown keys, a move the lifecycle forbids, an assignee outside the
+    ticket's group, more open tickets than an agent's capacity, a sub-ticket older than its
+    parent, two tickets of one customer with one subject. Seeding checks first, so it never
+    stops half-way on a mistake in the data."""
     problems: list[str] = []
     groups = {g.key: g for g in GROUPS}
     agents = {a.key: a for a in AGENTS}
@@ -841,23 +864,39 @@ def check_demo_data() -> None:
             problems.append(f"{where}: unknown customer {spec.customer}")
         if spec.created_by != ADMIN and spec.created_by not in agents:
             problems.append(f"{where}: unknown creator {spec.created_by}")
-        if spec.parent is not None and (spec.parent not in tickets or tickets[spec.parent].hours_ago <= spec.hours_ago):
-            problems.append(f"{where}: the parent must be declared and come in earlier")
-        status, assignee = TicketStatus.NEW, None
-        for step in spec.story:
-            if isinstance(step, Route | Escalate):
-                if step.group not in groups:
-                    problems.append(f"{where}: unknown group {step.group}")
-                if step.agent is not None and step.group not in getattr(agents.get(step.agent), "groups", ()):
-                    problems.append(f"{where}: {step.agent} is not a member of {step.group}")
-                assignee = step.agent
-            elif isinstance(step, Move):
-                status = step.to
-            elif isinstance(step, Say):
-                if step.author != CUSTOMER and step.author not in agents:
+        if (spec.parent is None) != (spec.group is None):
+            problems.append(f"{where}: a sub-ticket names its parent and its group, other tickets neither")
+        elif spec.parent is not None and (
+            spec.parent not in tickets or tickets[spec.parent].hours_ago <= spec.hours_ago or spec.group not in groups
+        ):
+            problems.append(f"{where}: the parent must be declared and come in earlier; the group must exist")
+        status, group, assignee = TicketStatus.NEW, spec.group, None
+        try:
+            for step in spec.story:
+                if isinstance(step, Route):
+                    if step.agent is not None and step.group not in getattr(agents.get(step.agent), "groups", ()):
+                        problems.append(f"{where}: {step.agent} is not a member of {step.group}")
+                    group, assignee = step.group, step.agent
+                elif isinstance(step, Escalate):
+                    group = step.group
+                    if assignee is not None and group not in agents[assignee].groups:
+                        assignee = None
+                elif isinstance(step, Move):
+                    status = next_status(status, step.action)
+                elif isinstance(step, Say) and step.author == CUSTOMER:
+                    status, _ = after_customer_reply(status)
+                elif isinstance(step, Say) and step.author not in agents:
                     problems.append(f"{where}: unknown comment author {step.author}")
-            elif isinstance(step, Rate) and status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
-                problems.append(f"{where}: rated before it was resolved")
+                elif isinstance(step, Say) and not step.internal:
+                    if status is TicketStatus.CLOSED:
+                        problems.append(f"{where}: a public reply on a CLOSED ticket")
+                    status, _ = after_agent_public_reply(status)
+                elif isinstance(step, Rate) and status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+                    problems.append(f"{where}: rated before it was resolved")
+                if isinstance(step, Route | Escalate) and step.group not in groups:
+                    problems.append(f"{where}: unknown group {step.group}")
+        except InvalidTransition as error:
+            problems.append(f"{where}: {error.message}")
         if assignee is not None and status in OPEN_STATUSES:
             load[assignee] += 1
     for key, count in load.items():
@@ -982,6 +1021,8 @@ def _timeline(specs: list[TicketSpec], now: datetime) -> list[_Action]:
 
 
 class _Seeder:
+    """Creates what is missing, through the services, each change at its moment in the story."""
+
     def __init__(self, rt: Runtime, found: _Found) -> None:
         self.rt = rt
         self.found = found
@@ -990,8 +1031,10 @@ class _Seeder:
         self.agents = dict(found.agents)
         self.customers = dict(found.customers)
         self.tickets = dict(found.tickets)
-        self.roles = {spec.key: spec.role for spec in AGENTS} | {ADMIN: AgentRole.ADMIN}
-        self.group_of: dict[str, str | None] = {}  # ticket key -> current group key
+        self.agent_specs = {spec.key: spec for spec in AGENTS}
+        self.supervisors = {spec.key: spec.supervisor for spec in GROUPS}
+        # Where each ticket being seeded is: (group key, assignee key).
+        self.holder: dict[str, tuple[str | None, str | None]] = {}
         self.created: Counter[str] = Counter()
 
     def at(self, moment: datetime) -> Runtime:
@@ -999,7 +1042,16 @@ class _Seeder:
         return dataclasses.replace(self.rt, clock=ManualClock(moment))
 
     def principal(self, key: str) -> Principal:
-        return Principal(agent_id=self.agents[key], role=self.roles[key])
+        if key == ADMIN:
+            return Principal(agent_id=self.agents[ADMIN], role=AgentRole.ADMIN)
+        spec = self.agent_specs[key]
+        group_ids = frozenset(self.groups[g] for g in spec.groups)
+        return Principal(agent_id=self.agents[key], role=spec.role, group_ids=group_ids)
+
+    def responsible(self, ticket_key: str) -> str:
+        """Who acts on a ticket: its assignee, else its group's supervisor, else the admin."""
+        group, assignee = self.holder.get(ticket_key, (None, None))
+        return assignee or (self.supervisors[group] if group else ADMIN)
 
     async def run(self) -> DemoResult:
         resumed = self.found.anything()
@@ -1095,231 +1147,99 @@ class _Seeder:
     # ------------------------------------------------ tickets
 
     async def _create_ticket(self, spec: TicketSpec, at: datetime) -> None:
-        ticket, _ = await ticket_service.create_ticket(
-            self.at(at),
-            self.principal(spec.created_by),
-            ticket_service.NewTicket(
-                subject=spec.subject,
-                description=spec.description,
-                channel=spec.channel,
-                customer=customer_service.CustomerRef(id=self.customers[spec.customer]),
-                priority=spec.priority,
-                category=spec.category,
-                tags=list(spec.tags),
-                custom_fields=spec.custom_fields,
-                external_ref=spec.external_ref,
-                language=spec.language,
-            ),
+        data = ticket_service.NewTicket(
+            subject=spec.subject,
+            description=spec.description,
+            channel=spec.channel,
+            customer=customer_service.CustomerRef(id=self.customers[spec.customer]),
+            priority=spec.priority,
+            category=spec.category,
+            tags=list(spec.tags),
+            custom_fields=spec.custom_fields,
+            external_ref=spec.external_ref,
+            language=spec.language,
         )
+        creator = self.principal(spec.created_by)
+        if spec.parent is not None and spec.group is not None:
+            ticket = await subticket_service.create_sub_ticket(
+                self.at(at), creator, self.tickets[spec.parent], data, self.groups[spec.group]
+            )
+        else:
+            ticket, _ = await ticket_service.create_ticket(self.at(at), creator, data)
         self.tickets[spec.key] = ticket.id
+        self.holder[spec.key] = (spec.group, None)
         self.created["tickets"] += 1
-        if spec.parent is not None:
-            await self._link_to_parent(spec, ticket, at)
-
-    async def _link_to_parent(self, spec: TicketSpec, ticket: TicketRecord, at: datetime) -> None:
-        """What createSubTicket will do in one go: the sub-ticket records its parent, and the
-        parent's history records the new sub-ticket."""
-        assert spec.parent is not None
-        parent_id = self.tickets[spec.parent]
-        actor = self.agents[spec.created_by]
-        async with self.rt.transaction() as tx:
-            sub = await _lock(tx, ticket.id)
-            updated = await ticket_service.apply_change(tx, sub, {"parent_id": parent_id}, at)
-            await tx.append(
-                ticket_id=sub.id,
-                group_id=updated.group_id,
-                type=TicketEventType.UPDATED,
-                occurred_at=at,
-                actor_agent_id=actor,
-                data={"changes": {"parentId": {"from": None, "to": parent_id}}, "version": updated.version},
-            )
-            parent = await _lock(tx, parent_id)
-            await tx.append(
-                ticket_id=parent.id,
-                group_id=parent.group_id,
-                type=TicketEventType.SUB_TICKET_CREATED,
-                occurred_at=at,
-                actor_agent_id=actor,
-                data={"subTicketId": sub.id, "number": sub.number},
-            )
 
     async def _apply(self, spec: TicketSpec, step: Step, at: datetime) -> None:
-        ticket_id = self.tickets[spec.key]
-        if isinstance(step, Edit):
-            await self._edit(spec, ticket_id, step, at)
-            return
-        async with self.rt.transaction() as tx:
-            ticket = await _lock(tx, ticket_id)
-            if isinstance(step, Route):
-                await self._route(tx, ticket, step, at)
-                self.group_of[spec.key] = step.group
-            elif isinstance(step, Escalate):
-                await self._escalate(tx, ticket, step, at)
-                self.group_of[spec.key] = step.group
-            elif isinstance(step, Move):
-                await self._move(tx, ticket, spec, step, at)
-            elif isinstance(step, Say):
-                await self._comment(tx, ticket, step, at)
-            else:
-                await self._rate(tx, ticket, step, at)
-
-    def _supervisor_of(self, group_key: str | None) -> str:
-        spec = next((g for g in GROUPS if g.key == group_key), None)
-        return spec.supervisor if spec else ADMIN
-
-    async def _assigned(
-        self,
-        tx: Outbox,
-        ticket: TicketRecord,
-        group_id: int,
-        agent_id: int | None,
-        reason: str,
-        actor: int,
-        at: datetime,
-    ) -> TicketRecord:
-        updated = await ticket_service.apply_change(
-            tx, ticket, {"group_id": group_id, "assignee_id": agent_id, "queued_at": None if agent_id else at}, at
-        )
-        await tx.append(
-            ticket_id=ticket.id,
-            group_id=group_id,
-            type=TicketEventType.ASSIGNED,
-            occurred_at=at,
-            actor_agent_id=actor,
-            data={
-                "assigneeId": agent_id,
-                "previousAssigneeId": ticket.assignee_id,
-                "groupId": group_id,
-                "reason": reason,
-                "version": updated.version,
-            },
-        )
-        if agent_id is not None:
-            a = tables.agents
-            await tx.conn.execute(update(a).where(a.c.id == agent_id).values(last_assigned_at=at))
-        return updated
-
-    async def _route(self, tx: Outbox, ticket: TicketRecord, step: Route, at: datetime) -> None:
-        actor = self.agents[self._supervisor_of(step.group)]
-        agent_id = self.agents[step.agent] if step.agent else None
-        await self._assigned(tx, ticket, self.groups[step.group], agent_id, "MANUAL", actor, at)
-
-    async def _escalate(self, tx: Outbox, ticket: TicketRecord, step: Escalate, at: datetime) -> None:
-        to_group = self.groups[step.group]
-        escalated = await ticket_service.apply_change(
-            tx, ticket, {"escalation_level": t.c.escalation_level + 1, "group_id": to_group}, at
-        )
-        await tx.append(
-            ticket_id=ticket.id,
-            group_id=to_group,
-            type=TicketEventType.ESCALATED,
-            occurred_at=at,
-            actor_agent_id=ticket.assignee_id,
-            data={
-                "level": escalated.escalation_level,
-                "reason": step.reason,
-                "fromGroupId": ticket.group_id,
-                "toGroupId": to_group,
-                "version": escalated.version,
-            },
-        )
-        actor = self.agents[self._supervisor_of(step.group)]
-        await self._assigned(tx, escalated, to_group, self.agents[step.agent], "ESCALATION", actor, at)
-
-    async def _move(self, tx: Outbox, ticket: TicketRecord, spec: TicketSpec, step: Move, at: datetime) -> None:
-        before, to = TicketStatus(ticket.status), step.to
-        values: dict[str, Any] = {"status": to.value}
-        data: dict[str, Any] = {"from": before.value, "to": to.value}
-        if to is TicketStatus.OPEN and before is TicketStatus.NEW:
-            values["first_responded_at"] = ticket.first_responded_at or at
-        elif to is TicketStatus.OPEN and before is TicketStatus.RESOLVED:
-            values |= {"reopen_count": t.c.reopen_count + 1, "resolved_at": None, "resolution": None}
-        elif to is TicketStatus.RESOLVED:
-            values |= {"resolution": step.note, "resolved_at": at}
-        elif to is TicketStatus.CLOSED:
-            values["closed_at"] = at
-        if step.note:
-            data["resolution" if to is TicketStatus.RESOLVED else "reason"] = step.note
-        updated = await ticket_service.apply_change(tx, ticket, values, at)
-        actor_agent, actor_customer = None, None
-        if step.by_customer:
-            actor_customer = ticket.customer_id
+        rt, ticket_id, actor = self.at(at), self.tickets[spec.key], self.principal(self.responsible(spec.key))
+        if isinstance(step, Route):
+            await self._assign(rt, spec, step)
+        elif isinstance(step, Move):
+            await lifecycle_service.transition(
+                rt,
+                actor,
+                ticket_id,
+                step.action,
+                reason=None if step.action is Lifecycle.RESOLVE else step.note,
+                resolution=step.note if step.action is Lifecycle.RESOLVE else None,
+            )
+        elif isinstance(step, Edit):
+            group, _ = self.holder[spec.key]
+            editor = self.principal(self.supervisors[group] if group else ADMIN)
+            await ticket_service.update_ticket(
+                rt,
+                editor,
+                ticket_id,
+                ticket_service.TicketChanges(
+                    priority=step.priority.value if step.priority else ticket_service.UNSET,
+                    category=step.category if step.category is not None else ticket_service.UNSET,
+                    tags=list(step.tags) if step.tags is not None else ticket_service.UNSET,
+                ),
+                None,
+            )
+        elif isinstance(step, Escalate):
+            updated = await escalation_service.escalate_ticket(
+                rt, actor, ticket_id, step.reason, self.groups[step.group]
+            )
+            _, assignee = self.holder[spec.key]
+            self.holder[spec.key] = (step.group, assignee if updated.assignee_id is not None else None)
+        elif isinstance(step, Say) and step.author == CUSTOMER:
+            await conversation_service.add_customer_reply(rt, actor, ticket_id, step.body)
+            self.created["comments"] += 1
+        elif isinstance(step, Say):
+            visibility = CommentVisibility.INTERNAL if step.internal else CommentVisibility.PUBLIC
+            await conversation_service.add_comment(rt, self.principal(step.author), ticket_id, step.body, visibility)
+            self.created["comments"] += 1
         else:
-            actor_agent = ticket.assignee_id or self.agents[self._supervisor_of(self.group_of.get(spec.key))]
-        await tx.append(
-            ticket_id=ticket.id,
-            group_id=updated.group_id,
-            type=TicketEventType.STATUS_CHANGED,
-            occurred_at=at,
-            actor_agent_id=actor_agent,
-            actor_customer_id=actor_customer,
-            data={**data, "version": updated.version},
-        )
-        if to is TicketStatus.RESOLVED and ticket.parent_id is not None:
-            # A sub-ticket's resolution is recorded on its parent's history.
-            parent = await _lock(tx, ticket.parent_id)
-            await tx.append(
-                ticket_id=parent.id,
-                group_id=parent.group_id,
-                type=TicketEventType.SUB_TICKET_RESOLVED,
-                occurred_at=at,
-                actor_agent_id=actor_agent,
-                data={"subTicketId": ticket.id, "number": ticket.number, "resolution": step.note},
+            await satisfaction_service.rate_ticket(rt, actor, ticket_id, step.score, step.comment)
+            self.created["ratings"] += 1
+
+    async def _assign(self, rt: Runtime, spec: TicketSpec, step: Route) -> None:
+        """A supervisor's manual assignment, written as assignTicket will write it (there is no
+        assignment service yet): one change, one ASSIGNED event, the ticket off the queue."""
+        now = rt.clock.now()
+        group_id = self.groups[step.group]
+        agent_id = self.agents[step.agent] if step.agent else None
+        supervisor = self.principal(self.supervisors[step.group])
+        async with rt.transaction() as tx:
+            ticket = await lock_ticket(tx.conn, supervisor, self.tickets[spec.key])
+            updated = await apply_change(
+                tx, ticket, {"group_id": group_id, "assignee_id": agent_id, "queued_at": None if agent_id else now}, now
             )
-
-    async def _edit(self, spec: TicketSpec, ticket_id: int, step: Edit, at: datetime) -> None:
-        changes = ticket_service.TicketChanges(
-            priority=step.priority.value if step.priority else ticket_service.UNSET,
-            category=step.category if step.category is not None else ticket_service.UNSET,
-            tags=list(step.tags) if step.tags is not None else ticket_service.UNSET,
-        )
-        editor = self.principal(self._supervisor_of(self.group_of.get(spec.key)))
-        await ticket_service.update_ticket(self.at(at), editor, ticket_id, changes, None)
-
-    async def _comment(self, tx: Outbox, ticket: TicketRecord, step: Say, at: datetime) -> None:
-        visibility = CommentVisibility.INTERNAL if step.internal else CommentVisibility.PUBLIC
-        agent_id = None if step.author == CUSTOMER else self.agents[step.author]
-        customer_id = ticket.customer_id if step.author == CUSTOMER else None
-        comment_id = await tx.conn.scalar(
-            insert(tables.comments)
-            .values(
-                ticket_id=ticket.id,
-                body=step.body,
-                visibility=visibility.value,
-                author_agent_id=agent_id,
-                author_customer_id=customer_id,
-                created_at=at,
+            await record(
+                tx,
+                updated,
+                TicketEventType.ASSIGNED,
+                Actor.of(supervisor),
+                now,
+                {
+                    "assigneeId": agent_id,
+                    "previousAssigneeId": ticket.assignee_id,
+                    "groupId": group_id,
+                    "reason": "MANUAL",
+                },
             )
-            .returning(tables.comments.c.id)
-        )
-        await tx.append(
-            ticket_id=ticket.id,
-            group_id=ticket.group_id,
-            type=TicketEventType.COMMENTED,
-            occurred_at=at,
-            actor_agent_id=agent_id,
-            actor_customer_id=customer_id,
-            data={"commentId": comment_id, "visibility": visibility.value},
-        )
-        self.created["comments"] += 1
-
-    async def _rate(self, tx: Outbox, ticket: TicketRecord, step: Rate, at: datetime) -> None:
-        await tx.conn.execute(
-            insert(tables.satisfaction_ratings).values(
-                ticket_id=ticket.id, score=step.score, comment=step.comment, rated_at=at
-            )
-        )
-        await tx.append(
-            ticket_id=ticket.id,
-            group_id=ticket.group_id,
-            type=TicketEventType.RATED,
-            occurred_at=at,
-            actor_customer_id=ticket.customer_id,
-            data={"score": step.score, "comment": step.comment},
-        )
-        self.created["ratings"] += 1
-
-
-async def _lock(tx: Outbox, ticket_id: int) -> TicketRecord:
-    row = (await tx.conn.execute(select(*TICKET_COLUMNS).where(t.c.id == ticket_id).with_for_update())).one()
-    return TicketRecord(*row)
+            if agent_id is not None:
+                a = tables.agents
+                await tx.conn.execute(update(a).where(a.c.id == agent_id).values(last_assigned_at=now))
+        self.holder[spec.key] = (step.group, step.agent)

@@ -151,6 +151,8 @@ group_members = Table(
     Column("group_id", BigInteger, ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
     Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
     _created_at(),
+    # Round-robin turn within this group: the member assigned longest ago goes next.
+    Column("last_assigned_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("group_id", "agent_id"),
 )
 Index("ix_group_members_agent_id", group_members.c.agent_id)

@@ -69,6 +69,7 @@ class TicketRecord:
     group_id: int | None
     parent_id: int | None
     merged_into_id: int | None
+    required_skills: list[str]
     resolution: str | None
     version: int
     created_at: datetime

@@ -18,6 +18,7 @@ from app.domain.enums import AgentPresence, AgentRole, AssignmentStrategy
 from app.domain.errors import Duplicate, NotFound
 from app.domain.principal import Principal
 from app.domain.records import AgentRecord, GroupRecord
+from app.services.assignment import drain_queue_for, hand_back, lock_unstarted_tickets
 from app.services.runtime import Runtime
 
 a, g, gm = tables.agents, tables.groups, tables.group_members
@@ -133,8 +134,16 @@ async def update_agent(rt: Runtime, principal: Principal, agent_id: int, changes
     if changes.on_vacation is not UNSET and changes.on_vacation is not None:
         values["on_vacation"] = bool(changes.on_vacation)
     problems.raise_if_any()
+    now = rt.clock.now()
     async with rt.transaction() as tx:
-        locked = (await tx.conn.execute(select(a.c.id).where(a.c.id == agent_id).with_for_update())).first()
+        leaving = values.get("on_vacation") is True
+        # Tickets before agents: the NEW tickets to hand back are locked first.
+        unstarted = await lock_unstarted_tickets(tx, agent_id) if leaving else []
+        locked = (
+            await tx.conn.execute(
+                select(a.c.id, a.c.on_vacation, a.c.capacity).where(a.c.id == agent_id).with_for_update()
+            )
+        ).first()
         if locked is None:
             raise NotFound("no such agent", ["id"])
         if changes.group_ids is not UNSET and changes.group_ids is not None:
@@ -144,23 +153,34 @@ async def update_agent(rt: Runtime, principal: Principal, agent_id: int, changes
             await tx.conn.execute(
                 update(a)
                 .where(a.c.id == agent_id)
-                .values(**values, updated_at=rt.clock.now())
+                .values(**values, updated_at=now)
                 .returning(*columns_for(a, AgentRecord))
             )
         ).one()
-    return AgentRecord(*row)
+        agent = AgentRecord(*row)
+        if leaving and not locked.on_vacation:
+            await hand_back(tx, unstarted, agent_id, now)
+        elif not agent.on_vacation:
+            # Back from vacation, more capacity or new groups: waiting tickets may fit now.
+            await drain_queue_for(tx, agent_id, now)
+    return agent
 
 
 async def set_presence(rt: Runtime, principal: Principal, presence: AgentPresence) -> AgentRecord:
+    """ONLINE makes the agent eligible for new tickets and hands them waiting ones at once;
+    AWAY and OFFLINE keep their tickets but stop new ones."""
+    now = rt.clock.now()
     async with rt.transaction() as tx:
         row = (
             await tx.conn.execute(
                 update(a)
                 .where(a.c.id == principal.agent_id)
-                .values(presence=presence.value, updated_at=rt.clock.now())
+                .values(presence=presence.value, updated_at=now)
                 .returning(*columns_for(a, AgentRecord))
             )
         ).one()
+        if presence is AgentPresence.ONLINE:
+            await drain_queue_for(tx, principal.agent_id, now)
     return AgentRecord(*row)
 
 

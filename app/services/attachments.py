@@ -35,7 +35,11 @@ async def attach_files(
     comment_id: int | None,
     actor: Actor,
     now: datetime,
+    *,
+    internal: bool = False,
 ) -> list[AttachmentRecord]:
+    """Rows and ATTACHMENT_ADDED events for stored files. A file on an INTERNAL note keeps its
+    name out of the event, which travels to callers who may not read internal notes."""
     if not files:
         return []
     rows = await tx.conn.execute(
@@ -56,12 +60,8 @@ async def attach_files(
     )
     records = [AttachmentRecord(*row) for row in rows]
     for a in records:
-        await record(
-            tx,
-            ticket,
-            TicketEventType.ATTACHMENT_ADDED,
-            actor,
-            now,
-            {"attachmentId": a.id, "commentId": comment_id, "filename": a.filename, "size": a.size},
-        )
+        data: dict[str, object] = {"attachmentId": a.id, "commentId": comment_id, "size": a.size}
+        if not internal:
+            data["filename"] = a.filename
+        await record(tx, ticket, TicketEventType.ATTACHMENT_ADDED, actor, now, data)
     return records

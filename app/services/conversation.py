@@ -97,7 +97,7 @@ async def add_comment(
         else:
             updated = await apply_change(tx, ticket, values, now)
         comment = await _insert_comment(tx, updated, clean, visibility, actor, now)
-        await attach_files(tx, updated, files, comment.id, actor, now)
+        await attach_files(tx, updated, files, comment.id, actor, now, internal=not public)
     return comment, updated
 
 

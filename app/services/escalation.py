@@ -12,6 +12,7 @@ from app.domain.enums import TicketEventType, TicketStatus
 from app.domain.errors import InvalidTransition, NotFound
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
+from app.services.assignment import assignment_data, drain_queue_for, pick_agent, reassign_in_same_change
 from app.services.runtime import Runtime
 from app.services.ticket_changes import Actor, apply_change, lock_ticket, record
 
@@ -64,18 +65,21 @@ async def escalate_ticket(
                 "toGroupId": updated.group_id,
             },
         )
-        if unassign:
+        if "group_id" in values and updated.assignee_id is None:
+            # Escalated into another group: that group's strategy picks, or it waits in its queue.
+            choice = await pick_agent(tx.conn, updated.group_id, updated.required_skills, updated.language)
             await record(
                 tx,
                 updated,
-                TicketEventType.UNASSIGNED,
+                TicketEventType.ASSIGNED if choice else TicketEventType.UNASSIGNED,
                 actor,
                 now,
-                {
-                    "assigneeId": None,
-                    "previousAssigneeId": ticket.assignee_id,
-                    "groupId": updated.group_id,
-                    "reason": "ESCALATION",
-                },
+                assignment_data(
+                    choice.agent_id if choice else None, ticket.assignee_id, updated.group_id, "ESCALATION"
+                ),
             )
+            if choice is not None:
+                updated = await reassign_in_same_change(tx, updated, choice.agent_id, now)
+        if unassign and ticket.assignee_id is not None:
+            await drain_queue_for(tx, ticket.assignee_id, now)
     return updated

@@ -17,6 +17,7 @@ from app.domain.lifecycle import Action, next_status
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
 from app.events.outbox import Outbox
+from app.services.assignment import drain_queue_for
 from app.services.runtime import Runtime
 from app.services.ticket_changes import (
     SYSTEM,
@@ -83,6 +84,9 @@ async def change_status(
         now,
         {"from": current.value, "to": target.value, **(data or {})},
     )
+    if ticket.assignee_id is not None and target in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+        # A slot freed up: the assignee may take the next waiting ticket.
+        await drain_queue_for(tx, ticket.assignee_id, now)
     if parent is not None and target is TicketStatus.RESOLVED:
         parent_after = await apply_change(tx, parent, {}, now)
         await record(

@@ -12,16 +12,22 @@ from sqlalchemy import insert, select
 
 from app.auth.policy import Action, require
 from app.db import tables
+from app.db.repositories.routing import enabled_rules
 from app.db.repositories.tickets import TICKET_COLUMNS
 from app.domain import validation as v
 from app.domain.enums import Channel, CustomerTier, TicketEventType, TicketPriority
-from app.domain.intake import initial_priority, ticket_language
+from app.domain.intake import initial_priority, intake_tags, ticket_language
+from app.domain.language import detect_language
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
+from app.domain.routing import TicketFacts, route
+from app.domain.sentiment import classify, sentiment_score
 from app.events.outbox import Outbox
 from app.services import idempotency
+from app.services.assignment import assignment_data, mark_assigned, pick_agent
 from app.services.attachments import attach_files, store_uploads
 from app.services.customers import CustomerRef, resolve_customer_ref
+from app.services.lexicons import sentiment_lexicon
 from app.services.runtime import Runtime
 from app.services.ticket_changes import Actor, apply_change, check_version, lock_ticket, record
 from app.storage import IncomingFile
@@ -145,44 +151,87 @@ async def insert_ticket(
     parent_id: int | None = None,
     group_id: int | None = None,
 ) -> TicketRecord:
-    """Inserts the ticket (customer found or created, priority and language decided) and its CREATED event."""
+    """Inserts the ticket with everything intake decides, in the caller's transaction: the
+    customer (found or created), language, sentiment, the routing rules' classification and
+    group, priority, and the assignee the group's strategy picks (or the group queue). The
+    CREATED event says which rules fired; ASSIGNED follows when an agent took it."""
     customer = await resolve_customer_ref(tx.conn, data.customer, ["input", "customer"], now)
-    priority = initial_priority(
-        data.priority, CustomerTier(customer.tier), TicketPriority(rt.settings.vip_min_priority)
+    text = f"{intake['subject']}\n{intake['description']}"
+    language = ticket_language(intake["language"], customer.language, detect_language(text))
+    sentiment = classify(sentiment_score(text, sentiment_lexicon()))
+    facts = TicketFacts(
+        subject=intake["subject"],
+        description=intake["description"],
+        channel=intake["channel"],
+        tier=customer.tier,
+        language=language,
+        category=intake["category"],
     )
+    decision = route(await enabled_rules(tx.conn), facts)
+    priority = initial_priority(
+        data.priority,
+        CustomerTier(customer.tier),
+        TicketPriority(rt.settings.vip_min_priority),
+        routed=decision.priority,
+        sentiment=sentiment,
+    )
+    target_group = group_id if group_id is not None else decision.group_id
+    choice = await pick_agent(tx.conn, target_group, decision.required_skills, language)
     row = (
         await tx.conn.execute(
             insert(t)
             .values(
-                **{**intake, "language": ticket_language(intake["language"], customer.language)},
+                **{
+                    **intake,
+                    "language": language,
+                    "category": intake["category"] or decision.category,
+                    "tags": intake_tags(intake["tags"], decision.tags, sentiment),
+                },
                 priority=priority.value,
+                sentiment=sentiment.value,
                 customer_id=customer.id,
                 parent_id=parent_id,
-                group_id=group_id,
+                group_id=target_group,
+                required_skills=list(decision.required_skills),
+                assignee_id=choice.agent_id if choice else None,
                 created_at=now,
                 updated_at=now,
-                queued_at=now,
+                queued_at=None if choice else now,
             )
             .returning(*TICKET_COLUMNS)
         )
     ).one()
     ticket = TicketRecord(*row)
+    actor = Actor.of(principal)
     await record(
         tx,
         ticket,
         TicketEventType.CREATED,
-        Actor.of(principal),
+        actor,
         now,
         {
             "number": ticket.number,
             "subject": ticket.subject,
             "channel": ticket.channel,
             "priority": ticket.priority,
+            "sentiment": ticket.sentiment,
+            "language": ticket.language,
             "customerId": customer.id,
             "parentId": parent_id,
-            "groupId": group_id,
+            "groupId": target_group,
+            "routing": decision.explain(),
         },
     )
+    if choice is not None:
+        await mark_assigned(tx.conn, target_group, choice.agent_id, now)
+        await record(
+            tx,
+            ticket,
+            TicketEventType.ASSIGNED,
+            actor,
+            now,
+            assignment_data(choice.agent_id, None, target_group, choice.reason),
+        )
     return ticket
 
 

@@ -20,25 +20,13 @@ from app.demo import (
     seed_demo,
 )
 from app.domain.enums import OPEN_STATUSES, AgentRole, Channel, TicketStatus
+from app.domain.lifecycle import TRANSITIONS as LIFECYCLE
 from app.services import auth as auth_service
 from app.services.runtime import Runtime
 
 t, te = tables.tickets, tables.ticket_events
 
-# The lifecycle graph of the API contract (startTicket, setTicketPending, holdTicket, resumeTicket,
-# resolveTicket, reopenTicket, closeTicket).
-TRANSITIONS = {
-    ("NEW", "OPEN"),
-    ("OPEN", "PENDING"),
-    ("OPEN", "ON_HOLD"),
-    ("PENDING", "OPEN"),
-    ("ON_HOLD", "OPEN"),
-    ("OPEN", "RESOLVED"),
-    ("PENDING", "RESOLVED"),
-    ("ON_HOLD", "RESOLVED"),
-    ("RESOLVED", "OPEN"),
-    ("RESOLVED", "CLOSED"),
-}
+TRANSITIONS = {(source.value, target.value) for sources, target in LIFECYCLE.values() for source in sources}
 COUNTED = [
     tables.groups,
     tables.agents,
@@ -142,7 +130,7 @@ async def check_content(rt: Runtime, result: DemoResult) -> None:
     for r in tickets.values():
         assert now - timedelta(days=14) <= r.created_at <= r.updated_at <= now
         if r.status != "NEW":
-            assert r.first_responded_at is not None and r.group_id is not None
+            assert r.group_id is not None
         if r.status in ("RESOLVED", "CLOSED"):
             assert r.resolved_at is not None and r.resolution
         if r.status == "CLOSED":
@@ -161,12 +149,12 @@ async def check_histories(rt: Runtime) -> None:
         types = [e.type for e in events]
         assert types.count("CREATED") == 1 and types[0] == "CREATED", (ticket.subject, types)
         assert events[0].occurred_at == ticket.created_at
-        versions = [e.data["version"] for e in events if "version" in e.data]
-        assert max(versions) == ticket.version, (ticket.subject, types, versions)
+        # Every event records the version its change made; one change may write several events.
+        versions = [e.data["version"] for e in events]
+        assert versions == sorted(versions), (ticket.subject, types, versions)
         assert sorted(set(versions)) == list(range(1, ticket.version + 1))
         times = [e.occurred_at for e in events]
-        assert times == sorted(times)
-        assert max(e.occurred_at for e in events if "version" in e.data) == ticket.updated_at
+        assert times == sorted(times) and times[-1] == ticket.updated_at
         status = "NEW"
         for e in events:
             if e.type == "STATUS_CHANGED":
@@ -178,10 +166,17 @@ async def check_histories(rt: Runtime) -> None:
             assert assignments[-1].data["assigneeId"] == ticket.assignee_id
             assert assignments[-1].data["groupId"] == ticket.group_id
         if ticket.parent_id is not None:
-            created = [e for e in history[ticket.parent_id] if e.type == "SUB_TICKET_CREATED"]
-            assert {"subTicketId": ticket.id, "number": ticket.number} in [e.data for e in created]
+            created = [e.data for e in history[ticket.parent_id] if e.type == "SUB_TICKET_CREATED"]
+            assert [(d["subTicketId"], d["number"]) for d in created].count((ticket.id, ticket.number)) == 1
 
-    comments = await rows(rt, select(tables.comments))
+    comments = await rows(rt, select(tables.comments).order_by(tables.comments.c.created_at))
+    first_replies: dict[int, Any] = {}
+    for c in comments:
+        if c.visibility == "PUBLIC" and c.author_agent_id is not None:
+            first_replies.setdefault(c.ticket_id, c.created_at)
+    assert len(first_replies) > len(tickets) // 2
+    for ticket_id, ticket in tickets.items():
+        assert ticket.first_responded_at == first_replies.get(ticket_id), ticket.subject
     assert any(c.visibility == "PUBLIC" and c.author_agent_id for c in comments)
     assert any(c.visibility == "PUBLIC" and c.author_customer_id for c in comments)
     assert any(c.visibility == "INTERNAL" for c in comments)
