@@ -8,8 +8,9 @@ import orjson
 import strawberry
 from graphql import GraphQLError
 
-from app.auth.policy import Action, may_read_internal_comments
+from app.auth.policy import Action, allows, may_read_internal_comments
 from app.db.repositories import people
+from app.db.repositories.routing import all_rules
 from app.domain import enums
 from app.domain.ticket_query import TicketFilter as DomainTicketFilter
 from app.domain.ticket_query import TicketOrder as DomainTicketOrder
@@ -20,6 +21,7 @@ from schema.common import Node, PageInfo, page_size
 from schema.enums import AgentPresence
 from schema.inputs import TicketFilter, TicketOrder
 from schema.people import Agent, Customer, Group, load_agent, load_customer, load_group
+from schema.routing import RoutingRule
 from schema.tickets import Attachment, Comment, Ticket, TicketConnection, TicketEvent, load_ticket, ticket_connection
 from schema.tokens import ApiToken
 
@@ -118,6 +120,12 @@ class Query:
                 if event is None or await loaders.ticket.load(event.ticket_id) is None:
                     return None
                 return TicketEvent.of(event)
+            case "RoutingRule":
+                if not allows(principal, Action.MANAGE_ROUTING):
+                    return None
+                async with info.context.rt.engine.connect() as conn:
+                    rule = next((r for r in await all_rules(conn) if r.id == pk), None)
+                return RoutingRule.of(rule) if rule else None
             case "ApiToken":
                 found = await auth_service.api_tokens_by_ids(info.context.rt, principal, [pk])
                 return ApiToken.of(found[pk]) if pk in found else None

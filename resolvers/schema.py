@@ -13,6 +13,7 @@ from app.settings import Settings
 from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters
 from resolvers.mutation import Mutation
 from resolvers.query import Query
+from resolvers.routing import RoutingMutation, RoutingQuery
 from resolvers.ticket_work import TicketWorkMutation
 
 
@@ -25,8 +26,8 @@ class HelpdeskSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     return HelpdeskSchema(
-        query=Query,
-        mutation=merge_types("Mutation", (Mutation, TicketWorkMutation)),
+        query=merge_types("Query", (Query, RoutingQuery)),
+        mutation=merge_types("Mutation", (Mutation, TicketWorkMutation, RoutingMutation)),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),

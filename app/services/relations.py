@@ -35,20 +35,31 @@ async def link_tickets(
             raise NotFound("no such ticket", ["id"])
         if other_id not in locked:
             raise NotFound("no such ticket", ["otherId"])
-        inserted = (
+        # A link shows on both tickets without a direction, so the same kind from the other end
+        # is the same link (both tickets are locked, so this check cannot race).
+        reverse = (
             await tx.conn.execute(
-                pg_insert(tl)
-                .values(
-                    ticket_id=ticket_id,
-                    other_ticket_id=other_id,
-                    kind=kind.value,
-                    created_by_agent_id=actor.agent_id,
-                    created_at=now,
+                select(tl.c.id).where(
+                    tl.c.ticket_id == other_id, tl.c.other_ticket_id == ticket_id, tl.c.kind == kind.value
                 )
-                .on_conflict_do_nothing()
-                .returning(tl.c.id)
             )
         ).first()
+        inserted = None
+        if reverse is None:
+            inserted = (
+                await tx.conn.execute(
+                    pg_insert(tl)
+                    .values(
+                        ticket_id=ticket_id,
+                        other_ticket_id=other_id,
+                        kind=kind.value,
+                        created_by_agent_id=actor.agent_id,
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(tl.c.id)
+                )
+            ).first()
         if inserted is None:
             raise Duplicate(f"the tickets are already linked as {kind.value}", ["kind"])
         updated = await apply_change(tx, locked[ticket_id], {}, now)
