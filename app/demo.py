@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.clock import ManualClock
 from app.db import tables
+from app.db.repositories.routing import all_rules
 from app.domain import validation
 from app.domain.enums import (
     OPEN_STATUSES,
@@ -33,7 +34,6 @@ from app.domain.enums import (
     Channel,
     CommentVisibility,
     CustomerTier,
-    TicketEventType,
     TicketPriority,
     TicketStatus,
 )
@@ -42,15 +42,16 @@ from app.domain.lifecycle import Action as Lifecycle
 from app.domain.lifecycle import after_agent_public_reply, after_customer_reply, next_status
 from app.domain.principal import Principal
 from app.services import agents as agent_service
+from app.services import assignment as assignment_service
 from app.services import conversation as conversation_service
 from app.services import customers as customer_service
 from app.services import escalation as escalation_service
 from app.services import lifecycle as lifecycle_service
+from app.services import routing_rules as routing_rule_service
 from app.services import satisfaction as satisfaction_service
 from app.services import subtickets as subticket_service
 from app.services import tickets as ticket_service
 from app.services.runtime import Runtime
-from app.services.ticket_changes import Actor, apply_change, lock_ticket, record
 
 DEMO_ADMIN_EMAIL = "admin@helpdesk.demo"
 DEMO_ADMIN_PASSWORD = "helpdesk-demo"
@@ -348,6 +349,53 @@ E, P, W, C, S, A, API = (
     Channel.APP,
     Channel.API,
 )
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    name: str
+    keywords: tuple[str, ...] = ()
+    route_to_group_key: str | None = None
+    category: str | None = None
+    priority: TicketPriority | None = None
+    tags: tuple[str, ...] = ()
+    skills: tuple[str, ...] = ()
+    tiers: tuple[CustomerTier, ...] = ()
+    stop: bool = False
+    route_to_group_id: int | None = None
+
+    def as_input(self) -> routing_rule_service.RuleInput:
+        return routing_rule_service.RuleInput(
+            name=self.name,
+            match_keywords=list(self.keywords),
+            match_tiers=[t.value for t in self.tiers],
+            set_category=self.category,
+            set_priority=self.priority.value if self.priority else None,
+            add_tags=list(self.tags),
+            route_to_group_id=self.route_to_group_id,
+            require_skills=list(self.skills),
+            stop_processing=self.stop,
+        )
+
+
+# The example rule set the README documents: first by position, later rules override the group.
+ROUTING_RULES: list[RuleSpec] = [
+    RuleSpec("物流与配送 / Delivery", ("物流", "快递", "没收到", "未收到", "配送", "delivery", "shipping", "parcel",
+             "tracking"), "logistics", "logistics", tags=("delivery",)),
+    RuleSpec("退款退货 / Refunds and returns", ("退款", "退货", "换货", "refund", "return"), "aftersales", "refund",
+             tags=("refund",)),
+    RuleSpec("发票与付款 / Invoices and payments", ("发票", "invoice", "receipt", "转账", "transfer", "payment"),
+             "finance", "billing"),
+    RuleSpec("网络故障 / Network faults", ("网络", "断网", "连不上", "wifi", "wi-fi", "network", "connection"), "tech",
+             "technical", skills=("network",)),
+    RuleSpec("设备故障 / Device faults", ("死机", "黑屏", "重启", "屏幕", "电池", "freez", "crash", "screen",
+             "battery"), "tech", "technical", skills=("hardware",)),
+    RuleSpec("账号与登录 / Sign-in problems", ("无法登录", "登录失败", "登不上", "密码", "账号被锁", "login", "log in",
+             "sign in", "password", "locked out"), "accounts", "account", tags=("login",), stop=True),
+    RuleSpec("VIP 投诉 / VIP complaints", ("投诉", "complaint", "unacceptable"), None, "complaint",
+             TicketPriority.URGENT, tags=("vip-complaint",), tiers=(CustomerTier.VIP,)),
+]  # fmt: skip
+
 
 TICKETS: list[TicketSpec] = [
     # ------------------------------------------------ 技术支持组 / Technical Support
@@ -1063,6 +1111,7 @@ class _Seeder:
                 await self._create_ticket(action.spec, action.at)
             else:
                 await self._apply(action.spec, action.step, action.at)
+        await self._routing_rules()
         c = self.created
         return DemoResult(
             True, c["groups"], c["agents"], c["customers"], c["tickets"], c["comments"], c["ratings"], resumed
@@ -1215,31 +1264,24 @@ class _Seeder:
             self.created["ratings"] += 1
 
     async def _assign(self, rt: Runtime, spec: TicketSpec, step: Route) -> None:
-        """A supervisor's manual assignment, written as assignTicket will write it (there is no
-        assignment service yet): one change, one ASSIGNED event, the ticket off the queue."""
-        now = rt.clock.now()
-        group_id = self.groups[step.group]
-        agent_id = self.agents[step.agent] if step.agent else None
+        """A supervisor's manual assignment through assignTicket's service."""
         supervisor = self.principal(self.supervisors[step.group])
-        async with rt.transaction() as tx:
-            ticket = await lock_ticket(tx.conn, supervisor, self.tickets[spec.key])
-            updated = await apply_change(
-                tx, ticket, {"group_id": group_id, "assignee_id": agent_id, "queued_at": None if agent_id else now}, now
-            )
-            await record(
-                tx,
-                updated,
-                TicketEventType.ASSIGNED,
-                Actor.of(supervisor),
-                now,
-                {
-                    "assigneeId": agent_id,
-                    "previousAssigneeId": ticket.assignee_id,
-                    "groupId": group_id,
-                    "reason": "MANUAL",
-                },
-            )
-            if agent_id is not None:
-                a = tables.agents
-                await tx.conn.execute(update(a).where(a.c.id == agent_id).values(last_assigned_at=now))
+        agent_id = self.agents[step.agent] if step.agent else None
+        await assignment_service.assign_ticket(
+            rt, supervisor, self.tickets[spec.key], agent_id, self.groups[step.group], None
+        )
         self.holder[spec.key] = (step.group, step.agent)
+
+    async def _routing_rules(self) -> None:
+        """The example rule set (README), added after the tickets so the seeded stories stay as
+        written; from then on every new ticket is routed by these rules."""
+        admin = self.principal(ADMIN)
+        async with self.rt.engine.connect() as conn:
+            existing = {rule.name for rule in await all_rules(conn)}
+        for rule in ROUTING_RULES:
+            if rule.name in existing:
+                continue
+            data = replace(
+                rule, route_to_group_id=self.groups[rule.route_to_group_key] if rule.route_to_group_key else None
+            )
+            await routing_rule_service.create_rule(self.rt, admin, data.as_input())

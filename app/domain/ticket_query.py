@@ -61,7 +61,21 @@ class TicketPageCursor:
             raise InvalidInput("not a valid cursor", ["after"]) from exc
         if order != expected:
             raise InvalidInput("the cursor belongs to a different order; start again without `after`", ["after"])
+        shape = KEY_SHAPES[order.field]
+        if len(values) != len(shape) or not all(isinstance(v, kind) for v, kind in zip(values, shape, strict=True)):
+            raise InvalidInput("not a valid cursor", ["after"])
         return cls(order, values)
+
+
+# The sort key each order pages on (the last value is always the ticket id, the tie-breaker;
+# NUMBER is unique on its own).
+KEY_SHAPES: dict[TicketOrderField, tuple[type, ...]] = {
+    TicketOrderField.CREATED_AT: (datetime, int),
+    TicketOrderField.UPDATED_AT: (datetime, int),
+    TicketOrderField.PRIORITY: (int, datetime, int),
+    TicketOrderField.NUMBER: (int,),
+    TicketOrderField.SLA_DUE_AT: (int, datetime, int),
+}
 
 
 def _encode_value(value: Any) -> Any:
@@ -73,7 +87,10 @@ def _encode_value(value: Any) -> Any:
 
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict) and "t" in value:
-        return datetime.fromisoformat(value["t"])
+        moment = datetime.fromisoformat(value["t"])
+        if moment.tzinfo is None:
+            raise ValueError("cursor timestamps carry a zone")
+        return moment
     # Sort keys are timestamps and ids; anything else was not made by encode().
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
         raise ValueError("bad cursor value")

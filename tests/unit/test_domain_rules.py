@@ -113,7 +113,12 @@ def test_ticket_page_cursor_round_trip(
     field: TicketOrderField, direction: OrderDirection, moment: datetime, pk: int
 ) -> None:
     order = TicketOrder(field, direction)
-    cursor = TicketPageCursor(order, (moment, pk))
+    shapes = {
+        TicketOrderField.NUMBER: (pk,),
+        TicketOrderField.PRIORITY: (2, moment, pk),
+        TicketOrderField.SLA_DUE_AT: (0, moment, pk),
+    }
+    cursor = TicketPageCursor(order, shapes.get(field, (moment, pk)))
     assert TicketPageCursor.decode(cursor.encode(), order) == cursor
 
 

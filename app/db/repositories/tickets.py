@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
+    cast,
     exists,
     func,
     literal,
@@ -110,8 +112,11 @@ def _sort_columns(order: TicketOrder) -> list[ColumnElement[Any]]:
         case TicketOrderField.NUMBER:
             return [t.c.number]
         case TicketOrderField.SLA_DUE_AT:
-            # Tickets with no running clock sort after every due time.
-            return [func.coalesce(t.c.sla_due_at, literal("infinity").cast(t.c.sla_due_at.type)), t.c.id]
+            # Tickets with no running clock come last in either direction: a flag that sorts
+            # them after the others, then the due time (a fixed stand-in when there is none).
+            no_clock = t.c.sla_due_at.is_(None) if order.direction is OrderDirection.ASC else t.c.sla_due_at.isnot(None)
+            epoch = literal("1970-01-01T00:00:00Z").cast(t.c.sla_due_at.type)
+            return [cast(no_clock, Integer), func.coalesce(t.c.sla_due_at, epoch), t.c.id]
     raise AssertionError(order.field)
 
 
