@@ -250,4 +250,8 @@ async def test_an_interrupted_run_is_completed(rt: Runtime) -> None:
 
     assert result.created and result.resumed and result.tickets == 3
     assert "interrupted" in result.summary()
-    assert await table_counts(rt) == full
+    after = await table_counts(rt)
+    # The routing rules the first run added now route the re-created tickets too, which may
+    # add assignment events; every other table is back to the full data set.
+    assert after.pop("ticket_events") >= full.pop("ticket_events")
+    assert after == full
