@@ -232,20 +232,31 @@ async def test_close_sets_closed_at_and_keeps_resolved_at(admin: Actor) -> None:
 # ---------------------------------------------------------------- illegal transitions
 
 
-@pytest.mark.parametrize(("status", "mutation"), ILLEGAL, ids=[f"{s}-{m}" for s, m in ILLEGAL])
-async def test_illegal_transition_is_refused_and_changes_nothing(admin: Actor, status: str, mutation: str) -> None:
+@pytest.mark.parametrize("status", STATUSES)
+async def test_every_mutation_not_allowed_from_a_status_is_refused_and_changes_nothing(
+    admin: Actor, status: str
+) -> None:
     ticket_id = await ticket_in(admin.client, status)
     before = await detail(admin.client, ticket_id)
     assert before["status"] == status
+    refused = [m for s, m in ILLEGAL if s == status]
+    assert refused, status  # every status refuses something (CLOSED refuses all seven)
 
-    ticket, errors = await call(admin.client, mutation, ticket_id, expectedVersion=before["version"])
+    # A refusal changes nothing, so one ticket serves every illegal mutation from this status.
+    for mutation in refused:
+        ticket, errors = await call(admin.client, mutation, ticket_id, expectedVersion=before["version"])
+        assert ticket is None, mutation
+        assert [e["code"] for e in errors] == ["INVALID_TRANSITION"], (mutation, errors)
+        message = errors[0]["message"]
+        requested = MUTATIONS[mutation][2]
+        assert status in message and requested in message, (mutation, message)
+        assert state(await detail(admin.client, ticket_id)) == state(before), mutation
 
-    assert ticket is None
-    assert [e["code"] for e in errors] == ["INVALID_TRANSITION"]
-    message = errors[0]["message"]
-    requested = MUTATIONS[mutation][2]
-    assert status in message and requested in message, message
-    assert state(await detail(admin.client, ticket_id)) == state(before)
+
+def test_illegal_table_is_complete() -> None:
+    assert len(LEGAL) == 10
+    assert len(ILLEGAL) == len(STATUSES) * len(MUTATIONS) - len(LEGAL)
+    assert {m for s, m in ILLEGAL if s == "CLOSED"} == set(MUTATIONS)
 
 
 async def test_resolve_without_resolution_text_is_invalid_input(admin: Actor) -> None:
@@ -426,3 +437,20 @@ async def test_internal_note_after_start_does_not_set_first_response(admin: Acto
     note = await comment(admin.client, ticket_id, "INTERNAL", "Escalate if it happens again.")
     assert note["ticket"]["firstRespondedAt"] is None
     assert (await detail(admin.client, ticket_id))["firstRespondedAt"] is None
+
+
+async def test_closed_ticket_refuses_public_replies_but_takes_internal_notes(admin: Actor) -> None:
+    ticket_id = await ticket_in(admin.client, "CLOSED")
+    before = await detail(admin.client, ticket_id)
+    result = await admin.client.post(
+        load_document(ADD_COMMENT), {"ticketId": ticket_id, "body": "Any news?", "visibility": "PUBLIC"}
+    )
+    payload = result["data"]["addComment"]
+    assert payload["comment"] is None
+    assert [e["code"] for e in payload["userErrors"]] == ["INVALID_TRANSITION"]
+    assert state(await detail(admin.client, ticket_id)) == state(before)
+
+    note = await comment(admin.client, ticket_id, "INTERNAL", "Customer may open a follow-up.")
+    assert (note["ticket"]["status"], note["ticket"]["version"]) == ("CLOSED", before["version"] + 1)
+    after = await detail(admin.client, ticket_id)
+    assert (after["status"], after["closedAt"]) == ("CLOSED", before["closedAt"])
