@@ -19,9 +19,13 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from app.background import auto_close_loop
 from app.clock import Clock, SystemClock
 from app.db.engine import create_engine
+from app.events.broadcast import HelpdeskBroadcast, broadcast_url
+from app.events.hub import EventHub
+from app.events.wallboard_feed import WallboardFeed
 from app.logging_setup import configure_logging
 from app.metrics import MetricsMiddleware, metrics_endpoint
 from app.services.runtime import Runtime
+from app.services.wallboard import wallboard_numbers
 from app.settings import Settings, get_settings
 from app.web import download_attachment, healthz, root
 from resolvers.http import HelpdeskGraphQL
@@ -42,7 +46,15 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
         rt = Runtime(engine=engine, settings=settings, clock=clock or SystemClock())
-        app.state.runtime = rt
+        broadcast = HelpdeskBroadcast(broadcast_url(database_url, settings.broadcast_url))
+        await broadcast.connect()
+        hub = EventHub(engine, broadcast, poll_interval=settings.event_poll_seconds)
+        await hub.start()
+        rt.publisher = hub
+        wallboard = WallboardFeed(
+            hub, lambda group_id: wallboard_numbers(engine, group_id, rt.clock.now(), settings.timezone)
+        )
+        app.state.runtime, app.state.hub, app.state.wallboard = rt, hub, wallboard
         housekeeping = asyncio.create_task(auto_close_loop(rt)) if background_tasks else None
         try:
             yield
@@ -51,6 +63,9 @@ def create_app(
                 housekeeping.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await housekeeping
+            await wallboard.stop()
+            await hub.stop()
+            await broadcast.disconnect()
             await engine.dispose()
 
     graphql = HelpdeskGraphQL(
@@ -58,6 +73,8 @@ def create_app(
         graphql_ide="graphiql",
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         multipart_uploads_enabled=True,
+        keep_alive=True,
+        keep_alive_interval=15,
     )
     return Starlette(
         routes=[

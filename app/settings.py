@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     max_tokens: int = 5000
     max_page_size: int = 100
     max_request_bytes: int = 1_000_000
+    # Realtime: live subscriptions per websocket connection; seconds between log polls.
+    max_subscriptions_per_connection: int = 20
+    event_poll_seconds: float = 1.0
 
     # Input limits.
     max_subject_length: int = 500

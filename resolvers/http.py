@@ -30,13 +30,23 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         rt: Runtime = request.app.state.runtime
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         principal = None
+        token = None
         if isinstance(request, Request):
             # A bad credential leaves the caller anonymous: every field that needs a caller
             # then answers UNAUTHENTICATED, while login and public reads still work.
             token = bearer(request.headers.get("authorization"))
             principal = await auth_service.authenticate(rt, token) if token else None
         client = request.client.host if request.client else None
-        return Context(rt=rt, principal=principal, request_id=request_id, client_address=client)
+        state = request.app.state
+        return Context(
+            rt=rt,
+            principal=principal,
+            request_id=request_id,
+            client_address=client,
+            token=token if isinstance(request, Request) else None,
+            hub=getattr(state, "hub", None),
+            wallboard=getattr(state, "wallboard", None),
+        )
 
     async def on_ws_connect(self, context: Context) -> dict[str, Any] | None:
         params = context.connection_params or {}
@@ -48,5 +58,6 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         if principal is None:
             raise ConnectionRejectionError({"message": "invalid credentials"})
         context.principal = principal
+        context.token = token
         context.fresh_loaders()
         return None

@@ -14,6 +14,7 @@ from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, Reje
 from resolvers.mutation import Mutation
 from resolvers.query import Query
 from resolvers.routing import RoutingMutation, RoutingQuery
+from resolvers.subscription import RealtimeQuery, Subscription
 from resolvers.ticket_work import TicketWorkMutation
 
 
@@ -26,7 +27,8 @@ class HelpdeskSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     return HelpdeskSchema(
-        query=merge_types("Query", (Query, RoutingQuery)),
+        query=merge_types("Query", (Query, RoutingQuery, RealtimeQuery)),
+        subscription=Subscription,
         mutation=merge_types("Mutation", (Mutation, TicketWorkMutation, RoutingMutation)),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),

@@ -145,6 +145,12 @@ class Context:
     client_address: str | None = None
     # Set by Strawberry from a websocket's connection_init payload.
     connection_params: dict[str, Any] | None = None
+    # The bearer secret, kept so long-lived subscriptions can re-check it.
+    token: str | None = None
+    # Realtime plumbing of this process (app.events.hub.EventHub, app.events.wallboard_feed.WallboardFeed).
+    hub: Any = None
+    wallboard: Any = None
+    active_subscriptions: int = 0
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
 
     @property

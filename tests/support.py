@@ -167,3 +167,69 @@ async def wait_for(predicate: Any, within: float = 5.0, interval: float = 0.02) 
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+class GraphQLWebSocket:
+    """A graphql-transport-ws client, as a browser's would be (one connection, many operations)."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.url = base_url.replace("http", "ws", 1) + "/graphql"
+        self.token = token
+        self.ws: Any = None
+        self._next_id = 0
+
+    async def __aenter__(self) -> GraphQLWebSocket:
+        import websockets
+
+        self.ws = await websockets.connect(self.url, subprotocols=["graphql-transport-ws"], max_size=2**22)  # type: ignore[list-item]
+        payload = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        await self.send({"type": "connection_init", "payload": payload})
+        ack = await self.receive(10)
+        assert ack["type"] == "connection_ack", ack
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.ws.close()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        import json
+
+        await self.ws.send(json.dumps(message))
+
+    async def receive(self, within: float = 10.0) -> dict[str, Any]:
+        import json
+
+        while True:
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), within))
+            if message.get("type") not in ("ping", "pong"):
+                return message  # type: ignore[no-any-return]
+            if message["type"] == "ping":
+                await self.send({"type": "pong"})
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        self._next_id += 1
+        op_id = str(self._next_id)
+        await self.send({"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}})
+        return op_id
+
+    async def next_data(self, op_id: str, within: float = 10.0) -> dict[str, Any]:
+        """The next `next` payload's data for this operation (fails on errors or completion)."""
+        while True:
+            message = await self.receive(within)
+            if message.get("id") != op_id:
+                continue
+            assert message["type"] == "next", message
+            assert not message["payload"].get("errors"), message["payload"]["errors"]
+            return message["payload"]["data"]  # type: ignore[no-any-return]
+
+    async def nothing_for(self, op_id: str, seconds: float) -> None:
+        """Asserts that no message for this operation arrives within `seconds`."""
+        try:
+            while True:
+                message = await self.receive(seconds)
+                assert message.get("id") != op_id, f"unexpected message: {message}"
+        except TimeoutError:
+            return
+
+    async def complete(self, op_id: str) -> None:
+        await self.send({"id": op_id, "type": "complete"})
