@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
@@ -22,6 +23,7 @@ from app.db.engine import create_engine
 from app.events.broadcast import HelpdeskBroadcast, broadcast_url
 from app.events.hub import EventHub
 from app.events.wallboard_feed import WallboardFeed
+from app.limits import BodySizeLimit
 from app.logging_setup import configure_logging
 from app.metrics import MetricsMiddleware, metrics_endpoint
 from app.services.runtime import Runtime
@@ -85,9 +87,34 @@ def create_app(
             Route("/attachments/{attachment_id}", download_attachment),
             WebSocketRoute("/graphql", graphql),
         ],
-        middleware=[Middleware(MetricsMiddleware)],
+        middleware=middleware(settings),
         lifespan=lifespan,
     )
+
+
+def middleware(settings: Settings) -> list[Middleware]:
+    stack = [
+        Middleware(MetricsMiddleware),
+        Middleware(
+            BodySizeLimit,
+            max_bytes=settings.max_request_bytes,
+            # A multipart request may carry a few files of up to the attachment limit each.
+            max_upload_bytes=settings.max_attachment_bytes * 5 + settings.max_request_bytes,
+        ),
+    ]
+    origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
+    if origins:
+        stack.insert(
+            0,
+            Middleware(
+                CORSMiddleware,
+                allow_origins=origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            ),
+        )
+    return stack
 
 
 def create_app_from_env() -> Starlette:

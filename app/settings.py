@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_tokens: int = 5000
     max_page_size: int = 100
     max_request_bytes: int = 1_000_000
+    # Browser origins allowed to call the API cross-site (comma-separated); empty: none (closed).
+    cors_origins: str = ""
     # Realtime: live subscriptions per websocket connection; seconds between log polls.
     max_subscriptions_per_connection: int = 20
     event_poll_seconds: float = 1.0
@@ -54,6 +56,13 @@ class Settings(BaseSettings):
 
     db_pool_size: int = 10
     db_max_overflow: int = 10
+
+    # SLA: run the scheduler (warnings, breaches, re-evaluation) inside `helpdesk serve`; the
+    # longest it sleeps between looks for due clocks; open tickets re-evaluated inside the
+    # admin's request after a policy change (the scheduler does the rest).
+    run_scheduler: bool = True
+    sla_tick_seconds: float = 1.0
+    sla_reevaluate_inline: int = 2000
 
     @property
     def session_ttl(self) -> timedelta:
