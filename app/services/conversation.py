@@ -13,7 +13,7 @@ from app.db import tables
 from app.db.repositories.rows import columns_for
 from app.domain import validation as v
 from app.domain.enums import CommentVisibility, TicketEventType, TicketStatus
-from app.domain.errors import InvalidTransition
+from app.domain.errors import InvalidTransition, NotFound
 from app.domain.lifecycle import after_agent_public_reply, after_customer_reply
 from app.domain.principal import Principal
 from app.domain.records import CommentRecord, TicketRecord
@@ -58,6 +58,15 @@ async def _insert_comment(
     return comment
 
 
+async def _lock(tx: Outbox, principal: Principal, ticket_id: int) -> tuple[TicketRecord, TicketRecord | None]:
+    """The ticket and its parent, locked; an unknown or invisible ticket is NOT_FOUND on `ticketId`,
+    the argument these mutations take."""
+    try:
+        return await lock_with_parent(tx, principal, ticket_id)
+    except NotFound as exc:
+        raise NotFound(exc.message, ["ticketId"]) from None
+
+
 def _body(rt: Runtime, body: str) -> str:
     problems = v.Problems()
     clean = v.required_text(problems, body, ["body"], rt.settings.max_description_length)
@@ -81,7 +90,7 @@ async def add_comment(
     now = rt.clock.now()
     actor = Actor.of(principal)
     async with rt.transaction() as tx:
-        ticket, parent = await lock_with_parent(tx, principal, ticket_id)
+        ticket, parent = await _lock(tx, principal, ticket_id)
         status = TicketStatus(ticket.status)
         public = visibility is CommentVisibility.PUBLIC
         if public and status is TicketStatus.CLOSED:
@@ -123,7 +132,7 @@ async def add_customer_reply(
     scope = f"addCustomerReply:{ticket_id}"
     fingerprint = idempotency.request_fingerprint([clean, [f.sha256 for f in files]])
     async with rt.transaction() as tx:
-        ticket, parent = await lock_with_parent(tx, principal, ticket_id)
+        ticket, parent = await _lock(tx, principal, ticket_id)
         if idempotency_key is not None:
             existing = await idempotency.claim(tx.conn, principal, scope, idempotency_key, fingerprint)
             if existing is not None:

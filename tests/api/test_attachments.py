@@ -71,7 +71,7 @@ async def multipart(
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     assert not result.get("errors"), result["errors"]
-    return result["data"]  # type: ignore[no-any-return]
+    return result["data"]
 
 
 async def create_with_files(

@@ -53,7 +53,7 @@ async def payload_of(client: GraphQLClient, document: str, variables: dict[str, 
     result = await client.post(load_document(document), variables)
     assert not result.get("errors"), result["errors"]
     (payload,) = result["data"].values()
-    return payload  # type: ignore[no-any-return]
+    return payload
 
 
 async def comment(client: GraphQLClient, ticket_id: str, body: str, visibility: str = "PUBLIC") -> dict[str, Any]:
@@ -400,3 +400,17 @@ async def test_commented_events_never_carry_the_body(admin: Actor) -> None:
         (ids.decode_as(ids_by_visibility["INTERNAL"], "Comment"), "INTERNAL"),
         (ids.decode_as(customer["comment"]["id"], "Comment"), "PUBLIC"),
     ]
+
+
+async def test_a_ticket_the_caller_cannot_see_looks_exactly_like_a_missing_one(
+    admin: Actor, make_actor: MakeActor, rt: Runtime
+) -> None:
+    ticket = await create_ticket(admin.client)
+    outsider = await make_actor(AgentRole.AGENT)
+    before = await row_counts(rt)
+    for ticket_id in (ticket["id"], ids.encode("Ticket", 987654), "not-an-id"):
+        for document in (ADD_COMMENT, CUSTOMER_REPLY):
+            payload = await payload_of(outsider.client, document, {"ticketId": ticket_id, "body": "hello"})
+            assert payload["comment"] is None
+            assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["ticketId"], "NOT_FOUND")]
+    assert await row_counts(rt) == before

@@ -61,7 +61,7 @@ async def payload_of(client: GraphQLClient, document: str, variables: dict[str, 
     result = await client.post(load_document(document), variables)
     assert not result.get("errors"), result["errors"]
     (payload,) = result["data"].values()
-    return payload  # type: ignore[no-any-return]
+    return payload
 
 
 def errors(payload: dict[str, Any]) -> list[tuple[list[str], str]]:
@@ -444,7 +444,7 @@ async def test_merge_refuses_a_closed_target_or_a_closed_source_and_moves_nothin
     await admin.client.mutate(ADD_COMMENT, {"ticketId": open_ticket["id"], "body": "still here"})
     closed = await create_ticket(admin.client, subject="Closed one", customer={"email": "closed@example.cn"})
     await admin.client.mutate(ADD_COMMENT, {"ticketId": closed["id"], "body": "from the closed ticket"})
-    await start_and_resolve(admin.client, closed["id"], "done")
+    await admin.client.mutate(RESOLVE, {"id": closed["id"], "resolution": "done"})  # the reply started it
     await admin.client.mutate(CLOSE, {"id": closed["id"]})
 
     before = await counts(rt)
@@ -460,7 +460,7 @@ async def test_merge_refuses_a_closed_target_or_a_closed_source_and_moves_nothin
 
     open_view = await seen(admin.client, open_ticket["id"])
     closed_view = await seen(admin.client, closed["id"])
-    assert (open_view["status"], open_view["comments"]["totalCount"], open_view["links"]) == ("NEW", 1, [])
+    assert (open_view["status"], open_view["comments"]["totalCount"], open_view["links"]) == ("OPEN", 1, [])
     assert [e["node"]["body"] for e in closed_view["comments"]["edges"]] == ["from the closed ticket"]
     assert closed_view["links"] == []
 
@@ -492,7 +492,7 @@ async def test_collaborators_can_see_and_comment(
 
     assert await detail(courier_desk.client, ticket["id"]) is None
     hidden = await payload_of(courier_desk.client, ADD_COMMENT, {"ticketId": ticket["id"], "body": "hi"})
-    assert errors(hidden) == [(["id"], "NOT_FOUND")]
+    assert errors(hidden) == [(["ticketId"], "NOT_FOUND")]
 
     added = (
         await owner.client.mutate(
