@@ -8,7 +8,11 @@ from datetime import datetime
 
 from app.domain.enums import AgentPresence, AssignmentStrategy
 
-_NEVER = datetime.min
+
+def _since(moment: datetime | None) -> tuple[int] | tuple[int, datetime]:
+    """Sort key for "longest ago first": never comes before any time. (A bare datetime.min
+    would be naive and could not be compared with the timezone-aware times from the database.)"""
+    return (0,) if moment is None else (1, moment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +66,7 @@ def choose_agent(
     if strategy is AssignmentStrategy.MANUAL or not available:
         return None
     if strategy is AssignmentStrategy.ROUND_ROBIN:
-        return min(available, key=lambda c: (c.last_assigned_in_group or _NEVER, c.agent_id))
+        return min(available, key=lambda c: (_since(c.last_assigned_in_group), c.agent_id))
     if strategy is AssignmentStrategy.SKILL_BASED:
         available = [c for c in available if is_qualified(c, required_skills, language)]
         if not available:
@@ -72,8 +76,8 @@ def choose_agent(
         key=lambda c: (
             c.load,
             c.open_tickets,
-            c.last_assigned_in_group or _NEVER,
-            c.last_assigned or _NEVER,
+            _since(c.last_assigned_in_group),
+            _since(c.last_assigned),
             c.agent_id,
         ),
     )

@@ -18,6 +18,11 @@ _NEGATIONS = frozenset(
     {"not", "no", "never", "don't", "doesn't", "isn't", "wasn't", "didn't", "can't", "cannot", "won't"}
 )
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+# A negation just before a phrase, possibly softened by a degree word: 不满意 is in the
+# lexicon, but 不太满意 / 不是很满意 / 没有很好 must read as negative too.
+_CHINESE_NEGATION = re.compile(r"(?:[不没别未]|没有)(?:太|很|是|是很|怎么|够|大|那么|算)?$")
+# Phones and word processors type typographic apostrophes ("don\u2019t").
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +49,7 @@ def _parse(text: str) -> dict[str, int]:
 
 def sentiment_score(text: str, lexicon: Lexicon) -> int:
     score = 0
-    words = _WORD.findall(text.lower())
+    words = _WORD.findall(text.lower().translate(_APOSTROPHES))
     for i, word in enumerate(words):
         weight = lexicon.english.get(word)
         if weight is None:
@@ -58,7 +63,7 @@ def sentiment_score(text: str, lexicon: Lexicon) -> int:
             while start != -1:
                 end = start + len(phrase)
                 if not any(taken[start:end]):
-                    negated = start > 0 and text[start - 1] in "不没别未"
+                    negated = _CHINESE_NEGATION.search(text, max(0, start - 4), start) is not None
                     weight = lexicon.chinese[phrase]
                     score += -weight if negated and weight > 0 else weight
                     taken[start:end] = [True] * len(phrase)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,6 +34,8 @@ from app.services.ticket_changes import SYSTEM, Actor, apply_change, check_versi
 
 a, g, gm, t = tables.agents, tables.groups, tables.group_members, tables.tickets
 _OPEN = [s.value for s in OPEN_STATUSES]
+# The smallest step PostgreSQL timestamps keep: a later turn is always stamped later.
+_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +51,16 @@ async def group_strategy(conn: AsyncConnection, group_id: int | None) -> Assignm
     return AssignmentStrategy(value) if value else None
 
 
-def _open_count() -> ScalarSelect[int]:
-    return select(func.count()).where(t.c.assignee_id == a.c.id, t.c.status.in_(_OPEN)).scalar_subquery()
+def _open_count(ignore_ticket: int | None = None) -> ScalarSelect[int]:
+    query = select(func.count()).where(t.c.assignee_id == a.c.id, t.c.status.in_(_OPEN))
+    if ignore_ticket is not None:
+        query = query.where(t.c.id != ignore_ticket)
+    return query.scalar_subquery()
 
 
-async def lock_members(conn: AsyncConnection, group_id: int) -> list[Candidate]:
-    """Locks the group's agents, then reads them with their current open-ticket counts."""
+async def lock_members(conn: AsyncConnection, group_id: int, ignore_ticket: int | None = None) -> list[Candidate]:
+    """Locks the group's agents, then reads them with their current open-ticket counts (not
+    counting `ignore_ticket`, the ticket being handed out again)."""
     members = select(gm.c.agent_id).where(gm.c.group_id == group_id)
     await conn.execute(
         select(a.c.id).where(a.c.id.in_(members), a.c.deactivated_at.is_(None)).order_by(a.c.id).with_for_update(of=a)
@@ -65,7 +71,7 @@ async def lock_members(conn: AsyncConnection, group_id: int) -> list[Candidate]:
             a.c.presence,
             a.c.on_vacation,
             a.c.capacity,
-            _open_count(),
+            _open_count(ignore_ticket),
             a.c.skills,
             a.c.languages,
             gm.c.last_assigned_at,
@@ -97,23 +103,33 @@ async def pick_agent(
     required_skills: Sequence[str],
     language: str | None,
     exclude: int | None = None,
+    ignore_ticket: int | None = None,
 ) -> Choice | None:
     """The agent the group's strategy picks now (members locked until commit), or None: the
     ticket waits in the group queue."""
     strategy = await group_strategy(conn, group_id)
     if strategy is None or strategy is AssignmentStrategy.MANUAL or group_id is None:
         return None
-    candidates = [c for c in await lock_members(conn, group_id) if c.agent_id != exclude]
+    candidates = [c for c in await lock_members(conn, group_id, ignore_ticket) if c.agent_id != exclude]
     chosen = choose_agent(strategy, candidates, required_skills, language)
     return Choice(chosen.agent_id, strategy.value) if chosen else None
 
 
 async def mark_assigned(conn: AsyncConnection, group_id: int | None, agent_id: int, now: datetime) -> None:
-    """Moves the agent to the back of the group's rotation."""
+    """Moves the agent to the back of the group's rotation.
+
+    The group stamp is never earlier than the latest turn already taken in the group: `now` is
+    read when the request started, before it waited for the members' locks (or on another
+    process's clock), so a creation that waited longer than a later one would otherwise stamp its
+    agent "longer ago" than the turns taken meanwhile and hand that agent the next turn too."""
     await conn.execute(update(a).where(a.c.id == agent_id).values(last_assigned_at=now))
     if group_id is not None:
+        turns = gm.alias("turns")
+        latest = select(func.max(turns.c.last_assigned_at)).where(turns.c.group_id == group_id).scalar_subquery()
         await conn.execute(
-            update(gm).where(gm.c.group_id == group_id, gm.c.agent_id == agent_id).values(last_assigned_at=now)
+            update(gm)
+            .where(gm.c.group_id == group_id, gm.c.agent_id == agent_id)
+            .values(last_assigned_at=func.greatest(now, latest + _TICK))
         )
 
 
@@ -154,7 +170,9 @@ async def reassign_in_same_change(tx: Outbox, ticket: TicketRecord, agent_id: in
     return TicketRecord(*row)
 
 
-async def drain_queue_for(tx: Outbox, agent_id: int, now: datetime) -> list[TicketRecord]:
+async def drain_queue_for(
+    tx: Outbox, agent_id: int, now: datetime, skip_ticket: int | None = None
+) -> list[TicketRecord]:
     """Hands waiting tickets of the agent's groups to the agent, most urgent then oldest first,
     up to capacity, if the agent is available. Called whenever an agent may have become
     available: ONLINE, back from vacation, more capacity, or one of their tickets left them."""
@@ -187,6 +205,8 @@ async def drain_queue_for(tx: Outbox, agent_id: int, now: datetime) -> list[Tick
         .limit(max(room * 4, 20))
         .with_for_update(of=t, skip_locked=True)
     )
+    if skip_ticket is not None:
+        query = query.where(t.c.id != skip_ticket)
     handed: list[TicketRecord] = []
     width = len(TICKET_COLUMNS)
     for row in (await tx.conn.execute(query)).all():
@@ -247,7 +267,8 @@ async def assign_ticket(
             tx, ticket, agent_id, "MANUAL" if agent_id is not None else "UNASSIGNED", actor, now, extra
         )
         if ticket.assignee_id is not None and ticket.assignee_id != agent_id:
-            await drain_queue_for(tx, ticket.assignee_id, now)
+            # The freed slot may take other waiting tickets, not the one just taken off this agent.
+            await drain_queue_for(tx, ticket.assignee_id, now, skip_ticket=ticket.id)
     return updated
 
 
@@ -278,7 +299,8 @@ async def auto_assign_ticket(rt: Runtime, principal: Principal, ticket_id: int) 
             values["category"] = decision.category
         group_id = values.get("group_id", ticket.group_id)
         skills = values.get("required_skills", ticket.required_skills)
-        choice = await pick_agent(tx.conn, group_id, skills, ticket.language)  # type: ignore[arg-type]
+        # The ticket itself does not count against its current assignee's capacity or load.
+        choice = await pick_agent(tx.conn, group_id, skills, ticket.language, ignore_ticket=ticket.id)  # type: ignore[arg-type]
         new_assignee = choice.agent_id if choice else None
         if not values and new_assignee == ticket.assignee_id:
             return ticket
@@ -287,7 +309,7 @@ async def auto_assign_ticket(rt: Runtime, principal: Principal, ticket_id: int) 
         if decision.fired:
             await record(tx, updated, TicketEventType.UPDATED, actor, now, {"routing": decision.explain()})
         if ticket.assignee_id is not None and ticket.assignee_id != new_assignee:
-            await drain_queue_for(tx, ticket.assignee_id, now)
+            await drain_queue_for(tx, ticket.assignee_id, now, skip_ticket=ticket.id)
     return updated
 
 
