@@ -111,3 +111,26 @@ async def test_concurrent_writers_each_event_once_in_a_stable_order(rt: Runtime,
     received.extend(e.id for e in await _read_at_least(rt, 90 - len(received), cursor))
     assert len(received) == 90
     assert len(set(received)) == 90
+
+
+async def test_an_open_transaction_in_another_database_does_not_hold_back_delivery(
+    rt: Runtime, admin: Actor, database_url: str
+) -> None:
+    """Only our own database's writers can add events; a long write transaction elsewhere on the
+    same PostgreSQL cluster must not stall the stream."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    other_url = make_url(database_url).set(database="postgres")
+    other = create_async_engine(other_url)
+    try:
+        async with other.connect() as conn:
+            await conn.execute(text("CREATE TEMP TABLE hold (x int)"))
+            await conn.execute(text("INSERT INTO hold VALUES (1)"))  # takes an xid and keeps it
+            ticket_id = await _ticket(rt, admin)
+            events = await _read_all(rt)
+            assert [e.ticket_id for e in events] == [ticket_id]
+            await conn.rollback()
+    finally:
+        await other.dispose()

@@ -21,7 +21,26 @@ from app.events.cursors import EventPosition
 
 te = tables.ticket_events
 EVENT_COLUMNS = columns_for(te, TicketEventRecord)
-HORIZON = text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+# The oldest transaction still running that could be writing events: the statement snapshot's
+# in-progress xids, minus those pg_stat_activity attributes to *other* databases (they cannot
+# write our ticket_events, so an idle transaction elsewhere on the cluster must not stall
+# delivery here). An xid whose database is unknown (committed meanwhile, or hidden from this
+# role) stays in: the horizon may only err towards waiting.
+HORIZON = text(
+    """(
+    SELECT coalesce(
+        (
+            SELECT min(x::text::bigint) FROM pg_snapshot_xip(snap.s) AS x
+            WHERE (x::text::bigint & 4294967295) NOT IN (
+                SELECT backend_xid::text::bigint FROM pg_stat_activity
+                WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database()
+            )
+        ),
+        pg_snapshot_xmax(snap.s)::text::bigint
+    )
+    FROM (SELECT pg_current_snapshot() AS s) AS snap
+)"""
+)
 
 
 async def history_page(
