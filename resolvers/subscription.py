@@ -8,9 +8,11 @@ agent removed from a group stops receiving that group's tickets.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -31,6 +33,7 @@ from schema.realtime import AssignmentEvent, SlaEvent, WallboardSnapshot
 from schema.tickets import TicketEvent
 
 RECHECK_SECONDS = 5.0
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,8 +71,10 @@ class EventAccess:
         return verdict
 
 
-@asynccontextmanager
-async def _subscription_slot(info: Info) -> AsyncIterator[EventHub]:
+def _claim_slot(info: Info) -> Callable[[], None]:
+    """Takes one of the connection's subscription slots, or refuses the subscription. Called by
+    the resolvers themselves, before they return their stream: a refusal is then an error of
+    the operation (an `error` message), not a result of it. Returns the release (idempotent)."""
     context = info.context
     if context.hub is None:
         raise GraphQLError("subscriptions are not available on this endpoint", extensions={"code": "UNAVAILABLE"})
@@ -80,10 +85,31 @@ async def _subscription_slot(info: Info) -> AsyncIterator[EventHub]:
             extensions={"code": "TOO_MANY_SUBSCRIPTIONS", "limit": limit},
         )
     context.active_subscriptions += 1
-    try:
-        yield context.hub
-    finally:
-        context.active_subscriptions -= 1
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            context.active_subscriptions -= 1
+
+    return release
+
+
+def _holding_slot(release: Callable[[], None], stream: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    """`stream`, giving the slot back when it ends, or when it is dropped without ever starting."""
+
+    async def run() -> AsyncGenerator[T, None]:
+        try:
+            async with aclosing(stream):
+                async for item in stream:
+                    yield item
+        finally:
+            release()
+
+    generator = run()
+    weakref.finalize(generator, release)
+    return generator
 
 
 def _after(after: str | None) -> EventPosition | None:
@@ -103,19 +129,35 @@ def _id_filter(global_id: str | None, type_name: str) -> int | None:
 
 
 async def _visible_events(
-    info: Info, prefilter: Callable[[TicketEventRecord], bool], after: str | None
+    info: Info, access: EventAccess, prefilter: Callable[[TicketEventRecord], bool], position: EventPosition | None
 ) -> AsyncIterator[TicketEventRecord]:
+    hub: EventHub = info.context.hub
+    try:
+        async for event in hub.stream(prefilter, position):
+            if await access.allows(event):
+                # Each delivery resolves its selection with fresh loaders: nothing stale.
+                info.context.fresh_loaders()
+                yield event
+    except ListenerOverflow as exc:
+        raise GraphQLError(str(exc), extensions={"code": "SUBSCRIBER_TOO_SLOW"}) from exc
+
+
+def _event_stream(
+    info: Info,
+    prefilter: Callable[[TicketEventRecord], bool],
+    after: str | None,
+    shape: Callable[[TicketEventRecord], T],
+) -> AsyncGenerator[T, None]:
+    """Checks the caller, the cursor and the slot now; the events come when iterated."""
     access = EventAccess(info, principal_of(info))
     position = _after(after)
-    async with _subscription_slot(info) as hub:
-        try:
-            async for event in hub.stream(prefilter, position):
-                if await access.allows(event):
-                    # Each delivery resolves its selection with fresh loaders: nothing stale.
-                    info.context.fresh_loaders()
-                    yield event
-        except ListenerOverflow as exc:
-            raise GraphQLError(str(exc), extensions={"code": "SUBSCRIBER_TOO_SLOW"}) from exc
+    release = _claim_slot(info)
+
+    async def shaped() -> AsyncGenerator[T, None]:
+        async for event in _visible_events(info, access, prefilter, position):
+            yield shape(event)
+
+    return _holding_slot(release, shaped())
 
 
 @strawberry.type
@@ -139,8 +181,7 @@ class Subscription:
                 return False
             return group is None or group in (e.group_id, data.get("groupId"))
 
-        async for event in _visible_events(info, wanted, after):
-            yield AssignmentEvent.of(event)
+        return _event_stream(info, wanted, after, AssignmentEvent.of)
 
     @strawberry.subscription(description="SLA warnings and breaches; filter by group.")
     async def sla_events(
@@ -151,8 +192,7 @@ class Subscription:
         def wanted(e: TicketEventRecord) -> bool:
             return e.type in ("SLA_WARNING", "SLA_BREACHED") and (group is None or e.group_id == group)
 
-        async for event in _visible_events(info, wanted, after):
-            yield SlaEvent.of(event)
+        return _event_stream(info, wanted, after, SlaEvent.of)
 
     @strawberry.subscription(description="Every change to tickets, the same events as Ticket.history.")
     async def ticket_events(
@@ -174,8 +214,7 @@ class Subscription:
                 and (kinds is None or e.type in kinds)
             )
 
-        async for event in _visible_events(info, wanted, after):
-            yield TicketEvent.of(event)
+        return _event_stream(info, wanted, after, TicketEvent.of)
 
     @strawberry.subscription(description="A fresh snapshot whenever the numbers change, at most once per second.")
     async def wallboard(
@@ -185,9 +224,13 @@ class Subscription:
         feed = info.context.wallboard
         if feed is None:
             raise GraphQLError("subscriptions are not available on this endpoint", extensions={"code": "UNAVAILABLE"})
-        async with _subscription_slot(info):
+        release = _claim_slot(info)
+
+        async def snapshots() -> AsyncGenerator[WallboardSnapshot, None]:
             async for numbers in feed.watch(group):
                 yield WallboardSnapshot.of(numbers)
+
+        return _holding_slot(release, snapshots())
 
 
 def _wallboard_access(info: Info, group_id: str | None) -> int | None:

@@ -52,9 +52,19 @@ class PostgresBackend(BroadcastBackend):
 
     async def _open_listener(self) -> None:
         conn = await asyncpg.connect(self._url)
+        try:
+            # Channels subscribed while this runs are picked up too (and the set is never
+            # iterated while it may change).
+            listening: set[str] = set()
+            while missing := self._channels - listening:
+                for channel in missing:
+                    await conn.add_listener(channel, self._on_notify)
+                    listening.add(channel)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await conn.close()
+            raise
         conn.add_termination_listener(self._on_terminated)
-        for channel in self._channels:
-            await conn.add_listener(channel, self._on_notify)
         self._listen_conn = conn
 
     def _on_terminated(self, conn: object) -> None:
@@ -66,7 +76,7 @@ class PostgresBackend(BroadcastBackend):
         while not self._closing:
             try:
                 await self._open_listener()
-            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            except Exception as exc:  # any failure (asyncpg.InterfaceError too) means: try again
                 log.warning("LISTEN connection lost; retrying in %.1fs (%s)", delay, type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_retry_delay)
@@ -147,7 +157,13 @@ class RedisBackend(BroadcastBackend):
 
     async def publish(self, channel: str, message: Any) -> None:
         assert self._client is not None, "connect() first"
-        await self._client.publish(channel, str(message))
+        try:
+            await self._client.publish(channel, str(message))
+        except RedisConnectionError:
+            # After a Redis restart the pooled connection is stale (redis-py's asyncio client does
+            # not retry by default): one more try on a fresh connection. Not after a timeout, so
+            # an unreachable Redis does not hold the caller (a mutation's response) twice as long.
+            await self._client.publish(channel, str(message))
 
     async def next_published(self) -> Event:
         return await self._queue.get()

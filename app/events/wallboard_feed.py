@@ -47,15 +47,21 @@ class WallboardFeed:
 
     async def watch(self, group_id: int | None) -> AsyncIterator[Any]:
         """The current snapshot at once, then a fresh one whenever the numbers may have changed."""
+        # The feed, its task and this watcher are all in place before the first await: a watcher
+        # cancelled during the first snapshot (its client left) cannot leave a feed without a task.
         feed = self._feeds.get(group_id)
         if feed is None:
             feed = self._feeds[group_id] = _GroupFeed(group_id)
-            feed.latest = await self._snapshot(group_id)
             feed.task = asyncio.create_task(self._run(feed), name=f"wallboard-{group_id}")
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
         feed.watchers.add(queue)
         try:
-            yield feed.latest if feed.latest is not None else await self._snapshot(group_id)
+            first = feed.latest
+            if first is None:
+                first = await self._snapshot(group_id)
+                if feed.latest is None:  # (the feed's task may have a newer one by now)
+                    feed.latest = first
+            yield first
             while True:
                 yield await queue.get()
         finally:
