@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import tables
 from app.db.repositories.events import HORIZON, events_after, position_of
+from app.domain.errors import InvalidInput
 from app.domain.records import TicketEventRecord
 from app.events.cursors import START, EventPosition
 from app.events.outbox import PendingEvent
@@ -66,6 +67,8 @@ class EventHub:
         self._position = START
         self._tasks: list[asyncio.Task[None]] = []
         self._listening = asyncio.Event()
+        self._target: EventPosition | None = None
+        self._behind_since: float | None = None
         self.dispatched = 0
 
     @property
@@ -125,7 +128,8 @@ class EventHub:
             try:
                 async with self._broadcast.subscribe(CHANNEL) as subscriber:
                     self._listening.set()
-                    async for _ in subscriber:  # type: ignore[union-attr]
+                    async for message in subscriber:  # type: ignore[union-attr]
+                        self._note_target(message.message if message is not None else None)
                         self._wake.set()
             except asyncio.CancelledError:
                 raise
@@ -134,13 +138,27 @@ class EventHub:
                 self._wake.set()
                 await asyncio.sleep(1)
 
+    def _note_target(self, message: str | None) -> None:
+        """Remembers the newest cursor another process announced, so the reader keeps looking
+        until it has delivered that far."""
+        try:
+            cursor = orjson.loads(message or "{}").get("cursor")
+            position = EventPosition.decode(cursor) if isinstance(cursor, str) else None
+        except (orjson.JSONDecodeError, AttributeError, InvalidInput):
+            return
+        if position is not None and (self._target is None or position > self._target):
+            self._target = position
+
     async def _pump(self) -> None:
         loop = asyncio.get_running_loop()
         eager_until = 0.0
         while True:
             # Right after a wake, look again every 20 ms for a while: a committed event can be held
             # back by another transaction still running, and should follow as soon as that ends.
-            timeout = 0.02 if loop.time() < eager_until else self._poll_interval
+            # An announced cursor not yet reached keeps the reader eager (up to 30 s).
+            now = loop.time()
+            behind = self._target is not None and self._position < self._target and self._behind_since_ok(now)
+            timeout = 0.02 if now < eager_until or behind else self._poll_interval
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             if self._wake.is_set():
@@ -154,6 +172,12 @@ class EventHub:
                 log.warning("reading the event log failed; retrying", exc_info=True)
                 await asyncio.sleep(self._poll_interval)
 
+    def _behind_since_ok(self, now: float) -> bool:
+        """True while the reader has been behind an announced cursor for under 30 s."""
+        if self._behind_since is None:
+            self._behind_since = now
+        return now - self._behind_since < 30.0
+
     async def _drain_log(self) -> None:
         while True:
             async with self._engine.connect() as conn:
@@ -161,6 +185,8 @@ class EventHub:
             for event in batch:
                 self._position = position_of(event)
                 self.dispatched += 1
+                if self._target is not None and self._position >= self._target:
+                    self._target, self._behind_since = None, None
                 for listener in list(self._listeners):
                     listener.offer(event)
             if len(batch) < 500:
