@@ -1,13 +1,20 @@
-"""Periodic housekeeping inside `helpdesk serve`: safe with any number of processes."""
+"""Background work inside `helpdesk serve` and `helpdesk worker`: auto-close and the SLA
+scheduler, each safe with any number of processes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+from dataclasses import replace
 from datetime import timedelta
 
+from app.db.engine import create_engine
 from app.services.lifecycle import close_resolved_tickets
 from app.services.runtime import Runtime
+from app.services.sla_scheduler import scheduler_loop
+from app.settings import Settings
 
 log = logging.getLogger("helpdesk.background")
 
@@ -26,3 +33,47 @@ async def auto_close_loop(rt: Runtime, every: float = 60.0) -> None:
         except Exception:  # keep sweeping: a database blip must not end housekeeping
             log.exception("auto-close sweep failed")
         await asyncio.sleep(every)
+
+
+class SlaSchedulerTask:
+    """The SLA scheduler loop inside `helpdesk serve`, on its own small connection pool (API
+    traffic cannot starve it, and it does not show up in the API pool's statement counts).
+    Events it writes go to the same publisher as the API's."""
+
+    def __init__(self, rt: Runtime) -> None:
+        assert rt.settings.database_url is not None
+        self.engine = create_engine(rt.settings.database_url, pool_size=2, max_overflow=2)
+        self.runtime = replace(rt, engine=self.engine)
+        self.task = asyncio.create_task(scheduler_loop(self.runtime), name="sla-scheduler")
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        await self.engine.dispose()
+
+
+async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event | None = None) -> None:
+    """`helpdesk worker`: the SLA scheduler and the auto-close sweep, no HTTP. Runs until
+    SIGTERM or SIGINT (or `stop` is set); any number of workers may run at once."""
+    engine = create_engine(database_url, pool_size=3, max_overflow=2)
+    rt = Runtime(engine=engine, settings=settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows, not off the main thread
+            loop.add_signal_handler(signum, stop.set)
+    tasks = [
+        asyncio.create_task(scheduler_loop(rt), name="sla-scheduler"),
+        asyncio.create_task(auto_close_loop(rt), name="auto-close"),
+    ]
+    log.info("worker running: SLA scheduler and auto-close")
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await engine.dispose()

@@ -1,4 +1,4 @@
-"""The `helpdesk` command: serve, migrate, seed-demo, create-admin, export-schema."""
+"""The `helpdesk` command: serve, worker, migrate, seed-demo, create-admin, export-schema."""
 
 from __future__ import annotations
 
@@ -100,6 +100,20 @@ def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from app.background import run_worker
+    from app.db.migrate import upgrade
+    from app.logging_setup import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    url = resolve_database_url(settings)
+    upgrade(url)
+    print("worker running: SLA scheduler and auto-close (no HTTP); stop with Ctrl-C or SIGTERM", flush=True)
+    asyncio.run(run_worker(settings, url))
+    print("worker stopped", flush=True)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -116,6 +130,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     base = f"http://{shown_host}:{args.port}"
     print(f"GraphiQL:  {base}/graphql", flush=True)
     print(f"Health:    {base}/healthz   Metrics: {base}/metrics", flush=True)
+    print(f"Wallboard: {base}/examples/wallboard/", flush=True)
     if args.demo:
         from app.demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD
 
@@ -146,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=cmd_migrate)
+    commands.add_parser(
+        "worker", help="run the SLA scheduler and auto-close without serving HTTP (any number may run)"
+    ).set_defaults(handler=cmd_worker)
     commands.add_parser("seed-demo", help="load demo data (idempotent)").set_defaults(handler=cmd_seed_demo)
 
     admin = commands.add_parser("create-admin", help="create an admin, or reset an existing agent to admin")

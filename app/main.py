@@ -14,10 +14,11 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
-from app.background import auto_close_loop
+from app.background import SlaSchedulerTask, auto_close_loop
 from app.clock import Clock, SystemClock
 from app.db.engine import create_engine
 from app.events.broadcast import HelpdeskBroadcast, broadcast_url
@@ -29,6 +30,7 @@ from app.metrics import MetricsMiddleware, metrics_endpoint
 from app.services.runtime import Runtime
 from app.services.wallboard import wallboard_numbers
 from app.settings import Settings, get_settings
+from app.static_site import SecurityHeaders, examples_directory
 from app.web import download_attachment, healthz, root
 from resolvers.http import HelpdeskGraphQL
 from resolvers.schema import build_schema
@@ -58,9 +60,13 @@ def create_app(
         )
         app.state.runtime, app.state.hub, app.state.wallboard = rt, hub, wallboard
         housekeeping = asyncio.create_task(auto_close_loop(rt)) if background_tasks else None
+        sla_scheduler = SlaSchedulerTask(rt) if background_tasks and settings.run_scheduler else None
+        app.state.sla_scheduler = sla_scheduler
         try:
             yield
         finally:
+            if sla_scheduler is not None:
+                await sla_scheduler.stop()
             if housekeeping is not None:
                 housekeeping.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -86,6 +92,11 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/attachments/{attachment_id}", download_attachment),
             WebSocketRoute("/graphql", graphql),
+            *(
+                [Mount("/examples", app=SecurityHeaders(StaticFiles(directory=folder, html=True)), name="examples")]
+                if (folder := examples_directory())
+                else []
+            ),
         ],
         middleware=middleware(settings),
         lifespan=lifespan,

@@ -16,10 +16,12 @@ from app.domain.ticket_query import TicketFilter as DomainTicketFilter
 from app.domain.ticket_query import TicketOrder as DomainTicketOrder
 from app.services import auth as auth_service
 from resolvers.access import Info, may_read, principal_of
+from resolvers.sla import sla_node
 from schema import ids
 from schema.common import Node, PageInfo, page_size
 from schema.enums import AgentPresence
 from schema.inputs import TicketFilter, TicketOrder
+from schema.knowledge import load_article
 from schema.people import Agent, Customer, Group, load_agent, load_customer, load_group
 from schema.routing import RoutingRule
 from schema.tickets import Attachment, Comment, Ticket, TicketConnection, TicketEvent, load_ticket, ticket_connection
@@ -75,6 +77,8 @@ def to_domain_filter(f: TicketFilter | None) -> DomainTicketFilter:
         group_id=_filter_ids(f.group_id, "Group"),
         customer_id=_filter_ids(f.customer_id, "Customer"),
         unassigned=f.unassigned,
+        sla_at_risk=f.sla_at_risk,
+        search=f.search,
         created_after=f.created_after,
         created_before=f.created_before,
     )
@@ -84,6 +88,9 @@ def to_domain_filter(f: TicketFilter | None) -> DomainTicketFilter:
 class Query:
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        article = ids.decode_as(id, "KnowledgeArticle")
+        if article is not None:  # published articles are public: the one node anonymous callers may read
+            return await load_article(info, article)
         principal = principal_of(info)
         decoded = ids.decode(id)
         if decoded is None:
@@ -126,6 +133,8 @@ class Query:
                 async with info.context.rt.engine.connect() as conn:
                     rule = next((r for r in await all_rules(conn) if r.id == pk), None)
                 return RoutingRule.of(rule) if rule else None
+            case "SlaPolicy" | "BusinessCalendar":
+                return await sla_node(info, principal, type_name, pk)
             case "ApiToken":
                 found = await auth_service.api_tokens_by_ids(info.context.rt, principal, [pk])
                 return ApiToken.of(found[pk]) if pk in found else None

@@ -11,9 +11,12 @@ from strawberry.tools import merge_types
 
 from app.settings import Settings
 from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters
+from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.mutation import Mutation
 from resolvers.query import Query
+from resolvers.reports import ReportQuery
 from resolvers.routing import RoutingMutation, RoutingQuery
+from resolvers.sla import SlaMutation, SlaQuery
 from resolvers.subscription import RealtimeQuery, Subscription
 from resolvers.ticket_work import TicketWorkMutation
 
@@ -27,9 +30,11 @@ class HelpdeskSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     return HelpdeskSchema(
-        query=merge_types("Query", (Query, RoutingQuery, RealtimeQuery)),
+        query=merge_types("Query", (Query, RoutingQuery, RealtimeQuery, SlaQuery, KnowledgeQuery, ReportQuery)),
         subscription=Subscription,
-        mutation=merge_types("Mutation", (Mutation, TicketWorkMutation, RoutingMutation)),
+        mutation=merge_types(
+            "Mutation", (Mutation, TicketWorkMutation, RoutingMutation, SlaMutation, KnowledgeMutation)
+        ),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),

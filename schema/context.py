@@ -17,6 +17,7 @@ from strawberry.dataloader import DataLoader
 
 from app.db.repositories import events as event_reads
 from app.db.repositories import people, tickets
+from app.db.repositories import sla as sla_reads
 from app.domain.principal import Principal
 from app.domain.records import (
     AgentRecord,
@@ -31,6 +32,7 @@ from app.domain.records import (
     TicketRecord,
 )
 from app.events.cursors import EventPosition
+from app.services import knowledge as knowledge_service
 from app.services.runtime import Runtime
 
 K = TypeVar("K")
@@ -65,6 +67,11 @@ class Loaders:
         self.comments = DataLoader(self._comment_pages)
         self.comment_count = DataLoader(self._comment_counts)
         self.history = DataLoader(self._history_pages)
+        # Knowledge base: articles the caller may read; a ticket's suggestions keyed (ticket id, first).
+        self.article = DataLoader(lambda ids: knowledge_service.readable_articles(rt, principal, ids))
+        self.suggested_articles = DataLoader(self._suggested_articles)
+        # Ticket.sla: current clocks with policy and calendar, one statement per batch.
+        self.ticket_sla = self._by_key(lambda conn, keys: sla_reads.ticket_slas(conn, keys, rt.clock.now()), None)
 
     def _by_key(
         self, fetch: Callable[[AsyncConnection, Sequence[Any]], Awaitable[dict[Any, Any]]], default: Any
@@ -121,6 +128,13 @@ class Loaders:
                 for ticket_id in ticket_ids:
                     counts[(ticket_id, visibility)] = found.get(ticket_id, 0)
         return [counts[key] for key in keys]
+
+    async def _suggested_articles(self, keys: list[tuple[int, int]]) -> list[list[Any]]:
+        records = await self.ticket.load_many([ticket_id for ticket_id, _ in keys])
+        visible = [r for r in records if r is not None]
+        found = await knowledge_service.suggestions_for_tickets(self._rt, visible, max(f for _, f in keys))
+        by_ticket = {r.id: matches for r, matches in zip(visible, found, strict=True)}
+        return [by_ticket.get(ticket_id, [])[:first] for ticket_id, first in keys]
 
     async def _history_pages(
         self, keys: list[tuple[int, EventPosition | None, int]]

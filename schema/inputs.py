@@ -30,6 +30,12 @@ class TicketFilter:
     group_id: strawberry.ID | None = None
     customer_id: strawberry.ID | None = None
     unassigned: bool | None = strawberry.field(default=None, description="Only tickets with no assignee.")
+    sla_at_risk: bool | None = strawberry.field(
+        default=None, description="Only tickets whose running SLA clock has warned or breached."
+    )
+    search: str | None = strawberry.field(
+        default=None, description="Full-text search over subject, description and comments."
+    )
     created_after: datetime | None = None
     created_before: datetime | None = None
 

@@ -34,7 +34,9 @@ from schema.enums import (
     TicketPriority,
     TicketStatus,
 )
+from schema.knowledge import ArticleMatch, suggested_articles
 from schema.people import Agent, Customer, Group, load_agent, load_customer, load_group
+from schema.sla import TicketSla, load_ticket_sla
 
 Info = strawberry.Info[Context, None]
 
@@ -338,6 +340,14 @@ class Ticket(Node):
         )
         records: list[AttachmentRecord] = await loader.load(self.record.id)
         return [Attachment.of(r) for r in records]
+
+    @strawberry.field
+    async def sla(self, info: Info) -> TicketSla | None:
+        return await load_ticket_sla(info, self.record.id)
+
+    @strawberry.field(description="Published articles most relevant to this ticket, best first.")
+    async def suggested_articles(self, info: Info, first: int | None = 3) -> list[ArticleMatch]:
+        return await suggested_articles(info, self.record.id, first)
 
     @strawberry.field
     async def satisfaction(self, info: Info) -> SatisfactionRating | None:

@@ -52,7 +52,8 @@ def create_test_database(base_url: str) -> str:
 
     admin = create_sync_engine(sync_url(base_url), isolation_level="AUTOCOMMIT")
     template = f"helpdesk_tpl_{_migrations_fingerprint()}"
-    run_db = f"helpdesk_test_{os.getpid()}_{int(time.time())}"
+    # Unique even for two databases made in the same second by one process (test_migrations).
+    run_db = f"helpdesk_test_{os.getpid()}_{int(time.time())}_{os.urandom(3).hex()}"
     with admin.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(727272)"))
         try:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    cast,
     func,
     text,
 )
@@ -269,6 +270,21 @@ Index("ix_tickets_parent_id", tickets.c.parent_id, postgresql_where=tickets.c.pa
 Index("ix_tickets_tags", tickets.c.tags, postgresql_using="gin")
 Index("ix_tickets_sla_due", tickets.c.sla_due_at, tickets.c.id, postgresql_where=tickets.c.sla_due_at.isnot(None))
 Index("ix_tickets_sla_at_risk", tickets.c.group_id, postgresql_where=tickets.c.sla_at_risk)
+# SLA_DUE_AT ordering (tickets with no running clock last in both directions): one index per
+# direction, on exactly the sort expressions of app.db.repositories.tickets.
+SLA_ORDER_EPOCH = text("'1970-01-01 00:00:00+00'::timestamptz")
+Index(
+    "ix_tickets_sla_order_asc",
+    cast(tickets.c.sla_due_at.is_(None), Integer),
+    func.coalesce(tickets.c.sla_due_at, SLA_ORDER_EPOCH),
+    tickets.c.id,
+)
+Index(
+    "ix_tickets_sla_order_desc",
+    cast(tickets.c.sla_due_at.isnot(None), Integer),
+    func.coalesce(tickets.c.sla_due_at, SLA_ORDER_EPOCH),
+    tickets.c.id,
+)
 Index("ix_tickets_search", tickets.c.search_vector, postgresql_using="gin")
 Index("ix_tickets_external_ref", tickets.c.external_ref, postgresql_where=tickets.c.external_ref.isnot(None))
 # The group queue: open, unassigned tickets, most urgent then oldest first.
@@ -279,6 +295,31 @@ Index(
     tickets.c.queued_at,
     postgresql_where=text("assignee_id IS NULL AND status IN ('NEW', 'OPEN', 'PENDING', 'ON_HOLD')"),
 )
+# Reports (app.services.reports): a period's tickets in id order with every column the report
+# reads (index-only scans, merge-joined with ix_sla_clocks_met); tickets resolved in a period;
+# tickets created with a given subject soon after a knowledge-base search (self-service rate).
+Index(
+    "ix_tickets_report",
+    tickets.c.id,
+    postgresql_include=[
+        "created_at",
+        "group_id",
+        "assignee_id",
+        "status",
+        "channel",
+        "category",
+        "reopen_count",
+        "first_responded_at",
+        "resolved_at",
+    ],
+)
+Index(
+    "ix_tickets_resolved",
+    tickets.c.resolved_at,
+    postgresql_include=["group_id"],
+    postgresql_where=tickets.c.resolved_at.isnot(None),
+)
+Index("ix_tickets_subject_created", func.lower(func.btrim(tickets.c.subject)), tickets.c.created_at)
 
 ticket_collaborators = Table(
     "ticket_collaborators",
@@ -466,6 +507,25 @@ sla_clocks = Table(
     UniqueConstraint("ticket_id", "target", "cycle"),
 )
 Index("ix_sla_clocks_next_check", sla_clocks.c.next_check_at, postgresql_where=sla_clocks.c.next_check_at.isnot(None))
+# Reports: met clocks by ticket (business durations), clocks by due time and by breach time.
+Index(
+    "ix_sla_clocks_met",
+    sla_clocks.c.ticket_id,
+    postgresql_include=["target", "policy_id", "elapsed_seconds"],
+    postgresql_where=sla_clocks.c.met_at.isnot(None),
+)
+Index(
+    "ix_sla_clocks_due",
+    sla_clocks.c.due_at,
+    postgresql_include=["ticket_id", "met_at"],
+    postgresql_where=sla_clocks.c.due_at.isnot(None),
+)
+Index(
+    "ix_sla_clocks_breached",
+    sla_clocks.c.breached_at,
+    postgresql_include=["ticket_id"],
+    postgresql_where=sla_clocks.c.breached_at.isnot(None),
+)
 
 # Exactly-once SLA notifications: a second WARNING for the same clock and cycle is impossible.
 sla_notifications = Table(
@@ -476,6 +536,20 @@ sla_notifications = Table(
     Column("fired_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("clock_id", "kind"),
     _one_of("kind", enums.SlaEventKind),
+)
+
+# A policy change asks for every open ticket's clocks to be re-evaluated. The admin's request
+# does the first batches; the scheduler finishes the rest, batch by batch, from the position.
+sla_reevaluations = Table(
+    "sla_reevaluations",
+    metadata,
+    _id(),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Tickets up to this id are done.
+    Column("after_ticket_id", BigInteger, nullable=False, server_default=text("0")),
+    # Schedulers take the pass over from this instant (set when the request hands it over, or a
+    # while after the request, should it have died).
+    Column("scheduler_from", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 # ---------------------------------------------------------------- routing
@@ -525,9 +599,21 @@ knowledge_articles = Table(
     _created_at(),
     _updated_at(),
     Column("published_at", DateTime(timezone=True)),
+    # Trigram matching of misspelt words against titles, when full-text search finds too little.
+    Column("search_title", Text, Computed("lower(title)", persisted=True)),
+    # Title and tags alone: a small document whose GIN index finds the title matches of a
+    # common word without visiting every article that mentions it.
+    Column("title_vector", TSVECTOR),
     _one_of("status", enums.ArticleStatus),
 )
 Index("ix_knowledge_articles_search", knowledge_articles.c.search_vector, postgresql_using="gin")
+Index("ix_knowledge_articles_title_search", knowledge_articles.c.title_vector, postgresql_using="gin")
+Index(
+    "ix_knowledge_articles_title_trgm",
+    knowledge_articles.c.search_title,
+    postgresql_using="gin",
+    postgresql_ops={"search_title": "gin_trgm_ops"},
+)
 Index("ix_knowledge_articles_status_created", knowledge_articles.c.status, knowledge_articles.c.created_at)
 
 # Reader feedback and self-service tracking (suggest/search calls and what followed).
@@ -541,6 +627,11 @@ article_feedback = Table(
     _created_at(),
 )
 Index("ix_article_feedback_created", article_feedback.c.created_at)
+Index(
+    "ix_article_feedback_search_id",
+    article_feedback.c.search_id,
+    postgresql_where=article_feedback.c.search_id.isnot(None),
+)
 
 article_searches = Table(
     "article_searches",
@@ -551,5 +642,10 @@ article_searches = Table(
     Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL")),
     Column("result_count", Integer, nullable=False),
     _created_at(),
+    # Who asked ("agent:<id>", or "client:<hash of the address>" for anonymous callers) and what
+    # they were shown: a later rating by the same caller is linked to the call (self-service rate).
+    Column("caller_key", Text),
+    Column("article_ids", ARRAY(BigInteger), nullable=False, server_default=text("'{}'::bigint[]")),
 )
 Index("ix_article_searches_created", article_searches.c.created_at)
+Index("ix_article_searches_caller_created", article_searches.c.caller_key, article_searches.c.created_at)

@@ -151,6 +151,8 @@ class ApiTokenRecord:
 
 @dataclass(frozen=True, slots=True)
 class SlaClockRecord:
+    """One SLA clock (a target of a ticket in one cycle); `id` is 0 until it is stored."""
+
     id: int
     ticket_id: int
     policy_id: int | None
@@ -159,11 +161,14 @@ class SlaClockRecord:
     state: str
     target_seconds: int
     elapsed_seconds: int
+    started_at: datetime
     running_since: datetime | None
     due_at: datetime | None
+    warn_at: datetime | None
     warned_at: datetime | None
     breached_at: datetime | None
     met_at: datetime | None
+    next_check_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +196,31 @@ class SlaPolicyRecord:
     warning_at_percent: int
     calendar_id: int | None
     escalate_priority_on_breach: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRecord:
+    id: int
+    title: str
+    body: str
+    category: str | None
+    tags: list[str]
+    language: str | None
+    status: str
+    author_agent_id: int | None
+    source_ticket_id: int | None
+    view_count: int
+    helpful_count: int
+    not_helpful_count: int
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleMatchRecord:
+    """A search hit: the article, how well it matched, and an excerpt around the matched words."""
+
+    article: ArticleRecord
+    score: float
+    snippet: str

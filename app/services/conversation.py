@@ -23,6 +23,7 @@ from app.services.attachments import attach_files, store_uploads
 from app.services.lifecycle import change_status, lock_with_parent
 from app.services.runtime import Runtime
 from app.services.ticket_changes import Actor, apply_change, record
+from app.services.ticket_search import reindex_ticket
 from app.storage import IncomingFile
 
 cm = tables.comments
@@ -46,6 +47,7 @@ async def _insert_comment(
         )
     ).one()
     comment = CommentRecord(*row)
+    await reindex_ticket(tx.conn, ticket.id)
     # The body stays out of the event: INTERNAL notes must not travel to those who may not read them.
     await record(
         tx,

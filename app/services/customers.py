@@ -19,6 +19,7 @@ from app.domain.enums import CustomerTier
 from app.domain.errors import Duplicate, InvalidInput, NotFound
 from app.domain.principal import Principal
 from app.domain.records import CustomerRecord
+from app.services import sla
 from app.services.runtime import Runtime
 
 c = tables.customers
@@ -104,6 +105,7 @@ async def update_customer(rt: Runtime, principal: Principal, customer_id: int, d
     values = _clean(data, creating=False)
     try:
         async with rt.transaction() as tx:
+            retiered = await sla.lock_open_tickets_for_tier_change(tx, customer_id, values.get("tier"))
             query = update(c).where(c.c.id == customer_id)
             if values:
                 query = query.values(**values, updated_at=rt.clock.now())
@@ -112,6 +114,7 @@ async def update_customer(rt: Runtime, principal: Principal, customer_id: int, d
             row = (await tx.conn.execute(query.returning(*columns_for(c, CustomerRecord)))).first()
             if row is None:
                 raise NotFound("no such customer", ["id"])
+            await sla.resync_tickets(tx, retiered, rt.clock.now())
     except IntegrityError as exc:
         raise _duplicate_contact(exc) from exc
     return CustomerRecord(*row)

@@ -16,6 +16,7 @@ from app.domain.records import TicketRecord
 from app.services.lifecycle import change_status, open_children
 from app.services.runtime import Runtime
 from app.services.ticket_changes import Actor, apply_change, lock_ticket, lock_tickets, record
+from app.services.ticket_search import reindex_ticket
 
 t, tl = tables.tickets, tables.ticket_links
 
@@ -109,6 +110,9 @@ async def merge_tickets(rt: Runtime, principal: Principal, source_id: int, targe
                 update(tables.comments).where(tables.comments.c.ticket_id == source.id).values(ticket_id=target.id)
             )
         ).rowcount
+        if moved_comments:  # the comments now belong to the target's search document
+            await reindex_ticket(tx.conn, source.id)
+            await reindex_ticket(tx.conn, target.id)
         moved_files = (
             await tx.conn.execute(
                 update(tables.attachments)

@@ -17,6 +17,7 @@ from app.domain.errors import NotFound, VersionConflict
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
 from app.events.outbox import Outbox
+from app.services.sla import sync_sla
 
 t = tables.tickets
 
@@ -66,7 +67,8 @@ def check_version(ticket: TicketRecord, expected_version: int | None) -> None:
 
 
 async def apply_change(tx: Outbox, ticket: TicketRecord, values: dict[str, Any], now: datetime) -> TicketRecord:
-    """Writes changed columns, bumps the version by one and moves updated_at; the caller writes the events."""
+    """Writes changed columns, bumps the version by one and moves updated_at; the caller writes the events.
+    The ticket's SLA clocks follow the change in the same transaction."""
     row = (
         await tx.conn.execute(
             update(t)
@@ -75,7 +77,7 @@ async def apply_change(tx: Outbox, ticket: TicketRecord, values: dict[str, Any],
             .returning(*TICKET_COLUMNS)
         )
     ).one()
-    return TicketRecord(*row)
+    return await sync_sla(tx, ticket, TicketRecord(*row), now)
 
 
 async def record(

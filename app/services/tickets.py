@@ -29,7 +29,9 @@ from app.services.attachments import attach_files, store_uploads
 from app.services.customers import CustomerRef, resolve_customer_ref
 from app.services.lexicons import sentiment_lexicon
 from app.services.runtime import Runtime
+from app.services.sla import sync_sla
 from app.services.ticket_changes import Actor, apply_change, check_version, lock_ticket, record
+from app.services.ticket_search import reindex_ticket
 from app.storage import IncomingFile
 
 t = tables.tickets
@@ -202,6 +204,7 @@ async def insert_ticket(
         )
     ).one()
     ticket = TicketRecord(*row)
+    await reindex_ticket(tx.conn, ticket.id)
     actor = Actor.of(principal)
     await record(
         tx,
@@ -232,7 +235,7 @@ async def insert_ticket(
             now,
             assignment_data(choice.agent_id, None, target_group, choice.reason),
         )
-    return ticket
+    return await sync_sla(tx, None, ticket, now)
 
 
 async def update_ticket(
@@ -273,6 +276,8 @@ async def update_ticket(
             return ticket
         now = rt.clock.now()
         updated = await apply_change(tx, ticket, {k: values[k] for k in diff}, now)
+        if "subject" in diff or "description" in diff:
+            await reindex_ticket(tx.conn, ticket.id)
         actor = Actor.of(principal)
         priority = diff.pop("priority", None)
         if diff:

@@ -13,7 +13,6 @@ from sqlalchemy import (
     cast,
     exists,
     func,
-    literal,
     or_,
     select,
     true,
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
 from app.db.repositories.rows import by_id, columns_for, to_records
+from app.db.repositories.ticket_search import search_condition
 from app.domain.enums import OPEN_STATUSES, OrderDirection, TicketOrderField, TicketStatus
 from app.domain.principal import Principal
 from app.domain.records import (
@@ -94,6 +94,12 @@ def _filtered(query: Select[Any], principal: Principal, f: TicketFilter) -> Sele
         query = query.where(t.c.assignee_id.is_(None))
     elif f.unassigned is False:
         query = query.where(t.c.assignee_id.isnot(None))
+    if f.sla_at_risk is True:
+        query = query.where(t.c.sla_at_risk)  # the partial index ix_tickets_sla_at_risk
+    elif f.sla_at_risk is False:
+        query = query.where(~t.c.sla_at_risk)
+    if f.search is not None and f.search.strip():
+        query = query.where(search_condition(principal, f.search))
     if f.created_after is not None:
         query = query.where(t.c.created_at >= f.created_after)
     if f.created_before is not None:
@@ -115,7 +121,8 @@ def _sort_columns(order: TicketOrder) -> list[ColumnElement[Any]]:
             # Tickets with no running clock come last in either direction: a flag that sorts
             # them after the others, then the due time (a fixed stand-in when there is none).
             no_clock = t.c.sla_due_at.is_(None) if order.direction is OrderDirection.ASC else t.c.sla_due_at.isnot(None)
-            epoch = literal("1970-01-01T00:00:00Z").cast(t.c.sla_due_at.type)
+            # A constant (not a bind parameter), so the expression indexes of this order match.
+            epoch = tables.SLA_ORDER_EPOCH
             return [cast(no_clock, Integer), func.coalesce(t.c.sla_due_at, epoch), t.c.id]
     raise AssertionError(order.field)
 

@@ -1,0 +1,92 @@
+"""SLA reads: policies, calendars, and tickets' clocks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import tables
+from app.db.repositories.rows import columns_for, to_records
+from app.domain.enums import SlaTarget
+from app.domain.records import BusinessCalendarRecord, SlaClockRecord, SlaPolicyRecord
+from app.domain.sla import SlaConfig, TicketSlaView, ticket_sla_view
+
+c, p, cal = tables.sla_clocks, tables.sla_policies, tables.business_calendars
+CLOCK_COLUMNS = columns_for(c, SlaClockRecord)
+POLICY_COLUMNS = columns_for(p, SlaPolicyRecord)
+CALENDAR_COLUMNS = columns_for(cal, BusinessCalendarRecord)
+
+
+async def all_policies(conn: AsyncConnection) -> list[SlaPolicyRecord]:
+    return to_records(SlaPolicyRecord, await conn.execute(select(*POLICY_COLUMNS).order_by(p.c.position, p.c.id)))
+
+
+async def policies_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, SlaPolicyRecord]:
+    rows = await conn.execute(select(*POLICY_COLUMNS).where(p.c.id.in_(list(ids))))
+    return {r.id: r for r in to_records(SlaPolicyRecord, rows)}
+
+
+async def all_calendars(conn: AsyncConnection) -> list[BusinessCalendarRecord]:
+    return to_records(BusinessCalendarRecord, await conn.execute(select(*CALENDAR_COLUMNS).order_by(cal.c.id)))
+
+
+async def calendars_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, BusinessCalendarRecord]:
+    rows = await conn.execute(select(*CALENDAR_COLUMNS).where(cal.c.id.in_(list(ids))))
+    return {r.id: r for r in to_records(BusinessCalendarRecord, rows)}
+
+
+async def sla_config(conn: AsyncConnection) -> SlaConfig:
+    """Every policy and the calendars they use (no second statement when none uses one)."""
+    policies = await all_policies(conn)
+    wanted = {policy.calendar_id for policy in policies if policy.calendar_id is not None}
+    calendars = (await calendars_by_ids(conn, list(wanted))).values() if wanted else []
+    return SlaConfig.of(policies, calendars)
+
+
+async def latest_clocks(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, dict[SlaTarget, SlaClockRecord]]:
+    """Each ticket's clock of the highest cycle, per target."""
+    rows = await conn.execute(
+        select(*CLOCK_COLUMNS)
+        .where(c.c.ticket_id.in_(list(ticket_ids)))
+        .ext(distinct_on(c.c.ticket_id, c.c.target))
+        .order_by(c.c.ticket_id, c.c.target, c.c.cycle.desc())
+    )
+    result: dict[int, dict[SlaTarget, SlaClockRecord]] = {}
+    for clock in to_records(SlaClockRecord, rows):
+        result.setdefault(clock.ticket_id, {})[SlaTarget(clock.target)] = clock
+    return result
+
+
+async def ticket_slas(conn: AsyncConnection, ticket_ids: Sequence[int], now: datetime) -> dict[int, TicketSlaView]:
+    """`Ticket.sla` for many tickets in one statement: each ticket's current clocks with their
+    policy and its calendar; tickets no policy applies to are left out."""
+    query = (
+        select(
+            *CLOCK_COLUMNS,
+            *(col.label(f"policy_{col.name}") for col in POLICY_COLUMNS),
+            *(col.label(f"calendar_{col.name}") for col in CALENDAR_COLUMNS),
+        )
+        .select_from(c.outerjoin(p, p.c.id == c.c.policy_id).outerjoin(cal, cal.c.id == p.c.calendar_id))
+        .where(c.c.ticket_id.in_(list(ticket_ids)))
+        .ext(distinct_on(c.c.ticket_id, c.c.target))
+        .order_by(c.c.ticket_id, c.c.target, c.c.cycle.desc())
+    )
+    n_clock, n_policy = len(CLOCK_COLUMNS), len(POLICY_COLUMNS)
+    found: dict[int, list[tuple[SlaClockRecord, SlaPolicyRecord | None, BusinessCalendarRecord | None]]] = {}
+    for row in await conn.execute(query):
+        clock = SlaClockRecord(*row[:n_clock])
+        policy_row = row[n_clock : n_clock + n_policy]
+        calendar_row = row[n_clock + n_policy :]
+        policy = SlaPolicyRecord(*policy_row) if policy_row[0] is not None else None
+        calendar = BusinessCalendarRecord(*calendar_row) if calendar_row[0] is not None else None
+        found.setdefault(clock.ticket_id, []).append((clock, policy, calendar))
+    result: dict[int, TicketSlaView] = {}
+    for ticket_id, entries in found.items():
+        view = ticket_sla_view(entries, now)
+        if view is not None:
+            result[ticket_id] = view
+    return result

@@ -1,0 +1,179 @@
+"""Root fields of the knowledge base.
+
+Reading published articles, searching, suggesting and rating are open to anonymous callers
+(a customer portal before sign-in), so those resolvers never require a principal; writing,
+publishing and drafting from tickets do.
+"""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+
+from app.db.repositories import knowledge as article_reads
+from app.domain import knowledge as rules
+from app.domain.errors import DomainError
+from app.services import knowledge as knowledge_service
+from resolvers.access import Info, principal_of
+from resolvers.payloads import attempt, decode_id
+from schema import ids
+from schema.common import PageInfo, page_size
+from schema.enums import ArticleStatus
+from schema.knowledge import (
+    ArticleInput,
+    ArticleMatch,
+    ArticlePayload,
+    KnowledgeArticle,
+    KnowledgeArticleConnection,
+    KnowledgeArticleEdge,
+    article_cursor,
+    decode_article_cursor,
+)
+
+
+def _caller_key(info: Info) -> str | None:
+    return knowledge_service.caller_key(info.context.principal, info.context.client_address)
+
+
+def _article_input(input: ArticleInput) -> knowledge_service.ArticleInput:
+    return knowledge_service.ArticleInput(
+        title=input.title, body=input.body, category=input.category, tags=input.tags, language=input.language
+    )
+
+
+def _bad_input(error: DomainError) -> GraphQLError:
+    return GraphQLError(error.message, extensions={"code": "BAD_USER_INPUT", "field": error.field})
+
+
+@strawberry.type
+class KnowledgeQuery:
+    @strawberry.field
+    async def knowledge_article(self, info: Info, id: strawberry.ID) -> KnowledgeArticle | None:
+        pk = ids.decode_as(id, "KnowledgeArticle")
+        if pk is None:
+            return None
+        record = await knowledge_service.read_article(info.context.rt, info.context.principal, pk)
+        return KnowledgeArticle.of(record) if record else None
+
+    @strawberry.field
+    async def knowledge_articles(
+        self,
+        info: Info,
+        status: ArticleStatus | None = None,
+        category: str | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> KnowledgeArticleConnection:
+        size = page_size(first, info.context.rt.settings.max_page_size)
+        readable = {s.value for s in rules.readable_statuses(info.context.principal)}
+        statuses = readable & {status.value} if status is not None else readable
+        wanted_category = category.strip().lower() if category else None
+        boundary = decode_article_cursor(after) if after else None
+        async with info.context.rt.engine.connect() as conn:
+            rows = await article_reads.list_articles(conn, statuses, wanted_category, boundary, size + 1)
+            total = await article_reads.count_articles(conn, statuses, wanted_category)
+        edges = [KnowledgeArticleEdge(cursor=article_cursor(r), node=KnowledgeArticle.of(r)) for r in rows[:size]]
+        return KnowledgeArticleConnection(
+            edges=edges,
+            page_info=PageInfo.of([e.cursor for e in edges], len(rows) > size, after is not None),
+            total_count=total,
+        )
+
+    @strawberry.field(
+        description="Full-text search over published articles (Chinese and other scripts included), best first."
+    )
+    async def search_articles(self, info: Info, query: str, first: int | None = 10) -> list[ArticleMatch]:
+        size = page_size(first, info.context.rt.settings.max_page_size)
+        try:
+            matches = await knowledge_service.search_articles(
+                info.context.rt, info.context.principal, _caller_key(info), query, size
+            )
+        except DomainError as error:
+            raise _bad_input(error) from None
+        return [ArticleMatch.of(m) for m in matches]
+
+    @strawberry.field(
+        description="Articles that may answer a question before it becomes a ticket (self-service deflection)."
+    )
+    async def suggest_articles(
+        self, info: Info, subject: str, description: str | None = None, first: int | None = 3
+    ) -> list[ArticleMatch]:
+        size = page_size(first, info.context.rt.settings.max_page_size)
+        try:
+            matches = await knowledge_service.suggest_articles(
+                info.context.rt, info.context.principal, _caller_key(info), subject, description, size
+            )
+        except DomainError as error:
+            raise _bad_input(error) from None
+        return [ArticleMatch.of(m) for m in matches]
+
+
+@strawberry.type
+class KnowledgeMutation:
+    @strawberry.mutation
+    async def create_article(self, info: Info, input: ArticleInput) -> ArticlePayload:
+        principal = principal_of(info)
+
+        async def run() -> ArticlePayload:
+            record = await knowledge_service.create_article(info.context.rt, principal, _article_input(input))
+            return ArticlePayload(article=KnowledgeArticle.of(record))
+
+        return await attempt(run, ArticlePayload)
+
+    @strawberry.mutation
+    async def update_article(self, info: Info, id: strawberry.ID, input: ArticleInput) -> ArticlePayload:
+        principal = principal_of(info)
+
+        async def run() -> ArticlePayload:
+            pk = decode_id(id, "KnowledgeArticle", ["id"])
+            record = await knowledge_service.update_article(info.context.rt, principal, pk, _article_input(input))
+            return ArticlePayload(article=KnowledgeArticle.of(record))
+
+        return await attempt(run, ArticlePayload)
+
+    @strawberry.mutation
+    async def publish_article(self, info: Info, id: strawberry.ID) -> ArticlePayload:
+        principal = principal_of(info)
+
+        async def run() -> ArticlePayload:
+            pk = decode_id(id, "KnowledgeArticle", ["id"])
+            return ArticlePayload(
+                article=KnowledgeArticle.of(await knowledge_service.publish_article(info.context.rt, principal, pk))
+            )
+
+        return await attempt(run, ArticlePayload)
+
+    @strawberry.mutation
+    async def archive_article(self, info: Info, id: strawberry.ID) -> ArticlePayload:
+        principal = principal_of(info)
+
+        async def run() -> ArticlePayload:
+            pk = decode_id(id, "KnowledgeArticle", ["id"])
+            return ArticlePayload(
+                article=KnowledgeArticle.of(await knowledge_service.archive_article(info.context.rt, principal, pk))
+            )
+
+        return await attempt(run, ArticlePayload)
+
+    @strawberry.mutation(description="Drafts an article from a resolved ticket's subject, description and resolution.")
+    async def create_article_from_ticket(self, info: Info, ticket_id: strawberry.ID) -> ArticlePayload:
+        principal = principal_of(info)
+
+        async def run() -> ArticlePayload:
+            pk = decode_id(ticket_id, "Ticket", ["ticketId"])
+            record = await knowledge_service.create_article_from_ticket(info.context.rt, principal, pk)
+            return ArticlePayload(article=KnowledgeArticle.of(record))
+
+        return await attempt(run, ArticlePayload)
+
+    @strawberry.mutation(description="Reader feedback; also counts a view.")
+    async def rate_article(self, info: Info, id: strawberry.ID, helpful: bool) -> ArticlePayload:
+        # Readers rate without signing in, like they read.
+        async def run() -> ArticlePayload:
+            pk = decode_id(id, "KnowledgeArticle", ["id"])
+            record = await knowledge_service.rate_article(
+                info.context.rt, info.context.principal, _caller_key(info), pk, helpful
+            )
+            return ArticlePayload(article=KnowledgeArticle.of(record))
+
+        return await attempt(run, ArticlePayload)

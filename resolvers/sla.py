@@ -1,0 +1,133 @@
+"""Root fields of the SLA engine: business calendars and SLA policies (admins)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.auth.policy import Action, allows
+from app.db.repositories import sla as sla_reads
+from app.domain.principal import Principal
+from app.domain.records import SlaPolicyRecord
+from app.services import sla
+from resolvers.access import Info, may_read, principal_of
+from resolvers.payloads import attempt, decode_id, decode_optional_id
+from schema import ids
+from schema.common import Node
+from schema.payloads import DeletePayload
+from schema.sla import (
+    BusinessCalendar,
+    BusinessCalendarInput,
+    BusinessCalendarPayload,
+    SlaPolicy,
+    SlaPolicyInput,
+    SlaPolicyPayload,
+)
+
+
+def _calendar_input(input: BusinessCalendarInput) -> sla.CalendarInput:
+    return sla.CalendarInput(
+        name=input.name,
+        timezone=input.timezone,
+        hours=[sla.HoursInput(weekday=h.weekday, start=h.start, end=h.end) for h in input.hours],
+        holidays=input.holidays or [],
+    )
+
+
+def _policy_input(input: SlaPolicyInput) -> sla.PolicyInput:
+    return sla.PolicyInput(
+        name=input.name,
+        position=input.position,
+        enabled=True if input.enabled is None else input.enabled,
+        match_priorities=[x.value for x in input.match_priorities or []],
+        match_tiers=[x.value for x in input.match_tiers or []],
+        match_categories=input.match_categories or [],
+        match_channels=[x.value for x in input.match_channels or []],
+        match_group_ids=[decode_id(g, "Group", ["input", "matchGroupIds"]) for g in input.match_group_ids or []],
+        first_response_seconds=input.first_response_seconds,
+        resolution_seconds=input.resolution_seconds,
+        warning_at_percent=80 if input.warning_at_percent is None else input.warning_at_percent,
+        calendar_id=decode_optional_id(input.calendar_id, "BusinessCalendar", ["input", "calendarId"]),
+        escalate_priority_on_breach=(
+            True if input.escalate_priority_on_breach is None else input.escalate_priority_on_breach
+        ),
+    )
+
+
+async def _with_calendars(info: Info, policies: list[SlaPolicyRecord]) -> list[SlaPolicy]:
+    wanted = {p.calendar_id for p in policies if p.calendar_id is not None}
+    async with info.context.rt.engine.connect() as conn:
+        calendars = await sla_reads.calendars_by_ids(conn, list(wanted)) if wanted else {}
+    return [SlaPolicy.of(p, calendars.get(p.calendar_id) if p.calendar_id else None) for p in policies]
+
+
+async def sla_node(info: Info, principal: Principal, type_name: str, pk: int) -> Node | None:
+    """`node(id)` for SlaPolicy and BusinessCalendar: only admins see them."""
+    if not allows(principal, Action.MANAGE_SLA):
+        return None
+    async with info.context.rt.engine.connect() as conn:
+        if type_name == "BusinessCalendar":
+            calendar = (await sla_reads.calendars_by_ids(conn, [pk])).get(pk)
+            return BusinessCalendar.of(calendar) if calendar else None
+        policy = (await sla_reads.policies_by_ids(conn, [pk])).get(pk)
+    return (await _with_calendars(info, [policy]))[0] if policy else None
+
+
+@strawberry.type
+class SlaQuery:
+    @strawberry.field(description="Admins: every SLA policy, in the order they are tried.")
+    async def sla_policies(self, info: Info) -> list[SlaPolicy]:
+        may_read(info, Action.MANAGE_SLA)
+        async with info.context.rt.engine.connect() as conn:
+            policies = await sla_reads.all_policies(conn)
+        return await _with_calendars(info, policies)
+
+    @strawberry.field(description="Admins: every business calendar.")
+    async def business_calendars(self, info: Info) -> list[BusinessCalendar]:
+        may_read(info, Action.MANAGE_SLA)
+        async with info.context.rt.engine.connect() as conn:
+            return [BusinessCalendar.of(c) for c in await sla_reads.all_calendars(conn)]
+
+
+@strawberry.type
+class SlaMutation:
+    @strawberry.mutation
+    async def create_business_calendar(self, info: Info, input: BusinessCalendarInput) -> BusinessCalendarPayload:
+        principal = principal_of(info)
+
+        async def run() -> BusinessCalendarPayload:
+            record = await sla.create_calendar(info.context.rt, principal, _calendar_input(input))
+            return BusinessCalendarPayload(calendar=BusinessCalendar.of(record))
+
+        return await attempt(run, BusinessCalendarPayload)
+
+    @strawberry.mutation
+    async def create_sla_policy(self, info: Info, input: SlaPolicyInput) -> SlaPolicyPayload:
+        principal = principal_of(info)
+
+        async def run() -> SlaPolicyPayload:
+            record = await sla.create_policy(info.context.rt, principal, _policy_input(input))
+            return SlaPolicyPayload(policy=(await _with_calendars(info, [record]))[0])
+
+        return await attempt(run, SlaPolicyPayload)
+
+    @strawberry.mutation
+    async def update_sla_policy(self, info: Info, id: strawberry.ID, input: SlaPolicyInput) -> SlaPolicyPayload:
+        principal = principal_of(info)
+
+        async def run() -> SlaPolicyPayload:
+            pk = decode_id(id, "SlaPolicy", ["id"])
+            record = await sla.update_policy(info.context.rt, principal, pk, _policy_input(input))
+            return SlaPolicyPayload(policy=(await _with_calendars(info, [record]))[0])
+
+        return await attempt(run, SlaPolicyPayload)
+
+    @strawberry.mutation
+    async def delete_sla_policy(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        principal = principal_of(info)
+
+        async def run() -> DeletePayload:
+            pk = decode_id(id, "SlaPolicy", ["id"])
+            await sla.delete_policy(info.context.rt, principal, pk)
+            return DeletePayload(deleted_id=ids.encode("SlaPolicy", pk))
+
+        return await attempt(run, DeletePayload)

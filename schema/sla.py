@@ -1,0 +1,181 @@
+"""SLA policies, business calendars, and a ticket's SLA clocks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.domain import enums
+from app.domain.records import BusinessCalendarRecord, SlaPolicyRecord
+from app.domain.sla import SlaClockView, TicketSlaView
+from schema import ids
+from schema.common import Node, UserError
+from schema.context import Context
+from schema.enums import Channel, CustomerTier, SlaClockState, SlaTarget, TicketPriority
+from schema.people import Group
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type
+class BusinessHours:
+    weekday: int = strawberry.field(description="0 = Monday ... 6 = Sunday.")
+    start: str = strawberry.field(description="HH:MM, local time.")
+    end: str
+
+
+@strawberry.type
+class BusinessCalendar(Node):
+    id: strawberry.ID
+    name: str
+    timezone: str = strawberry.field(description="IANA zone, e.g. Asia/Shanghai.")
+    hours: list[BusinessHours]
+    holidays: list[str]
+
+    @classmethod
+    def of(cls, r: BusinessCalendarRecord) -> BusinessCalendar:
+        return cls(
+            id=ids.encode("BusinessCalendar", r.id),
+            name=r.name,
+            timezone=r.timezone,
+            hours=[BusinessHours(weekday=int(h["weekday"]), start=h["start"], end=h["end"]) for h in r.hours],
+            holidays=list(r.holidays),
+        )
+
+
+@strawberry.type
+class SlaPolicy(Node):
+    id: strawberry.ID
+    name: str
+    position: int = strawberry.field(
+        description="Lower runs first; the first policy whose conditions all match a ticket applies."
+    )
+    enabled: bool
+    match_priorities: list[TicketPriority]
+    match_tiers: list[CustomerTier]
+    match_categories: list[str]
+    match_channels: list[Channel]
+    first_response_seconds: int | None
+    resolution_seconds: int | None
+    warning_at_percent: int = strawberry.field(
+        description="A WARNING event fires once this share of a target has elapsed (1-99)."
+    )
+    escalate_priority_on_breach: bool = strawberry.field(description="Raise the priority one step on breach.")
+    group_pks: strawberry.Private[list[int]]
+    calendar_record: strawberry.Private[BusinessCalendarRecord | None]
+
+    @classmethod
+    def of(cls, r: SlaPolicyRecord, calendar: BusinessCalendarRecord | None) -> SlaPolicy:
+        return cls(
+            id=ids.encode("SlaPolicy", r.id),
+            name=r.name,
+            position=r.position,
+            enabled=r.enabled,
+            match_priorities=[enums.TicketPriority(x) for x in r.match_priorities],
+            match_tiers=[enums.CustomerTier(x) for x in r.match_tiers],
+            match_categories=r.match_categories,
+            match_channels=[enums.Channel(x) for x in r.match_channels],
+            first_response_seconds=r.first_response_seconds,
+            resolution_seconds=r.resolution_seconds,
+            warning_at_percent=r.warning_at_percent,
+            escalate_priority_on_breach=r.escalate_priority_on_breach,
+            group_pks=r.match_group_ids,
+            calendar_record=calendar,
+        )
+
+    @strawberry.field(description="Empty matches every group.")
+    async def match_groups(self, info: Info) -> list[Group]:
+        records = await info.context.loaders.group.load_many(self.group_pks)
+        return [Group.of(r) for r in records if r is not None]
+
+    @strawberry.field(description="Null means around the clock.")
+    def calendar(self) -> BusinessCalendar | None:
+        return BusinessCalendar.of(self.calendar_record) if self.calendar_record else None
+
+
+@strawberry.type
+class SlaClock:
+    target: SlaTarget
+    state: SlaClockState
+    due_at: datetime | None = strawberry.field(description="Null while the clock is paused.")
+    remaining_seconds: int | None = strawberry.field(description="Business seconds left; negative once breached.")
+    warned_at: datetime | None
+    breached_at: datetime | None
+    met_at: datetime | None
+
+    @classmethod
+    def of(cls, v: SlaClockView) -> SlaClock:
+        return cls(
+            target=SlaTarget(v.target),
+            state=SlaClockState(v.state),
+            due_at=v.due_at,
+            remaining_seconds=v.remaining_seconds,
+            warned_at=v.warned_at,
+            breached_at=v.breached_at,
+            met_at=v.met_at,
+        )
+
+
+@strawberry.type
+class TicketSla:
+    policy: SlaPolicy
+    first_response: SlaClock | None
+    resolution: SlaClock | None
+
+    @classmethod
+    def of(cls, v: TicketSlaView) -> TicketSla:
+        return cls(
+            policy=SlaPolicy.of(v.policy, v.calendar),
+            first_response=SlaClock.of(v.first_response) if v.first_response else None,
+            resolution=SlaClock.of(v.resolution) if v.resolution else None,
+        )
+
+
+async def load_ticket_sla(info: Info, ticket_pk: int) -> TicketSla | None:
+    view: TicketSlaView | None = await info.context.loaders.ticket_sla.load(ticket_pk)
+    return TicketSla.of(view) if view else None
+
+
+@strawberry.input
+class BusinessHoursInput:
+    weekday: int
+    start: str
+    end: str
+
+
+@strawberry.input
+class BusinessCalendarInput:
+    name: str
+    timezone: str
+    hours: list[BusinessHoursInput]
+    holidays: list[str] | None = None
+
+
+@strawberry.input
+class SlaPolicyInput:
+    name: str
+    position: int | None = None
+    enabled: bool | None = True
+    match_priorities: list[TicketPriority] | None = None
+    match_tiers: list[CustomerTier] | None = None
+    match_categories: list[str] | None = None
+    match_channels: list[Channel] | None = None
+    match_group_ids: list[strawberry.ID] | None = None
+    first_response_seconds: int | None = None
+    resolution_seconds: int | None = None
+    warning_at_percent: int | None = 80
+    calendar_id: strawberry.ID | None = None
+    escalate_priority_on_breach: bool | None = True
+
+
+@strawberry.type
+class BusinessCalendarPayload:
+    calendar: BusinessCalendar | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SlaPolicyPayload:
+    policy: SlaPolicy | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
