@@ -7,6 +7,7 @@ agent removed from a group stops receiving that group's tickets.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -25,6 +26,7 @@ from app.domain.records import TicketEventRecord
 from app.events.cursors import EventPosition
 from app.events.hub import EventHub, ListenerOverflow
 from app.services import auth as auth_service
+from app.services.runtime import Runtime
 from app.services.wallboard import wallboard_numbers
 from resolvers.access import Info, principal_of, unauthenticated
 from schema import ids
@@ -34,6 +36,35 @@ from schema.tickets import TicketEvent
 
 RECHECK_SECONDS = 5.0
 T = TypeVar("T")
+
+
+class CredentialCache:
+    """One re-check per credential every few seconds, however many subscriptions use it: with
+    thousands of subscribers on one token, an event costs one query, not one per subscriber."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, asyncio.Future[Principal | None]]] = {}
+
+    async def principal(self, rt: Runtime, token: str) -> Principal | None:
+        now = time.monotonic()
+        entry = self._entries.get(token)
+        if entry is None or now - entry[0] >= RECHECK_SECONDS:
+            future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
+            self._entries[token] = (now, future)
+            try:
+                future.set_result(await auth_service.authenticate(rt, token))
+            except Exception as exc:  # every waiter sees the same failure; the next call retries
+                future.set_exception(exc)
+                del self._entries[token]
+                raise
+            if len(self._entries) > 10_000:  # forget the oldest credentials
+                for stale in sorted(self._entries, key=lambda k: self._entries[k][0])[:1000]:
+                    del self._entries[stale]
+            return future.result()
+        return await asyncio.shield(entry[1])
+
+
+CREDENTIALS = CredentialCache()
 
 
 @dataclass
@@ -49,7 +80,7 @@ class EventAccess:
         if time.monotonic() - self.checked_at < RECHECK_SECONDS:
             return
         token = self.info.context.token
-        fresh = await auth_service.authenticate(self.info.context.rt, token) if token else None
+        fresh = await CREDENTIALS.principal(self.info.context.rt, token) if token else None
         if fresh is None:
             raise unauthenticated()
         self.principal = fresh
