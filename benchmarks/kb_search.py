@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -43,14 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy.dialects import postgresql
 
 from app.db import fulltext
-from app.db.engine import async_url, create_engine, sync_url
-from app.db.migrate import upgrade
+from app.db.engine import async_url, create_engine
 from app.db.repositories.knowledge import prefer_index_scans, ranked_published
 from app.domain import segmentation
 from app.domain.knowledge import search_documents
 from app.services import knowledge as knowledge_service
 from app.services.runtime import Runtime
 from app.settings import Settings
+from benchmarks import databases
 from tests.fixtures.knowledge_base import ARTICLES, QUERIES, FixtureArticle
 
 COLUMNS = ["title", "body", "category", "tags", "language", "status", "search_vector", "title_vector", "published_at"]
@@ -96,25 +95,7 @@ def _csv_batch(start: int, stop: int, seed: int) -> bytes:
 
 
 def prepare_database(base: str, url: str, reload: bool) -> bool:
-    """Creates and migrates the database; True when it already holds the data set."""
-    admin = create_sync_engine(sync_url(base), isolation_level="AUTOCOMMIT")
-    name = make_url(url).database
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
-        if exists and reload:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            exists = None
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    upgrade(url)
-    if not exists:
-        return False
-    engine = create_sync_engine(sync_url(url))
-    with engine.connect() as conn:
-        loaded = conn.execute(text("SELECT count(*) FROM knowledge_articles")).scalar_one()
-    engine.dispose()
-    return bool(loaded)
+    return databases.prepare_database(base, url, reload, "knowledge_articles")
 
 
 async def load(url: str, articles: int, seed: int = SEED, workers: int | None = None) -> float:

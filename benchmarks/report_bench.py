@@ -29,15 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.db.engine import async_url, create_engine, sync_url
-from app.db.migrate import upgrade
+from app.db.engine import async_url, create_engine
 from app.services.reports import helpdesk_report
+from benchmarks import databases
 
 END = datetime(2026, 6, 1, tzinfo=UTC)
 CHANNELS = ["EMAIL", "PHONE", "WEB_FORM", "CHAT", "SOCIAL", "APP", "API"]
@@ -69,23 +67,7 @@ def bench_url(base: str, tickets: int, days: int) -> str:
 
 
 def prepare_database(base: str, url: str, reload: bool) -> bool:
-    """Creates and migrates the database; True when it already holds the data set."""
-    admin = create_sync_engine(sync_url(base), isolation_level="AUTOCOMMIT")
-    name = make_url(url).database
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
-        if exists and reload:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            exists = None
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    upgrade(url)
-    engine = create_sync_engine(sync_url(url))
-    with engine.connect() as conn:
-        loaded = conn.execute(text("SELECT count(*) FROM tickets")).scalar_one()
-    engine.dispose()
-    return bool(loaded)
+    return databases.prepare_database(base, url, reload, "tickets")
 
 
 def _seconds(rng: random.Random, mean: float) -> int:

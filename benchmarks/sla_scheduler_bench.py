@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.clock import ManualClock
 from app.db.engine import async_url, create_engine, sync_url
-from app.db.migrate import upgrade
 from app.services.runtime import Runtime
 from app.services.sla_scheduler import due_claim_query, look_query, run_due
 from app.settings import Settings
+from benchmarks import databases
 
 # The instant the due clocks fall due (far from the real clock: no test server interferes).
 T = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
@@ -56,23 +56,7 @@ def bench_url(base: str, tickets: int) -> str:
 
 
 def prepare_database(base: str, url: str, reload: bool) -> bool:
-    """Creates and migrates the database; True when it already holds the data set."""
-    admin = create_sync_engine(sync_url(base), isolation_level="AUTOCOMMIT")
-    name = make_url(url).database
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
-        if exists and reload:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            exists = None
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    upgrade(url)
-    engine = create_sync_engine(sync_url(url))
-    with engine.connect() as conn:
-        loaded = conn.execute(text("SELECT count(*) FROM sla_clocks")).scalar_one()
-    engine.dispose()
-    return bool(loaded)
+    return databases.prepare_database(base, url, reload, "sla_clocks")
 
 
 LOAD = [
