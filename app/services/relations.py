@@ -15,7 +15,7 @@ from app.domain.principal import Principal
 from app.domain.records import TicketRecord
 from app.services.lifecycle import change_status, open_children
 from app.services.runtime import Runtime
-from app.services.ticket_changes import Actor, apply_change, lock_ticket, lock_tickets, record
+from app.services.ticket_changes import Actor, apply_change, lock_pair, lock_ticket, record
 from app.services.ticket_search import reindex_ticket
 
 t, tl = tables.tickets, tables.ticket_links
@@ -31,11 +31,7 @@ async def link_tickets(
     now = rt.clock.now()
     actor = Actor.of(principal)
     async with rt.transaction() as tx:
-        locked = await lock_tickets(tx.conn, principal, [ticket_id, other_id])
-        if ticket_id not in locked:
-            raise NotFound("no such ticket", ["id"])
-        if other_id not in locked:
-            raise NotFound("no such ticket", ["otherId"])
+        ticket, other_ticket = await lock_pair(tx.conn, principal, (ticket_id, "id"), (other_id, "otherId"))
         # A link shows on both tickets without a direction, so the same kind from the other end
         # is the same link (both tickets are locked, so this check cannot race).
         reverse = (
@@ -63,8 +59,8 @@ async def link_tickets(
             ).first()
         if inserted is None:
             raise Duplicate(f"the tickets are already linked as {kind.value}", ["kind"])
-        updated = await apply_change(tx, locked[ticket_id], {}, now)
-        other = await apply_change(tx, locked[other_id], {}, now)
+        updated = await apply_change(tx, ticket, {}, now)
+        other = await apply_change(tx, other_ticket, {}, now)
         await record(
             tx,
             updated,
@@ -93,12 +89,7 @@ async def merge_tickets(rt: Runtime, principal: Principal, source_id: int, targe
     now = rt.clock.now()
     actor = Actor.of(principal)
     async with rt.transaction() as tx:
-        locked = await lock_tickets(tx.conn, principal, [source_id, target_id])
-        if source_id not in locked:
-            raise NotFound("no such ticket", ["sourceId"])
-        if target_id not in locked:
-            raise NotFound("no such ticket", ["targetId"])
-        source, target = locked[source_id], locked[target_id]
+        source, target = await lock_pair(tx.conn, principal, (source_id, "sourceId"), (target_id, "targetId"))
         if target.status == TicketStatus.CLOSED.value:
             raise PreconditionFailed("the target ticket is CLOSED", ["targetId"])
         if children := await open_children(tx, source.id):

@@ -58,6 +58,18 @@ async def lock_ticket(
     return found[ticket_id]
 
 
+async def lock_pair(
+    conn: AsyncConnection, principal: Principal, first: tuple[int, str], second: tuple[int, str]
+) -> tuple[TicketRecord, TicketRecord]:
+    """Locks two visible tickets (in id order); each (id, input field) names the field at fault
+    when that ticket is missing or hidden."""
+    locked = await lock_tickets(conn, principal, [first[0], second[0]])
+    for ticket_id, field in (first, second):
+        if ticket_id not in locked:
+            raise NotFound("no such ticket", [field])
+    return locked[first[0]], locked[second[0]]
+
+
 def check_version(ticket: TicketRecord, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != ticket.version:
         raise VersionConflict(
