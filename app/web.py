@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from app.auth.policy import may_read_internal_comments
+from app.auth.tokens import bearer
 from app.db.repositories import tickets as ticket_reads
 from app.domain import global_ids
 from app.services import auth as auth_service
@@ -37,9 +38,8 @@ async def download_attachment(request: Request) -> Response:
     """The bytes of an attachment, to a caller who may see its ticket (and, for a file on an
     INTERNAL note, may read internal notes). Anything else is 404, so IDs leak nothing."""
     rt: Runtime = request.app.state.runtime
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    principal = await auth_service.authenticate(rt, token.strip()) if scheme.lower() == "bearer" else None
+    token = bearer(request.headers.get("authorization"))
+    principal = await auth_service.authenticate(rt, token) if token else None
     if principal is None:
         return JSONResponse(
             {"error": "authentication required"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}

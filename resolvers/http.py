@@ -11,18 +11,10 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
+from app.auth.tokens import bearer
 from app.services import auth as auth_service
 from app.services.runtime import Runtime
 from schema.context import Context
-
-
-def bearer(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return None
 
 
 class HelpdeskGraphQL(GraphQL[Context, None]):

@@ -1,13 +1,10 @@
-"""The async engine and the one way services open a transaction."""
+"""The async engine (services open transactions through Runtime.transaction, which owns the outbox)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def async_url(url: str) -> str:
@@ -33,13 +30,6 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, echo
         connect_args={"server_settings": {"application_name": "helpdesk", "timezone": "UTC"}},
     )
     return engine
-
-
-@asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One use case, one transaction: commits on success, rolls back on any exception."""
-    async with engine.begin() as conn:
-        yield conn
 
 
 class StatementCounter:

@@ -129,12 +129,6 @@ async def authenticate(rt: Runtime, secret: str) -> Principal | None:
     )
 
 
-async def logout(rt: Runtime, principal: Principal) -> None:
-    if principal.credential is CredentialKind.SESSION and principal.credential_id is not None:
-        async with rt.engine.begin() as conn:
-            await conn.execute(update(s).where(s.c.id == principal.credential_id).values(revoked_at=rt.clock.now()))
-
-
 @dataclass(frozen=True, slots=True)
 class CreatedApiToken:
     secret: str
