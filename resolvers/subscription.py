@@ -18,7 +18,7 @@ from typing import TypeVar
 import strawberry
 from graphql import GraphQLError
 
-from app.auth.policy import Action, allows
+from app.auth.policy import may_watch_wallboard
 from app.db.repositories.tickets import visible_ticket_ids
 from app.domain.errors import InvalidInput
 from app.domain.principal import Principal
@@ -265,10 +265,8 @@ class Subscription:
 
 
 def _wallboard_access(info: Info, group_id: str | None) -> int | None:
-    """Agents watch their own groups' boards; the whole helpdesk and other groups are for supervisors."""
-    principal = principal_of(info)
     group = _id_filter(group_id, "Group")
-    if allows(principal, Action.READ_REPORTS) or (group is not None and group in principal.group_ids):
+    if may_watch_wallboard(principal_of(info), group):
         return group
     raise GraphQLError("your role may not watch this wallboard", extensions={"code": "FORBIDDEN"})
 

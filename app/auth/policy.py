@@ -70,3 +70,8 @@ def may_read_internal_comments(principal: Principal | None) -> bool:
     """INTERNAL notes are for the team. Partner API tokens relay to customers (portals,
     chat bridges), so they never receive them, whatever their agent's role."""
     return principal is not None and principal.credential is not CredentialKind.API_TOKEN
+
+
+def may_watch_wallboard(principal: Principal, group_id: int | None) -> bool:
+    """Agents watch their own groups' boards; the whole helpdesk and other groups are for supervisors."""
+    return allows(principal, Action.READ_REPORTS) or (group_id is not None and group_id in principal.group_ids)
