@@ -10,17 +10,24 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
+import asyncpg
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ExceptionHandler
+from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app.background import SlaSchedulerTask, auto_close_loop
 from app.clock import Clock, SystemClock
-from app.db.engine import create_engine
+from app.db.engine import create_engine, database_unavailable
 from app.events.broadcast import HelpdeskBroadcast, broadcast_url
 from app.events.hub import EventHub
 from app.events.wallboard_feed import WallboardFeed
@@ -99,7 +106,31 @@ def create_app(
             ),
         ],
         middleware=middleware(settings),
+        # One handler for both kinds of connection (starlette types them separately).
+        exception_handlers=dict.fromkeys(DATABASE_ERRORS, cast(ExceptionHandler, unavailable)),
         lifespan=lifespan,
+    )
+
+
+DATABASE_ERRORS = (OSError, SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+async def unavailable(conn: HTTPConnection, exc: Exception) -> Response | None:
+    """A database error that escaped the GraphQL layer (e.g. reading the caller's session while
+    the database restarts): 503 with Retry-After, without the exception's text, when the
+    database is unreachable (a websocket is closed with 1013, "try again later"); anything else
+    goes on to the usual 500."""
+    if not database_unavailable(exc):
+        raise exc
+    log.warning("database unavailable: %s on %s", type(exc).__name__, conn.url.path)
+    if isinstance(conn, WebSocket):
+        with contextlib.suppress(Exception):  # it may be closed already
+            await conn.close(code=1013, reason="database unavailable")
+        return None
+    return JSONResponse(
+        {"errors": [{"message": "service temporarily unavailable", "extensions": {"code": "UNAVAILABLE"}}]},
+        status_code=503,
+        headers={"Retry-After": "5"},
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncpg
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -30,6 +32,35 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, echo
         connect_args={"server_settings": {"application_name": "helpdesk", "timezone": "UTC"}},
     )
     return engine
+
+
+# What asyncpg raises when the server is gone, shutting down or not yet accepting connections.
+# OSError covers a refused or reset TCP connection and the missing unix socket of a stopped
+# embedded server (FileNotFoundError).
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    sa_exc.TimeoutError,  # no pool connection free within pool_timeout
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` means the database cannot be reached right now (restarting, down, or the
+    pool exhausted) rather than a fault of the request: worth a 503, not a 500."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
 
 
 class StatementCounter:
