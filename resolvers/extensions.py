@@ -56,13 +56,13 @@ class MaskUnexpectedErrors(MaskErrors):
         )
 
 
-def _contains_nul(value: object) -> bool:
+def contains_nul(value: object) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_contains_nul(v) for v in value)
+        return any(contains_nul(v) for v in value)
     return False
 
 
@@ -72,6 +72,6 @@ class RejectNulCharacters(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
-        if "\x00" in (ctx.query or "") or "\\u0000" in (ctx.query or "") or _contains_nul(ctx.variables):
+        if "\x00" in (ctx.query or "") or "\\u0000" in (ctx.query or "") or contains_nul(ctx.variables):
             raise GraphQLError("input must not contain NUL characters", extensions={"code": "BAD_USER_INPUT"})
         yield

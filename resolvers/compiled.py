@@ -1,0 +1,396 @@
+"""Compiled execution for known query documents.
+
+graphql-core resolves a response field by field: a 50-ticket console page is ~2,000 resolver calls,
+each with its own bookkeeping, and that costs more than the SQL behind it. A document the ordinary
+executor has answered once without errors is compiled here into a plan: per selected field, the
+resolver Strawberry built (or a plain attribute read), its arguments and a leaf serialiser, all
+resolved once. Executing a plan walks the selection level by level, calling each field's resolver
+for every parent at once, so DataLoaders batch exactly as before and there is no per-field machinery.
+
+Correctness comes first, so the plan only ever takes the easy road:
+- queries only, root fields from an allow-list of pure reads (no side effects, nothing tracked);
+- object types only (no interfaces or unions), no directives;
+- the first execution of a document goes through the ordinary executor, with every limit
+  (depth, aliases, tokens, cost) applied; only a document that answered without errors is compiled;
+- at run time anything unusual — a variable that does not coerce, a NUL character, a resolver
+  that raises, a null in a non-null field — abandons the plan and the ordinary executor answers
+  the request from the start, with its errors exactly as always.
+The same resolvers and loaders run on both paths, so the answers are the same (a test compares them
+on every document in frontend_examples/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    is_leaf_type,
+    is_object_type,
+    parse,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.language import VariableNode
+from graphql.pyutils import is_awaitable
+from prometheus_client import Counter
+
+from resolvers.extensions import contains_nul
+
+# Root query fields that only read: running one of them and then, if the plan gives up, running the
+# ordinary executor as well changes nothing. (Article search is not here: it records the search.)
+PURE_ROOT_FIELDS = frozenset(
+    {
+        "me",
+        "ticket",
+        "ticketByNumber",
+        "tickets",
+        "customer",
+        "customers",
+        "agents",
+        "groups",
+        "wallboard",
+        "slaPolicies",
+        "businessCalendars",
+        "routingRules",
+        "apiTokens",
+    }
+)
+
+# Strawberry marks resolvers that only read an attribute (fields without a resolver function).
+_DEFAULT_RESOLVER_MARK = "_is_default"
+
+COMPILED = Counter(
+    "helpdesk_graphql_compiled_total",
+    "GraphQL requests for compiled documents, by outcome (served, or fell back to the ordinary executor)",
+    ["outcome"],
+)
+
+
+class Abandon(Exception):
+    """The plan cannot answer this request; the ordinary executor will."""
+
+
+@dataclass(slots=True)
+class FieldPlan:
+    key: str
+    name: str
+    definition: GraphQLField | None  # None for __typename
+    node: FieldNode
+    type: GraphQLOutputType | None
+    attribute: str | None  # a plain attribute read, when the field has no resolver function
+    resolve: Callable[..., Any] | None
+    uses_variables: bool
+    static_arguments: dict[str, Any] | None
+    children: list[FieldPlan] = field(default_factory=list)
+    typename: str | None = None
+
+
+@dataclass(slots=True)
+class Plan:
+    schema: GraphQLSchema
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
+    root_type: GraphQLObjectType
+    fields: list[FieldPlan]
+
+
+class NotCompilable(Exception):
+    pass
+
+
+def compile_document(schema: GraphQLSchema, query: str, operation_name: str | None) -> Plan | None:
+    """The plan for one operation of a (valid) document, or None when it has to stay ordinary."""
+    try:
+        document = parse(query, no_location=True)
+        operation = _operation(document, operation_name)
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        if operation.directives or any(v.directives for v in operation.variable_definitions or ()):
+            raise NotCompilable
+        root_type = schema.query_type
+        if root_type is None:
+            raise NotCompilable
+        fields = _compile_selection(schema, root_type, [operation.selection_set], fragments)
+        if any(f.name not in PURE_ROOT_FIELDS for f in fields):
+            raise NotCompilable
+        return Plan(schema, document, operation, fragments, root_type, fields)
+    except NotCompilable:
+        return None
+
+
+def _operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
+    if len(operations) != 1 or operations[0].operation is not OperationType.QUERY:
+        raise NotCompilable
+    return operations[0]
+
+
+def _collect(
+    object_type: GraphQLObjectType,
+    selection_sets: Sequence[SelectionSetNode],
+    fragments: Mapping[str, FragmentDefinitionNode],
+) -> OrderedDict[str, list[FieldNode]]:
+    """Fields by response key, in the order the executor would produce them (fragments inlined)."""
+    grouped: OrderedDict[str, list[FieldNode]] = OrderedDict()
+
+    def visit(selection_set: SelectionSetNode) -> None:
+        for selection in selection_set.selections:
+            if selection.directives:
+                raise NotCompilable  # @skip/@include depend on variables
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                grouped.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                if selection.type_condition and selection.type_condition.name.value != object_type.name:
+                    raise NotCompilable
+                visit(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = fragments.get(selection.name.value)
+                if fragment is None or fragment.type_condition.name.value != object_type.name:
+                    raise NotCompilable
+                visit(fragment.selection_set)
+
+    for selection_set in selection_sets:
+        visit(selection_set)
+    return grouped
+
+
+def _compile_selection(
+    schema: GraphQLSchema,
+    object_type: GraphQLObjectType,
+    selection_sets: Sequence[SelectionSetNode],
+    fragments: Mapping[str, FragmentDefinitionNode],
+) -> list[FieldPlan]:
+    plans: list[FieldPlan] = []
+    for key, nodes in _collect(object_type, selection_sets, fragments).items():
+        node = nodes[0]
+        name = node.name.value
+        if name == "__typename":
+            plans.append(FieldPlan(key, name, None, node, None, None, None, False, {}, typename=object_type.name))
+            continue
+        if name.startswith("__"):
+            raise NotCompilable  # introspection stays with the ordinary executor
+        definition = object_type.fields.get(name)
+        if definition is None:
+            raise NotCompilable
+        named = _named_type(definition.type)
+        resolve = definition.resolve
+        attribute = None
+        if resolve is None or getattr(resolve, _DEFAULT_RESOLVER_MARK, False):
+            strawberry_field = (definition.extensions or {}).get("strawberry-definition")
+            attribute = getattr(strawberry_field, "python_name", None) or name
+            resolve = None
+        uses_variables = any(_has_variable(argument.value) for n in nodes for argument in n.arguments or ())
+        static = None if uses_variables else get_argument_values(definition, node)
+        plan = FieldPlan(key, name, definition, node, definition.type, attribute, resolve, uses_variables, static)
+        if is_object_type(named):
+            assert isinstance(named, GraphQLObjectType)
+            plan.children = _compile_selection(
+                schema, named, [n.selection_set for n in nodes if n.selection_set], fragments
+            )
+        elif not is_leaf_type(named):
+            raise NotCompilable  # interfaces and unions need the executor's type resolution
+        plans.append(plan)
+    return plans
+
+
+def _named_type(type_: Any) -> Any:
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        type_ = type_.of_type
+    return type_
+
+
+def _has_variable(value: Any) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    for attribute in ("values", "fields"):
+        for item in getattr(value, attribute, None) or ():
+            if _has_variable(getattr(item, "value", item)):
+                return True
+    return False
+
+
+async def execute_plan(plan: Plan, context: Any, variables: dict[str, Any] | None) -> dict[str, Any]:
+    """The `data` of the response, or Abandon."""
+    if variables and contains_nul(variables):
+        raise Abandon
+    coerced = get_variable_values(plan.schema, plan.operation.variable_definitions or (), variables or {})
+    if isinstance(coerced, list):
+        raise Abandon
+    run = _Run(plan, context, coerced)
+    try:
+        return (await run.objects(plan.fields, [None], plan.root_type))[0]
+    except Abandon:
+        raise
+    except Exception as exc:  # a resolver error: the ordinary executor reports it properly
+        raise Abandon from exc
+
+
+class _Run:
+    __slots__ = ("context", "plan", "variables")
+
+    def __init__(self, plan: Plan, context: Any, variables: Any) -> None:
+        self.plan = plan
+        self.context = context
+        self.variables = variables
+
+    async def objects(
+        self, fields: list[FieldPlan], parents: list[Any], parent_type: GraphQLObjectType
+    ) -> list[dict[str, Any]]:
+        """Complete the selection for every parent at once."""
+        resolved: list[Any] = [self.resolve(f, parents, parent_type) for f in fields]
+        await _settle(resolved)
+        completions: list[Any] = [
+            values if f.type is None else self.complete(f, f.type, values)
+            for f, values in zip(fields, resolved, strict=True)
+        ]
+        await _settle(completions)
+        out: list[dict[str, Any]] = [{} for _ in parents]
+        for f, values in zip(fields, completions, strict=True):
+            key = f.key
+            for row, value in zip(out, values, strict=True):
+                row[key] = value
+        return out
+
+    def resolve(
+        self, f: FieldPlan, parents: list[Any], parent_type: GraphQLObjectType
+    ) -> list[Any] | Awaitable[list[Any]]:
+        if f.typename is not None:
+            return [f.typename] * len(parents)
+        if f.attribute is not None:
+            attribute = f.attribute
+            return [getattr(p, attribute) for p in parents]
+        assert f.resolve is not None and f.definition is not None
+        arguments = f.static_arguments
+        if arguments is None:
+            arguments = get_argument_values(f.definition, f.node, self.variables)
+        info = self.info(f, parent_type)
+        results = [f.resolve(p, info, **arguments) for p in parents]
+        if any(is_awaitable(r) for r in results):
+            return self._gather(results)
+        return results
+
+    @staticmethod
+    async def _gather(results: list[Any]) -> list[Any]:
+        return list(await asyncio.gather(*(r if is_awaitable(r) else _ready(r) for r in results)))
+
+    def info(self, f: FieldPlan, parent_type: GraphQLObjectType) -> GraphQLResolveInfo:
+        # Our resolvers read only info.context; the rest is filled for Strawberry's wrapper.
+        assert f.type is not None
+        return GraphQLResolveInfo(
+            f.name,
+            [f.node],
+            f.type,
+            parent_type,
+            None,  # type: ignore[arg-type]
+            self.plan.schema,
+            self.plan.fragments,
+            None,
+            self.plan.operation,
+            self.variables,
+            self.context,
+            is_awaitable,
+            None,
+            None,  # type: ignore[arg-type]
+        )
+
+    def complete(self, f: FieldPlan, type_: GraphQLOutputType, values: list[Any]) -> list[Any] | Awaitable[list[Any]]:
+        if isinstance(type_, GraphQLNonNull):
+            if any(v is None for v in values):
+                raise Abandon  # the executor turns this into an error and nulls the parent
+            return self.complete(f, type_.of_type, values)
+        if isinstance(type_, GraphQLList):
+            return self._complete_lists(f, type_.of_type, values)
+        if is_leaf_type(type_):
+            serialize = type_.serialize
+            return [None if v is None else serialize(v) for v in values]
+        assert isinstance(type_, GraphQLObjectType)
+        return self._complete_objects(f, type_, values)
+
+    async def _complete_lists(self, f: FieldPlan, item_type: GraphQLOutputType, values: list[Any]) -> list[Any]:
+        flat: list[Any] = []
+        bounds: list[tuple[int, int] | None] = []
+        for value in values:
+            if value is None:
+                bounds.append(None)
+                continue
+            start = len(flat)
+            flat.extend(value)
+            bounds.append((start, len(flat)))
+        completed = self.complete(f, item_type, flat)
+        if inspect.isawaitable(completed):
+            completed = await completed
+        return [None if b is None else completed[b[0] : b[1]] for b in bounds]
+
+    async def _complete_objects(self, f: FieldPlan, type_: GraphQLObjectType, values: list[Any]) -> list[Any]:
+        present = [i for i, v in enumerate(values) if v is not None]
+        rows = await self.objects(f.children, [values[i] for i in present], type_)
+        out: list[Any] = [None] * len(values)
+        for i, row in zip(present, rows, strict=True):
+            out[i] = row
+        return out
+
+
+async def _settle(items: list[Any]) -> None:
+    """Replace the awaitables in `items` by their results, awaited concurrently."""
+    pending = [i for i, item in enumerate(items) if inspect.isawaitable(item)]
+    if pending:
+        done = await asyncio.gather(*(items[i] for i in pending))
+        for i, value in zip(pending, done, strict=True):
+            items[i] = value
+
+
+async def _ready(value: Any) -> Any:
+    return value
+
+
+class CompiledDocuments:
+    """Plans by (query text, operation name), learnt from ordinary executions; bounded LRU."""
+
+    def __init__(self, schema: GraphQLSchema, capacity: int = 256) -> None:
+        self._schema = schema
+        self._capacity = capacity
+        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+
+    def lookup(self, query: str, operation_name: str | None) -> Plan | None:
+        key = (query, operation_name)
+        plan = self._plans.get(key)
+        if plan is not None:
+            self._plans.move_to_end(key)
+        return plan
+
+    def knows(self, query: str, operation_name: str | None) -> bool:
+        return (query, operation_name) in self._plans
+
+    def learn(self, query: str, operation_name: str | None) -> Plan | None:
+        """Called after the ordinary executor answered this document without errors."""
+        key = (query, operation_name)
+        if key not in self._plans:
+            self._plans[key] = compile_document(self._schema, query, operation_name)
+            while len(self._plans) > self._capacity:
+                self._plans.popitem(last=False)
+        return self._plans[key]
+
+
+__all__ = ["Abandon", "CompiledDocuments", "Plan", "compile_document", "execute_plan"]
