@@ -1,10 +1,13 @@
-"""Prometheus metrics: HTTP requests by route and status, latency, and a /metrics endpoint."""
+"""Prometheus metrics: HTTP requests by route and status, latency, SQL statements, and a /metrics endpoint."""
 
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +20,18 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 _KNOWN_PATHS = {"/graphql", "/healthz", "/metrics"}
+STATEMENTS = Counter(
+    "helpdesk_db_statements_total",
+    "SQL statements sent to PostgreSQL, by the HTTP path whose request sent them ('background' outside requests)",
+    ["path"],
+)
+# The path of the HTTP request being served; SQLAlchemy carries it into its greenlets.
+_request_path: ContextVar[str] = ContextVar("helpdesk_request_path", default="background")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _count_statement(*args: object, **kwargs: object) -> None:
+    STATEMENTS.labels(_request_path.get()).inc()
 
 
 class MetricsMiddleware:
@@ -33,6 +48,7 @@ class MetricsMiddleware:
         method = scope["method"]
         status = 500
         started = time.perf_counter()
+        token = _request_path.set(path)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -43,6 +59,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            _request_path.reset(token)
             REQUESTS.labels(method, path, str(status)).inc()
             LATENCY.labels(method, path).observe(time.perf_counter() - started)
 

@@ -236,13 +236,16 @@ def rss_mb(server: ServerProcess) -> float:
     return total / 2**20
 
 
-async def measure(server: ServerProcess, n: int, rounds: int) -> dict[str, Any]:
+async def measure(
+    server: ServerProcess, n: int, rounds: int, *, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD
+) -> dict[str, Any]:
+    """N subscribers on `server`, `rounds` single events; logs in as `email` (an admin)."""
     ws_url = server.url.replace("http", "ws", 1) + "/graphql"
     arrived = asyncio.Event()
     async with httpx.AsyncClient(timeout=60) as http:
         response = await http.post(
             f"{server.url}/graphql",
-            json={"query": LOGIN, "variables": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}},
+            json={"query": LOGIN, "variables": {"email": email, "password": password}},
         )
         token = response.json()["data"]["login"]["token"]
         if not token:
