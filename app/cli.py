@@ -119,6 +119,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from app.db.migrate import upgrade
     from app.logging_setup import configure_logging
+    from app.static_site import examples_directory
 
     configure_logging(settings.log_level, settings.log_json)
     url = resolve_database_url(settings)
@@ -130,7 +131,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     base = f"http://{shown_host}:{args.port}"
     print(f"GraphiQL:  {base}/graphql", flush=True)
     print(f"Health:    {base}/healthz   Metrics: {base}/metrics", flush=True)
-    print(f"Wallboard: {base}/examples/wallboard/", flush=True)
+    if examples_directory() is not None:
+        print(f"Examples:  {base}/examples/  (agent console, wallboard, reports)", flush=True)
+        print(f"Console:   {base}/examples/console/", flush=True)
+        print(f"Wallboard: {base}/examples/wallboard/", flush=True)
     if args.demo:
         from app.demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD
 
@@ -143,7 +147,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         log_config=None,
         proxy_headers=False,
-        ws_max_size=1_048_576,
+        ws_max_size=settings.max_ws_message_bytes,
         timeout_graceful_shutdown=10,
     )
     return 0

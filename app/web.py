@@ -8,6 +8,7 @@ from urllib.parse import quote
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import NoMatchFound
 
 from app.auth.policy import may_read_internal_comments
 from app.auth.tokens import bearer
@@ -31,7 +32,11 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def root(request: Request) -> RedirectResponse:
-    return RedirectResponse("/graphql")
+    """The example pages' landing page when they are served (it links GraphiQL too), else GraphiQL."""
+    try:
+        return RedirectResponse(str(request.app.url_path_for("examples", path="/")))
+    except NoMatchFound:
+        return RedirectResponse("/graphql")
 
 
 async def download_attachment(request: Request) -> Response:
