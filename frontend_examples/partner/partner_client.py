@@ -105,7 +105,9 @@ def create(args: argparse.Namespace) -> None:
 
 
 def reply(args: argparse.Namespace) -> None:
-    variables = {"ticketId": args.ticket_id, "body": args.body, "idempotencyKey": args.idempotency_key}
+    # Without a key of yours (an email's Message-ID), a random one still makes our own retries safe.
+    key = args.idempotency_key or str(uuid.uuid4())
+    variables = {"ticketId": args.ticket_id, "body": args.body, "idempotencyKey": key}
     payload = mutate(args.url, args.token, "AddCustomerReply.graphql", variables)
     emit({"comment": payload["comment"], "ticket": payload["ticket"]})
 

@@ -64,6 +64,7 @@ const state = {
   session: readSession(), // {token, agent}
   documents: {},
   report: null,
+  period: null, // {from, to}: the dates the shown report was asked for
   charts: {},
 };
 

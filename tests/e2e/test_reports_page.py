@@ -275,7 +275,7 @@ async def test_an_agent_is_told_reports_are_for_supervisors(
     assert await page.locator("#chart-volume").evaluate("canvas => Chart.getChart(canvas) === undefined")
 
 
-async def test_a_start_after_the_end_is_refused_on_the_page(
+async def test_a_bad_period_or_time_zone_is_refused_with_a_reason(
     make_actor: MakeActor, server: ServerThread, browser_page: BrowserPage
 ) -> None:
     supervisor = await make_actor(AgentRole.SUPERVISOR)
@@ -284,3 +284,9 @@ async def test_a_start_after_the_end_is_refused_on_the_page(
     await expect(page.locator("#figures")).to_have_attribute("data-state", "ready", timeout=10_000)
     await show_period(page, "2026-03-05", "2026-03-01")
     await expect(page.locator("#report-error")).to_have_text("The start must not be after the end.")
+    # What the server refuses, it says why, and no stale figures stay on the page.
+    await page.fill("#timezone", "Mars/Olympus")
+    await show_period(page, "2026-03-01", "2026-03-05")
+    await expect(page.locator("#report-error")).to_contain_text("Mars/Olympus")
+    await expect(page.locator("#figures")).to_have_attribute("data-state", "empty")
+    await expect(kpi(page, "ticketsCreated")).to_have_text("–")
