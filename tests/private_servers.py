@@ -11,6 +11,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import psycopg2
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tests.support import free_port
 
@@ -192,8 +195,19 @@ class PrivateRedis:
         )
         self._wait(up=False)
 
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers (a hung or swapped-out server)."""
+        os.kill(self._pid(), signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self._pid(), signal.SIGCONT)
+
+    def _pid(self) -> int:
+        return int((self.base / "redis.pid").read_text().strip())
+
     def answers(self) -> bool:
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1)
+        # No retries: redis-py's default backoff would take seconds to say "no".
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
         try:
             return bool(client.ping())
         except redis.exceptions.RedisError:

@@ -44,6 +44,7 @@ _UNAVAILABLE = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
     sa_exc.TimeoutError,  # no pool connection free within pool_timeout
 )
 

@@ -32,6 +32,7 @@ from app.events.outbox import PendingEvent
 log = logging.getLogger("helpdesk.events")
 
 CHANNEL = "helpdesk_events"
+PUBLISH_TIMEOUT = 5.0  # seconds one broadcast message may take before it is given up
 Prefilter = Callable[[TicketEventRecord], bool]
 
 
@@ -69,6 +70,8 @@ class EventHub:
         self._listening = asyncio.Event()
         self._target: EventPosition | None = None
         self._behind_since: float | None = None
+        self._unannounced: EventPosition | None = None
+        self._announce = asyncio.Event()
         self.dispatched = 0
 
     @property
@@ -84,6 +87,7 @@ class EventHub:
         self._tasks = [
             asyncio.create_task(self._follow_broadcast(), name="event-hub-broadcast"),
             asyncio.create_task(self._pump(), name="event-hub-pump"),
+            asyncio.create_task(self._announce_commits(), name="event-hub-announce"),
         ]
         await asyncio.wait_for(self._listening.wait(), timeout=10)
 
@@ -102,13 +106,31 @@ class EventHub:
     async def publish_committed(self, events: Sequence[PendingEvent]) -> None:
         """After a commit: wake this process's reader at once and every other process through
         the broadcast. The message is only a reference (the cursor), never the event, so it
-        always fits the transport's limits (NOTIFY's 8000 bytes)."""
+        always fits the transport's limits (NOTIFY's 8000 bytes). It is sent in the background:
+        a slow or frozen broadcast transport must not hold the mutation's response."""
         self.wake()
         last = max(EventPosition(e.txid, e.id) for e in events)
-        try:
-            await self._broadcast.publish(CHANNEL, orjson.dumps({"cursor": last.encode()}).decode())
-        except Exception:  # the change is committed; other processes' polls catch up from the log
-            log.warning("broadcast publish failed; other processes will catch up by polling", exc_info=True)
+        if self._unannounced is None or last > self._unannounced:
+            self._unannounced = last
+        self._announce.set()
+
+    async def _announce_commits(self) -> None:
+        """Sends the newest committed cursor not yet announced, one message at a time: while
+        one is in flight, later commits coalesce into the next (a reader woken by a cursor
+        reads everything up to it, so only the newest matters)."""
+        while True:
+            await self._announce.wait()
+            self._announce.clear()
+            position, self._unannounced = self._unannounced, None
+            if position is None:
+                continue
+            message = orjson.dumps({"cursor": position.encode()}).decode()
+            try:
+                await asyncio.wait_for(self._broadcast.publish(CHANNEL, message), PUBLISH_TIMEOUT)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the change is committed; other processes' polls catch up from the log
+                log.warning("broadcast publish failed; other processes will catch up by polling", exc_info=True)
 
     async def _log_end(self) -> EventPosition:
         te = tables.ticket_events
