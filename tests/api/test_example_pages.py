@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
+from tests.processes import running_servers
 from tests.support import EXAMPLES, ServerThread, load_document
 
 PAGE_HEADERS = {
@@ -52,6 +54,19 @@ async def test_the_root_leads_to_a_landing_page_that_links_every_example_and_gra
     assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
     answer = await http.post(f"{server.url}/graphql", json={"query": "{ __typename }"})
     assert answer.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.slow
+async def test_helpdesk_serve_prints_the_addresses_a_newcomer_follows(
+    database_url: str, http: httpx.AsyncClient
+) -> None:
+    with running_servers(database_url, 1) as (served,):
+        printed = served.output()
+        for line in ("GraphiQL:  {}/graphql", "Examples:  {}/examples/", "Console:   {}/examples/console/"):
+            assert line.format(served.url) in printed, printed
+        for link in re.findall(rf"{re.escape(served.url)}/\S*", printed):
+            page = await http.get(link, headers={"Accept": "text/html"}, follow_redirects=True)
+            assert page.status_code == 200, link
 
 
 async def test_the_console_page_its_modules_and_every_document_it_sends_are_served(
