@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Realtime: live subscriptions per websocket connection; seconds between log polls.
     max_subscriptions_per_connection: int = 20
     event_poll_seconds: float = 1.0
+    # Largest websocket message a client may send; a bigger one closes the socket with 1009.
+    max_ws_message_bytes: int = 1_048_576
 
     # Input limits.
     max_subject_length: int = 500

@@ -7,17 +7,29 @@ import uuid
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from app.auth.tokens import bearer
 from app.services import auth as auth_service
 from app.services.runtime import Runtime
 from resolvers.compiled import COMPILED, Abandon, CompiledDocuments, execute_plan
+from resolvers.graphql_over_http import (
+    GRAPHQL_RESPONSE_JSON,
+    negotiate_media_type,
+    refuse_unsupported_charset,
+    request_error_status,
+)
+from resolvers.graphql_ws import LegacyWSHandler, TransportWSHandler
 from schema.context import Context
 
 
@@ -99,3 +111,57 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         context.token = token
         context.fresh_loaders()
         return None
+
+    # GraphQL over HTTP and the websocket protocols, as their specs say (resolvers/graphql_over_http.py,
+    # resolvers/graphql_ws.py; tests/protocol/ runs graphql-http's audit against a real server).
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+            cause = exc.__cause__
+            if isinstance(cause, InvalidOperationTypeError) and cause.operation_type == OperationType.MUTATION:
+                # The spec: a mutation over GET is 405, and 405 names the methods that work.
+                response = PlainTextResponse(exc.reason, status_code=405, headers={"Allow": "POST"})
+            elif isinstance(cause, InvalidOperationTypeError) and cause.operation_type == OperationType.SUBSCRIPTION:
+                reason = "subscriptions are served over the websocket at this URL (graphql-transport-ws), not over HTTP"
+                response = PlainTextResponse(reason, status_code=400)
+        await response(scope, receive, send)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        refuse_unsupported_charset(request.content_type)
+        data = await super().parse_http_body(request)
+        # Strawberry checks the types of query, variables and extensions, but not this one.
+        if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
+        return data
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = negotiate_media_type(request.headers.get("accept"))
+        sub_response.headers["vary"] = "Accept"
+        request.state.graphql_sub_response = sub_response
+        return sub_response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response_data = await super().process_result(request, result)
+        sub_response: Response = request.state.graphql_sub_response
+        if sub_response.media_type == GRAPHQL_RESPONSE_JSON and (status := request_error_status(result)):
+            sub_response.status_code = status
+            response_data.pop("data", None)  # nothing was executed, so there is no data entry
+        return response_data
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == GRAPHQL_RESPONSE_JSON:
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+        return response

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from app.settings import Settings
 from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters
@@ -26,6 +29,29 @@ class HelpdeskSchema(strawberry.Schema):
         # Expected errors (bad input, UNAUTHENTICATED) are not worth a traceback in the log;
         # unexpected ones are logged by MaskUnexpectedErrors with the request id.
         return None
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        # Only the HTTP endpoint executes; a subscription there has no stream to deliver on
+        # (they are served over the websocket), so it is refused as a bad request.
+        allowed = set(allowed_operation_types or (OperationType.QUERY, OperationType.MUTATION))
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed - {OperationType.SUBSCRIPTION},
+            operation_extensions,
+        )
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

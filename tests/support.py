@@ -96,7 +96,13 @@ class ServerThread:
         self.port = free_port()
         self.app = create_app(settings, clock=clock)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on", ws="websockets-sansio"
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            lifespan="on",
+            ws="websockets-sansio",
+            ws_max_size=settings.max_ws_message_bytes,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

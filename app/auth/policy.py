@@ -66,6 +66,13 @@ def require(principal: Principal, action: Action) -> None:
         raise Forbidden(f"{action.value} needs the {needed} role or higher")
 
 
+def require_signed_in(principal: Principal, action: Action) -> None:
+    """Minting credentials needs a person signed in: a partner API token that could create
+    tokens would outlive its own revocation."""
+    if principal.credential is CredentialKind.API_TOKEN:
+        raise Forbidden(f"{action.value} needs a signed-in session, not an API token")
+
+
 def may_read_internal_comments(principal: Principal | None) -> bool:
     """INTERNAL notes are for the team. Partner API tokens relay to customers (portals,
     chat bridges), so they never receive them, whatever their agent's role."""

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 
 from app.auth import tokens
 from app.auth.passwords import verify_password
-from app.auth.policy import Action, allows, require
+from app.auth.policy import Action, allows, require, require_signed_in
 from app.db import tables
 from app.db.repositories.rows import columns_for, to_records
 from app.domain.enums import AgentRole
@@ -141,6 +141,7 @@ async def create_api_token(
     """A partner credential acting as `agent_id` (admins) or the caller. The secret is returned
     here only; the database keeps its digest."""
     require(principal, Action.MANAGE_OWN_API_TOKENS)
+    require_signed_in(principal, Action.MANAGE_OWN_API_TOKENS)
     owner = principal.agent_id if agent_id is None else agent_id
     if owner != principal.agent_id:
         require(principal, Action.MANAGE_ANY_API_TOKEN)

@@ -1,0 +1,107 @@
+"""The websocket protocols, held to their specs where Strawberry's handlers are lenient.
+
+graphql-transport-ws (github.com/enisdenjo/graphql-ws, PROTOCOL.md): a message that is not an
+object of the protocol's shape closes the socket with 4400. Strawberry's handler checks only the
+`type`, so `[]`, a `subscribe` without an object payload or a string query, or a non-string id
+crashed the handler (an abnormal close, no code) or was run anyway; and it refused the spec's
+`connection_init` with `"payload": null`.
+
+Legacy graphql-ws (subscriptions-transport-ws): a `start` may carry any operation, and a message
+that is not an object gets an `error` message instead of tearing the connection down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from strawberry.schema import BaseSchema
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
+
+from schema.context import Context
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _optional_object(message: Mapping[str, Any], key: str) -> bool:
+    return message.get(key) is None or isinstance(message[key], dict)
+
+
+def transport_ws_violation(message: object) -> str | None:
+    """Why `message` is not a well-formed graphql-transport-ws message from a client, or None."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return "Invalid message: expected an object with a string type"
+    kind = message["type"]
+    if kind in ("connection_init", "ping", "pong") and not _optional_object(message, "payload"):
+        return f"Invalid {kind} payload"
+    if kind in ("subscribe", "complete") and not _is_id(message.get("id")):
+        return f"Invalid {kind} message: id must be a non-empty string"
+    if kind == "subscribe":
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return "Invalid subscribe payload: query must be a string"
+        if not (_optional_object(payload, "variables") and _optional_object(payload, "extensions")):
+            return "Invalid subscribe payload: variables and extensions must be objects"
+        if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
+            return "Invalid subscribe payload: operationName must be a string"
+    return None
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_message(self, message: Message) -> None:
+        if (violation := transport_ws_violation(message)) is not None:
+            await self.handle_invalid_message(violation)
+            return
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        # The spec allows "payload": null; Strawberry only an object or no payload at all.
+        if message.get("payload", {}) is None:
+            message = {"type": "connection_init"}
+        await super().handle_connection_init(message)
+
+
+class _AnyOperation:
+    """The schema as the legacy handler sees it: its `subscribe` streams any operation, as the
+    legacy protocol's `start` allows (Strawberry's own `subscribe` refuses queries and mutations
+    with an exception that reached the client as an internal server error)."""
+
+    def __init__(self, schema: BaseSchema) -> None:
+        self._schema = schema
+
+    async def subscribe(self, **kwargs: Any) -> Any:
+        return await self._schema.stream(**kwargs)
+
+
+LEGACY_CLIENT_MESSAGES = frozenset({"connection_init", "start", "stop", "connection_terminate"})
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schema = cast("BaseSchema", _AnyOperation(self.schema))
+
+    async def handle_message(self, message: OperationMessage) -> None:
+        raw: object = message
+        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+            await self.websocket.send_json({"type": "error", "payload": {"message": "Invalid message"}})
+            return
+        if raw["type"] not in LEGACY_CLIENT_MESSAGES:
+            await self.websocket.send_json({"type": "error", "payload": {"message": "Invalid message type"}})
+            return
+        if raw["type"] in ("start", "stop") and not _is_id(raw.get("id")):
+            await self.websocket.send_json({"type": "error", "payload": {"message": "Invalid message: id required"}})
+            return
+        if raw["type"] == "start" and not (
+            isinstance(raw.get("payload"), dict) and isinstance(raw["payload"].get("query"), str)
+        ):
+            await self.websocket.send_json(
+                {"type": "error", "id": raw["id"], "payload": {"message": "Invalid start payload: query required"}}
+            )
+            return
+        await super().handle_message(message)

@@ -1,0 +1,1029 @@
+"""The authorisation matrix: every operation of the API, run by every kind of caller, through the
+real server (HTTP for queries and mutations, graphql-transport-ws for subscriptions).
+
+One table, `MATRIX`: an operation, the document, a variables builder and the outcome for each
+caller. The outcomes (see README "Who may do what"):
+
+- OK: the operation runs (mutations: no userErrors; queries: the target object is in the answer;
+  subscriptions: the target event or snapshot is delivered).
+- HIDDEN: the object looks exactly like a missing one: null / absent from a list for queries,
+  NOT_FOUND in userErrors for mutations, nothing delivered for subscriptions.
+- FORBIDDEN: a GraphQL error FORBIDDEN for queries and subscriptions, a FORBIDDEN userError for
+  mutations.
+- UNAUTHENTICATED: a GraphQL error UNAUTHENTICATED (a websocket with a dead credential is refused
+  at connection_init).
+
+A refused mutation must carry no data besides its userErrors. The callers share one world (built
+once for this module); a row that changes something builds its own fresh target, so rows do not
+depend on each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.clock import ManualClock
+from app.db import tables
+from app.domain.enums import AgentRole, AssignmentStrategy, Channel, CommentVisibility
+from app.domain.lifecycle import Action
+from app.domain.principal import Principal
+from app.domain.records import TicketRecord
+from app.events.cursors import EventPosition
+from app.services import agents as agent_service
+from app.services import assignment, auth, conversation, knowledge, lifecycle, routing_rules, sla
+from app.services import tickets as ticket_service
+from app.services.customers import CustomerRef
+from app.services.runtime import Runtime
+from app.services.sla_scheduler import run_due
+from app.settings import Settings
+from app.storage import IncomingFile
+from schema import ids
+from tests.support import GraphQLClient, ServerThread
+
+OK, HIDDEN, FORBIDDEN, UNAUTHENTICATED = "OK", "HIDDEN", "FORBIDDEN", "UNAUTHENTICATED"
+
+# The callers. A revoked or expired credential makes an HTTP caller anonymous (so public reads
+# still work); on a websocket it is refused at connection_init.
+ROLES = (
+    "anonymous",
+    "other_group_agent",
+    "group_agent",
+    "supervisor",
+    "admin",
+    "partner_token",
+    "revoked_token",
+    "expired_token",
+)
+PASSWORD = "correct horse battery"
+INTERNAL_WORD = "quokkafraud"  # only in the internal note: a search must not reveal it to partners
+INTERNAL_BODY = f"INTERNAL: the customer's card looks stolen ({INTERNAL_WORD})"
+PUBLIC_WORD = "kiwifruitguide"  # only in the published article
+PUBLIC_NOTE, INTERNAL_NOTE = CommentVisibility.PUBLIC, CommentVisibility.INTERNAL
+
+
+def expect(
+    anonymous: str, other_group_agent: str, group_agent: str, supervisor: str, admin: str, partner_token: str
+) -> dict[str, str]:
+    """Outcome per caller; revoked and expired credentials are treated as no credential."""
+    return {
+        "anonymous": anonymous,
+        "other_group_agent": other_group_agent,
+        "group_agent": group_agent,
+        "supervisor": supervisor,
+        "admin": admin,
+        "partner_token": partner_token,
+        "revoked_token": anonymous,
+        "expired_token": anonymous,
+    }
+
+
+PUBLIC = expect(OK, OK, OK, OK, OK, OK)
+SIGNED_IN = expect(UNAUTHENTICATED, OK, OK, OK, OK, OK)
+# Tickets of the group (and what hangs off them): its agents, supervisors, admins, and the
+# partner token (its agent is in the group).
+TEAM = expect(UNAUTHENTICATED, HIDDEN, OK, OK, OK, OK)
+# INTERNAL notes and their files: like TEAM, but never through a partner API token.
+TEAM_NOT_TOKENS = expect(UNAUTHENTICATED, HIDDEN, OK, OK, OK, HIDDEN)
+# Draft articles: signed-in agents only; anonymous readers and partner tokens see published ones.
+STAFF = expect(HIDDEN, OK, OK, OK, OK, HIDDEN)
+SUPERVISORS = expect(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, OK, FORBIDDEN)
+ADMINS = expect(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN)
+ADMINS_NODE = expect(UNAUTHENTICATED, HIDDEN, HIDDEN, HIDDEN, OK, HIDDEN)
+GROUP_WALLBOARD = expect(UNAUTHENTICATED, FORBIDDEN, OK, OK, OK, OK)
+
+
+# ---------------------------------------------------------------- the world
+
+
+@dataclass
+class World:
+    rt: Runtime
+    admin: Principal
+    tokens: dict[str, str | None]  # role -> bearer secret
+    principals: dict[str, Principal]  # role -> principal (signed-in roles and the partner token)
+    group: int  # the ticket's group
+    other_group: int
+    customer: int
+    ticket: int
+    ticket_number: int
+    public_comment: int
+    internal_comment: int
+    public_file: int
+    internal_file: int
+    event: int
+    first_cursor: str  # before every later event of the world
+    sla_ticket: int  # has an SLA warning and breach
+    draft: int
+    published: int
+    spare_agent: int
+    rule: int
+    policy: int
+    calendar: int
+    group_agent_token: int  # an API token of the group agent
+    login_email: str
+
+    def acting(self, role: str) -> Principal:
+        return self.principals.get(role, self.admin)
+
+
+def gid(type_name: str, pk: int) -> str:
+    return ids.encode(type_name, pk)
+
+
+def uploaded(name: str, content: bytes) -> IncomingFile:
+    buffer = io.BytesIO(content)
+
+    async def read(size: int) -> bytes:
+        return buffer.read(size)
+
+    return IncomingFile(filename=name, content_type="text/plain", read=read)
+
+
+STATUS_PATH = {
+    "NEW": [],
+    "OPEN": [Action.START],
+    "PENDING": [Action.START, Action.SET_PENDING],
+    "ON_HOLD": [Action.START, Action.HOLD],
+    "RESOLVED": [Action.START, Action.RESOLVE],
+}
+
+
+async def make_ticket(
+    rt: Runtime, admin: Principal, customer: CustomerRef, group: int, status: str = "NEW", category: str | None = None
+) -> TicketRecord:
+    """A ticket of `group` in the given status, made by the admin."""
+    record, _ = await ticket_service.create_ticket(
+        rt,
+        admin,
+        ticket_service.NewTicket(
+            subject="退款：订单 SO-1001 未收到货",
+            description="The parcel never arrived; please refund.",
+            channel=Channel.API,
+            customer=customer,
+            category=category,
+        ),
+    )
+    record = await assignment.assign_ticket(rt, admin, record.id, None, group, None)
+    for action in STATUS_PATH[status]:
+        record = await lifecycle.transition(rt, admin, record.id, action, resolution="Refunded in full.")
+    return record
+
+
+async def new_ticket(w: World, status: str = "NEW") -> int:
+    return (await make_ticket(w.rt, w.admin, CustomerRef(id=w.customer), w.group, status)).id
+
+
+async def make_agent(rt: Runtime, role: AgentRole, groups: list[int], name: str) -> tuple[Principal, str, str]:
+    """An agent, signed in: (principal, session secret, email)."""
+    email = f"{name}-{uuid.uuid4().hex[:6]}@example.com"
+    data = agent_service.NewAgent(name=name, email=email, password=PASSWORD, role=role, group_ids=groups)
+    await agent_service.create_agent(rt, None, data)
+    login = await auth.login(rt, email, PASSWORD, None)
+    principal = await auth.authenticate(rt, login.token)
+    assert principal is not None
+    return principal, login.token, email
+
+
+@pytest.fixture(autouse=True)
+def _clean_database() -> None:
+    """Overrides the per-test emptying: this module's rows share the world built once below."""
+
+
+@pytest.fixture(scope="module")
+async def world(
+    _truncator: Callable[[], None], engine: AsyncEngine, settings: Settings, server: ServerThread
+) -> AsyncIterator[World]:
+    _truncator()
+    rt = Runtime(engine=engine, settings=settings)
+    manual = AssignmentStrategy.MANUAL  # nothing moves by itself while the matrix runs
+    group = (await agent_service.create_group(rt, None, agent_service.NewGroup("售后", assignment_strategy=manual))).id
+    other = (await agent_service.create_group(rt, None, agent_service.NewGroup("物流", assignment_strategy=manual))).id
+
+    # The callers. The partner's three API tokens act as an agent of the group: one live, one
+    # revoked, one expired (its expiry moved into the past in the database).
+    admin, admin_session, _ = await make_agent(rt, AgentRole.ADMIN, [], "admin")
+    supervisor, supervisor_session, _ = await make_agent(rt, AgentRole.SUPERVISOR, [], "supervisor")
+    member, member_session, _ = await make_agent(rt, AgentRole.AGENT, [group], "member")
+    outsider, outsider_session, _ = await make_agent(rt, AgentRole.AGENT, [other], "outsider")
+    shop = (await make_agent(rt, AgentRole.AGENT, [group], "shop-integration"))[0].agent_id
+    live = await auth.create_api_token(rt, admin, "shop", shop, None)
+    revoked = await auth.create_api_token(rt, admin, "old shop", shop, None)
+    await auth.revoke_api_token(rt, admin, revoked.token.id)
+    expired = await auth.create_api_token(rt, admin, "trial", shop, datetime.now(UTC) + timedelta(days=1))
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(tables.api_tokens)
+            .where(tables.api_tokens.c.id == expired.token.id)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    partner = await auth.authenticate(rt, live.secret)
+    assert partner is not None
+    assert await auth.authenticate(rt, revoked.secret) is None and await auth.authenticate(rt, expired.secret) is None
+
+    # The ticket of the group, assigned to its agent, with a public reply and an internal note,
+    # each with a file.
+    customer = CustomerRef(email="li.lei@example.cn", name="李雷")
+    ticket = await make_ticket(rt, admin, customer, group)
+    await assignment.assign_ticket(rt, admin, ticket.id, member.agent_id, None, None)
+    public_file, internal_file = (
+        uploaded("receipt.txt", b"public bytes"),
+        uploaded("fraud-check.txt", b"internal bytes"),
+    )
+    public, _ = await conversation.add_comment(rt, admin, ticket.id, "We are on it.", PUBLIC_NOTE, [public_file])
+    internal, _ = await conversation.add_comment(rt, admin, ticket.id, INTERNAL_BODY, INTERNAL_NOTE, [internal_file])
+    async with engine.connect() as conn:
+        files = await conn.execute(
+            text("SELECT comment_id, id FROM attachments WHERE ticket_id = :t"), {"t": ticket.id}
+        )
+        file_of = {comment: pk for comment, pk in files}
+        first = (
+            await conn.execute(
+                text("SELECT id, txid FROM ticket_events WHERE ticket_id = :t ORDER BY id LIMIT 1"), {"t": ticket.id}
+            )
+        ).one()
+
+    # An SLA warning and breach on another ticket of the group (a scheduler two hours ahead fires them).
+    probe = sla.PolicyInput(name="probe", match_categories=["sla-probe"], first_response_seconds=3600)
+    await sla.create_policy(rt, admin, probe)
+    sla_ticket = await make_ticket(rt, admin, CustomerRef(id=ticket.customer_id), group, category="sla-probe")
+    ahead = Runtime(engine=engine, settings=settings, clock=ManualClock(datetime.now(UTC) + timedelta(hours=2)))
+    assert await run_due(ahead) == 2
+
+    draft = await knowledge.create_article(rt, member, knowledge.ArticleInput(title="Draft: refunds", body="WIP"))
+    published = await knowledge.create_article(
+        rt, member, knowledge.ArticleInput(title=f"How refunds work {PUBLIC_WORD}", body="Refunds take 3 days.")
+    )
+    await knowledge.publish_article(rt, admin, published.id)
+    hours = [sla.HoursInput(0, "09:00", "17:00")]
+    spare_policy = sla.PolicyInput(name="spare", match_categories=["never"], first_response_seconds=60)
+    yield World(
+        rt=rt,
+        admin=admin,
+        tokens={
+            "anonymous": None,
+            "other_group_agent": outsider_session,
+            "group_agent": member_session,
+            "supervisor": supervisor_session,
+            "admin": admin_session,
+            "partner_token": live.secret,
+            "revoked_token": revoked.secret,
+            "expired_token": expired.secret,
+        },
+        principals={
+            "other_group_agent": outsider,
+            "group_agent": member,
+            "supervisor": supervisor,
+            "admin": admin,
+            "partner_token": partner,
+        },
+        group=group,
+        other_group=other,
+        customer=ticket.customer_id,
+        ticket=ticket.id,
+        ticket_number=ticket.number,
+        public_comment=public.id,
+        internal_comment=internal.id,
+        public_file=file_of[public.id],
+        internal_file=file_of[internal.id],
+        event=first.id,
+        first_cursor=EventPosition(first.txid, first.id).encode(),
+        sla_ticket=sla_ticket.id,
+        draft=draft.id,
+        published=published.id,
+        spare_agent=(await make_agent(rt, AgentRole.AGENT, [], "spare"))[0].agent_id,
+        rule=(await routing_rules.create_rule(rt, admin, routing_rules.RuleInput(name="spare rule"))).id,
+        policy=(await sla.create_policy(rt, admin, spare_policy)).id,
+        calendar=(await sla.create_calendar(rt, admin, sla.CalendarInput("spare", "UTC", hours))).id,
+        group_agent_token=(await auth.create_api_token(rt, member, "member bot", None, None)).token.id,
+        login_email=(await make_agent(rt, AgentRole.AGENT, [], "login"))[2],
+    )
+
+
+# ---------------------------------------------------------------- the table
+
+Variables = Callable[[World, str], Awaitable[dict[str, Any]]]
+
+
+async def no_variables(w: World, role: str) -> dict[str, Any]:
+    return {}
+
+
+def fixed(build: Callable[[World], dict[str, Any]]) -> Variables:
+    async def variables(w: World, role: str) -> dict[str, Any]:
+        return build(w)
+
+    return variables
+
+
+def on_fresh_ticket(status: str = "NEW", **extra: Any) -> Variables:
+    """`id` of a new ticket of the group in `status` (mutations change what they touch)."""
+
+    async def variables(w: World, role: str) -> dict[str, Any]:
+        return {"id": gid("Ticket", await new_ticket(w, status)), **extra}
+
+    return variables
+
+
+async def two_fresh_tickets(w: World, role: str) -> dict[str, Any]:
+    return {"a": gid("Ticket", await new_ticket(w)), "b": gid("Ticket", await new_ticket(w))}
+
+
+async def fresh_draft(w: World, role: str) -> dict[str, Any]:
+    draft = await knowledge.create_article(w.rt, w.admin, knowledge.ArticleInput(title="Another draft", body="WIP"))
+    return {"id": gid("KnowledgeArticle", draft.id)}
+
+
+async def fresh_policy(w: World, role: str) -> dict[str, Any]:
+    policy = await sla.create_policy(
+        w.rt, w.admin, sla.PolicyInput(name="doomed", match_categories=["never"], first_response_seconds=60)
+    )
+    return {"id": gid("SlaPolicy", policy.id)}
+
+
+async def fresh_rule(w: World, role: str) -> dict[str, Any]:
+    rule = await routing_rules.create_rule(w.rt, w.admin, routing_rules.RuleInput(name="doomed"))
+    return {"id": gid("RoutingRule", rule.id)}
+
+
+async def own_fresh_token(w: World, role: str) -> dict[str, Any]:
+    created = await auth.create_api_token(w.rt, w.admin, "own", w.acting(role).agent_id, None)
+    return {"id": gid("ApiToken", created.token.id)}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def in_edges(target: Callable[[World], str]) -> Callable[[World, Any], bool]:
+    return lambda w, value: target(w) in {edge["node"]["id"] for edge in value["edges"]}
+
+
+def present(w: World, value: Any) -> bool:
+    return value is not None
+
+
+def answered(w: World, value: Any) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Row:
+    field: str  # the root field (Query.x, Mutation.x or Subscription.x)
+    document: str
+    outcomes: dict[str, str]
+    variables: Variables = no_variables
+    # Queries and subscriptions: whether the answer shows the target (OK) or not (HIDDEN).
+    shows: Callable[[World, Any], bool] = present
+    label: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.document.split("(")[0].split("{")[0].split()[0]
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}.{self.field}" + (f"[{self.label}]" if self.label else "")
+
+
+def node_row(label: str, type_name: str, pk: Callable[[World], int], outcomes: dict[str, str]) -> Row:
+    return Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id __typename } }",
+        outcomes,
+        fixed(lambda w: {"id": gid(type_name, pk(w))}),
+        label=label,
+    )
+
+
+TICKET_PAYLOAD = "{ ticket { id } userErrors { code } }"
+ARTICLE_PAYLOAD = "{ article { id } userErrors { code } }"
+
+MATRIX: list[Row] = [
+    # ------------------------------------------------------------ queries
+    node_row("ticket", "Ticket", lambda w: w.ticket, TEAM),
+    node_row("public comment", "Comment", lambda w: w.public_comment, TEAM),
+    node_row("INTERNAL note", "Comment", lambda w: w.internal_comment, TEAM_NOT_TOKENS),
+    node_row("public file", "Attachment", lambda w: w.public_file, TEAM),
+    node_row("file on an INTERNAL note", "Attachment", lambda w: w.internal_file, TEAM_NOT_TOKENS),
+    node_row("ticket event", "TicketEvent", lambda w: w.event, TEAM),
+    node_row("DRAFT article", "KnowledgeArticle", lambda w: w.draft, STAFF),
+    node_row("PUBLISHED article", "KnowledgeArticle", lambda w: w.published, PUBLIC),
+    node_row("customer", "Customer", lambda w: w.customer, SIGNED_IN),
+    node_row("agent", "Agent", lambda w: w.spare_agent, SIGNED_IN),
+    node_row("group", "Group", lambda w: w.other_group, SIGNED_IN),
+    node_row("routing rule", "RoutingRule", lambda w: w.rule, ADMINS_NODE),
+    node_row("SLA policy", "SlaPolicy", lambda w: w.policy, ADMINS_NODE),
+    node_row("business calendar", "BusinessCalendar", lambda w: w.calendar, ADMINS_NODE),
+    node_row(
+        "the group agent's API token",
+        "ApiToken",
+        lambda w: w.group_agent_token,
+        expect(UNAUTHENTICATED, HIDDEN, OK, HIDDEN, OK, HIDDEN),
+    ),
+    Row("me", "query { me { id } }", SIGNED_IN),
+    Row("ticket", "query($id: ID) { ticket(id: $id) { id } }", TEAM, fixed(lambda w: {"id": gid("Ticket", w.ticket)})),
+    Row(
+        "ticket",
+        "query($n: Int) { ticket(number: $n) { id } }",
+        TEAM,
+        fixed(lambda w: {"n": w.ticket_number}),
+        label="by number",
+    ),
+    Row(
+        "tickets",
+        "query { tickets(first: 100) { edges { node { id } } } }",
+        TEAM,
+        shows=in_edges(lambda w: gid("Ticket", w.ticket)),
+    ),
+    Row(
+        "tickets",
+        "query($q: String) { tickets(filter: {search: $q}) { edges { node { id } } } }",
+        TEAM_NOT_TOKENS,
+        fixed(lambda w: {"q": INTERNAL_WORD}),
+        shows=in_edges(lambda w: gid("Ticket", w.ticket)),
+        label="search for a word only in an INTERNAL note",
+    ),
+    Row(
+        "customer",
+        "query($id: ID!) { customer(id: $id) { id } }",
+        SIGNED_IN,
+        fixed(lambda w: {"id": gid("Customer", w.customer)}),
+    ),
+    Row("customers", "query { customers { totalCount } }", SIGNED_IN, shows=lambda w, v: v["totalCount"] >= 1),
+    Row("agents", "query { agents { id } }", SIGNED_IN, shows=lambda w, v: len(v) >= 1),
+    Row("groups", "query { groups { id } }", SIGNED_IN, shows=lambda w, v: len(v) == 2),
+    Row(
+        "knowledgeArticle",
+        "query($id: ID!) { knowledgeArticle(id: $id) { id } }",
+        STAFF,
+        fixed(lambda w: {"id": gid("KnowledgeArticle", w.draft)}),
+        label="DRAFT",
+    ),
+    Row(
+        "knowledgeArticle",
+        "query($id: ID!) { knowledgeArticle(id: $id) { id } }",
+        PUBLIC,
+        fixed(lambda w: {"id": gid("KnowledgeArticle", w.published)}),
+        label="PUBLISHED",
+    ),
+    Row(
+        "knowledgeArticles",
+        "query { knowledgeArticles(first: 100) { edges { node { id } } } }",
+        STAFF,
+        shows=in_edges(lambda w: gid("KnowledgeArticle", w.draft)),
+        label="lists the DRAFT",
+    ),
+    Row(
+        "searchArticles",
+        "query($q: String!) { searchArticles(query: $q) { article { id } } }",
+        PUBLIC,
+        fixed(lambda w: {"q": PUBLIC_WORD}),
+        shows=lambda w, v: [m["article"]["id"] for m in v] == [gid("KnowledgeArticle", w.published)],
+    ),
+    Row(
+        "suggestArticles",
+        "query($s: String!) { suggestArticles(subject: $s) { article { id } } }",
+        PUBLIC,
+        fixed(lambda w: {"s": f"how do refunds work {PUBLIC_WORD}"}),
+        shows=lambda w, v: [m["article"]["id"] for m in v] == [gid("KnowledgeArticle", w.published)],
+    ),
+    Row("slaPolicies", "query { slaPolicies { id } }", ADMINS),
+    Row("routingRules", "query { routingRules { id } }", ADMINS),
+    Row("businessCalendars", "query { businessCalendars { id } }", ADMINS),
+    Row(
+        "wallboard",
+        "query($g: ID) { wallboard(groupId: $g) { unassigned } }",
+        GROUP_WALLBOARD,
+        fixed(lambda w: {"g": gid("Group", w.group)}),
+        label="of the group",
+    ),
+    Row("wallboard", "query { wallboard { unassigned } }", SUPERVISORS, label="whole helpdesk"),
+    Row(
+        "report",
+        "query($from: DateTime!, $to: DateTime!) { report(from: $from, to: $to) { ticketsCreated } }",
+        SUPERVISORS,
+        fixed(
+            lambda w: {"from": (datetime.now(UTC) - timedelta(days=7)).isoformat(), "to": datetime.now(UTC).isoformat()}
+        ),
+    ),
+    Row("apiTokens", "query { apiTokens { id } }", SIGNED_IN, shows=answered),
+    # ------------------------------------------------------------ mutations
+    Row(
+        "login",
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token userErrors { code } } }",
+        PUBLIC,
+        fixed(lambda w: {"e": w.login_email, "p": PASSWORD}),
+    ),
+    Row(
+        "setPresence",
+        "mutation { setPresence(presence: AWAY) { agent { id } userErrors { code } } }",
+        SIGNED_IN,
+    ),
+    Row(
+        "createCustomer",
+        "mutation($n: String!) { createCustomer(input: {name: $n}) { customer { id } userErrors { code } } }",
+        SIGNED_IN,
+        fixed(lambda w: {"n": unique("customer")}),
+    ),
+    Row(
+        "updateCustomer",
+        'mutation($id: ID!) { updateCustomer(id: $id, input: {company: "ACME"}) '
+        "{ customer { id } userErrors { code } } }",
+        SIGNED_IN,
+        fixed(lambda w: {"id": gid("Customer", w.customer)}),
+    ),
+    Row(
+        "createTicket",
+        'mutation($e: String!) { createTicket(input: {subject: "Broken mug", description: "It arrived broken.", '
+        "channel: API, customer: {email: $e}}) " + TICKET_PAYLOAD + " }",
+        SIGNED_IN,
+        fixed(lambda w: {"e": f"{unique('buyer')}@example.com"}),
+    ),
+    Row(
+        "updateTicket",
+        'mutation($id: ID!) { updateTicket(id: $id, input: {tags: ["checked"]}) ' + TICKET_PAYLOAD + " }",
+        TEAM,
+        on_fresh_ticket(),
+    ),
+    Row(
+        "createSubTicket",
+        'mutation($id: ID!) { createSubTicket(parentId: $id, input: {subject: "Pick up", description: "Collect '
+        'the parcel.", channel: PHONE, customer: {email: "li.lei@example.cn"}}) ' + TICKET_PAYLOAD + " }",
+        TEAM,
+        on_fresh_ticket(),
+    ),
+    Row(
+        "linkTickets",
+        "mutation($a: ID!, $b: ID!) { linkTickets(id: $a, otherId: $b, kind: RELATED) " + TICKET_PAYLOAD + " }",
+        TEAM,
+        two_fresh_tickets,
+    ),
+    Row(
+        "mergeTickets",
+        "mutation($a: ID!, $b: ID!) { mergeTickets(sourceId: $a, targetId: $b) " + TICKET_PAYLOAD + " }",
+        TEAM,
+        two_fresh_tickets,
+    ),
+    Row(
+        "assignTicket",
+        "mutation($id: ID!, $g: ID) { assignTicket(id: $id, groupId: $g) " + TICKET_PAYLOAD + " }",
+        SUPERVISORS,
+        lambda w, role: on_fresh_ticket(g=gid("Group", w.other_group))(w, role),
+    ),
+    Row(
+        "autoAssignTicket",
+        "mutation($id: ID!) { autoAssignTicket(id: $id) " + TICKET_PAYLOAD + " }",
+        TEAM,
+        on_fresh_ticket(),
+    ),
+    Row(
+        "addCollaborator",
+        "mutation($id: ID!, $g: ID) { addCollaborator(id: $id, groupId: $g) " + TICKET_PAYLOAD + " }",
+        TEAM,
+        lambda w, role: on_fresh_ticket(g=gid("Group", w.other_group))(w, role),
+    ),
+    Row(
+        "addComment",
+        'mutation($id: ID!) { addComment(ticketId: $id, body: "Any news?") { comment { id } userErrors { code } } }',
+        TEAM,
+        on_fresh_ticket(),
+    ),
+    Row(
+        "addCustomerReply",
+        'mutation($id: ID!) { addCustomerReply(ticketId: $id, body: "Still waiting.") '
+        "{ comment { id } userErrors { code } } }",
+        TEAM,
+        on_fresh_ticket(),
+    ),
+    Row("startTicket", "mutation($id: ID!) { startTicket(id: $id) " + TICKET_PAYLOAD + " }", TEAM, on_fresh_ticket()),
+    Row(
+        "setTicketPending",
+        "mutation($id: ID!) { setTicketPending(id: $id) " + TICKET_PAYLOAD + " }",
+        TEAM,
+        on_fresh_ticket("OPEN"),
+    ),
+    Row(
+        "holdTicket", "mutation($id: ID!) { holdTicket(id: $id) " + TICKET_PAYLOAD + " }", TEAM, on_fresh_ticket("OPEN")
+    ),
+    Row(
+        "resumeTicket",
+        "mutation($id: ID!) { resumeTicket(id: $id) " + TICKET_PAYLOAD + " }",
+        TEAM,
+        on_fresh_ticket("ON_HOLD"),
+    ),
+    Row(
+        "resolveTicket",
+        'mutation($id: ID!) { resolveTicket(id: $id, resolution: "Refunded.") ' + TICKET_PAYLOAD + " }",
+        TEAM,
+        on_fresh_ticket("OPEN"),
+    ),
+    Row(
+        "reopenTicket",
+        "mutation($id: ID!) { reopenTicket(id: $id) " + TICKET_PAYLOAD + " }",
+        TEAM,
+        on_fresh_ticket("RESOLVED"),
+    ),
+    Row(
+        "closeTicket",
+        "mutation($id: ID!) { closeTicket(id: $id) " + TICKET_PAYLOAD + " }",
+        TEAM,
+        on_fresh_ticket("RESOLVED"),
+    ),
+    Row(
+        "escalateTicket",
+        'mutation($id: ID!) { escalateTicket(id: $id, reason: "Angry customer") ' + TICKET_PAYLOAD + " }",
+        TEAM,
+        on_fresh_ticket("OPEN"),
+    ),
+    Row(
+        "rateTicket",
+        "mutation($id: ID!) { rateTicket(id: $id, score: 5) " + TICKET_PAYLOAD + " }",
+        TEAM,
+        on_fresh_ticket("RESOLVED"),
+    ),
+    Row(
+        "createArticle",
+        'mutation { createArticle(input: {title: "Returns", body: "How to return."}) ' + ARTICLE_PAYLOAD + " }",
+        SIGNED_IN,
+    ),
+    Row(
+        "updateArticle",
+        'mutation($id: ID!) { updateArticle(id: $id, input: {title: "Returns", body: "Edited."}) '
+        + ARTICLE_PAYLOAD
+        + " }",
+        expect(UNAUTHENTICATED, OK, OK, OK, OK, HIDDEN),
+        fresh_draft,
+        label="a DRAFT",
+    ),
+    Row(
+        "publishArticle",
+        "mutation($id: ID!) { publishArticle(id: $id) " + ARTICLE_PAYLOAD + " }",
+        SUPERVISORS,
+        fresh_draft,
+    ),
+    Row(
+        "archiveArticle",
+        "mutation($id: ID!) { archiveArticle(id: $id) " + ARTICLE_PAYLOAD + " }",
+        SUPERVISORS,
+        fresh_draft,
+    ),
+    Row(
+        "createArticleFromTicket",
+        "mutation($id: ID!) { createArticleFromTicket(ticketId: $id) " + ARTICLE_PAYLOAD + " }",
+        TEAM,
+        on_fresh_ticket("RESOLVED"),
+    ),
+    Row(
+        "rateArticle",
+        "mutation($id: ID!) { rateArticle(id: $id, helpful: true) " + ARTICLE_PAYLOAD + " }",
+        PUBLIC,
+        fixed(lambda w: {"id": gid("KnowledgeArticle", w.published)}),
+    ),
+    Row(
+        "createAgent",
+        'mutation($e: String!) { createAgent(input: {name: "Eve", email: $e, password: "long enough password"}) '
+        "{ agent { id } userErrors { code } } }",
+        ADMINS,
+        fixed(lambda w: {"e": f"{unique('eve')}@example.com"}),
+    ),
+    Row(
+        "updateAgent",
+        "mutation($id: ID!) { updateAgent(id: $id, input: {capacity: 12}) { agent { id } userErrors { code } } }",
+        ADMINS,
+        fixed(lambda w: {"id": gid("Agent", w.spare_agent)}),
+    ),
+    Row(
+        "createGroup",
+        "mutation($n: String!) { createGroup(input: {name: $n}) { group { id } userErrors { code } } }",
+        ADMINS,
+        fixed(lambda w: {"n": unique("group")}),
+    ),
+    Row(
+        "createBusinessCalendar",
+        'mutation($n: String!) { createBusinessCalendar(input: {name: $n, timezone: "Asia/Shanghai", '
+        'hours: [{weekday: 0, start: "09:00", end: "18:00"}]}) { calendar { id } userErrors { code } } }',
+        ADMINS,
+        fixed(lambda w: {"n": unique("calendar")}),
+    ),
+    Row(
+        "createSlaPolicy",
+        'mutation { createSlaPolicy(input: {name: "new", matchCategories: ["never"], firstResponseSeconds: 60}) '
+        "{ policy { id } userErrors { code } } }",
+        ADMINS,
+    ),
+    Row(
+        "updateSlaPolicy",
+        'mutation($id: ID!) { updateSlaPolicy(id: $id, input: {name: "spare", matchCategories: ["never"], '
+        "firstResponseSeconds: 60}) { policy { id } userErrors { code } } }",
+        ADMINS,
+        fixed(lambda w: {"id": gid("SlaPolicy", w.policy)}),
+    ),
+    Row(
+        "deleteSlaPolicy",
+        "mutation($id: ID!) { deleteSlaPolicy(id: $id) { deletedId userErrors { code } } }",
+        ADMINS,
+        fresh_policy,
+    ),
+    Row(
+        "createRoutingRule",
+        'mutation { createRoutingRule(input: {name: "new"}) { rule { id } userErrors { code } } }',
+        ADMINS,
+    ),
+    Row(
+        "updateRoutingRule",
+        'mutation($id: ID!) { updateRoutingRule(id: $id, input: {name: "spare rule"}) '
+        "{ rule { id } userErrors { code } } }",
+        ADMINS,
+        fixed(lambda w: {"id": gid("RoutingRule", w.rule)}),
+    ),
+    Row(
+        "deleteRoutingRule",
+        "mutation($id: ID!) { deleteRoutingRule(id: $id) { deletedId userErrors { code } } }",
+        ADMINS,
+        fresh_rule,
+    ),
+    Row(
+        "createApiToken",
+        'mutation { createApiToken(name: "bot") { token apiToken { id } userErrors { code } } }',
+        # A token cannot mint tokens: a leaked one would outlive its own revocation.
+        expect(UNAUTHENTICATED, OK, OK, OK, OK, FORBIDDEN),
+        label="own",
+    ),
+    Row(
+        "createApiToken",
+        'mutation($a: ID) { createApiToken(name: "bot", agentId: $a) { token apiToken { id } userErrors { code } } }',
+        ADMINS,
+        fixed(lambda w: {"a": gid("Agent", w.spare_agent)}),
+        label="for another agent",
+    ),
+    Row(
+        "revokeApiToken",
+        "mutation($id: ID!) { revokeApiToken(id: $id) { deletedId userErrors { code } } }",
+        SIGNED_IN,
+        own_fresh_token,
+        label="own",
+    ),
+    Row(
+        "revokeApiToken",
+        "mutation($id: ID!) { revokeApiToken(id: $id) { deletedId userErrors { code } } }",
+        expect(UNAUTHENTICATED, HIDDEN, HIDDEN, HIDDEN, OK, HIDDEN),
+        lambda w, role: own_fresh_token(w, "spare"),
+        label="another agent's",
+    ),
+    # ------------------------------------------------------------ subscriptions
+    Row(
+        "ticketEvents",
+        "subscription($t: ID, $after: String) { ticketEvents(ticketId: $t, after: $after) { ticket { id } } }",
+        TEAM,
+        fixed(lambda w: {"t": gid("Ticket", w.ticket), "after": w.first_cursor}),
+        shows=lambda w, v: v["ticket"]["id"] == gid("Ticket", w.ticket),
+    ),
+    Row(
+        "assignmentEvents",
+        "subscription($g: ID, $after: String) { assignmentEvents(groupId: $g, after: $after) { ticket { id } } }",
+        TEAM,
+        fixed(lambda w: {"g": gid("Group", w.group), "after": w.first_cursor}),
+        shows=lambda w, v: v["ticket"]["id"] == gid("Ticket", w.ticket),
+    ),
+    Row(
+        "slaEvents",
+        "subscription($g: ID, $after: String) { slaEvents(groupId: $g, after: $after) { kind ticket { id } } }",
+        TEAM,
+        fixed(lambda w: {"g": gid("Group", w.group), "after": w.first_cursor}),
+        shows=lambda w, v: v["ticket"]["id"] == gid("Ticket", w.sla_ticket),
+    ),
+    Row(
+        "wallboard",
+        "subscription($g: ID) { wallboard(groupId: $g) { unassigned } }",
+        GROUP_WALLBOARD,
+        fixed(lambda w: {"g": gid("Group", w.group)}),
+        label="of the group",
+    ),
+    Row("wallboard", "subscription { wallboard { unassigned } }", SUPERVISORS, label="whole helpdesk"),
+]
+
+# What "nothing delivered" waits for: the rows' events are already in the log and are replayed
+# at once (`after`), so a subscriber allowed to see them gets them well within this.
+NOTHING_DELIVERED_SECONDS = 1.5
+
+
+# ---------------------------------------------------------------- running a row
+
+
+def error_code(errors: list[dict[str, Any]]) -> str:
+    codes = {e.get("extensions", {}).get("code") for e in errors}
+    return codes.pop() if len(codes) == 1 else f"ERRORS {sorted(map(str, codes))}"
+
+
+def mutation_outcome(payload: dict[str, Any]) -> str:
+    codes = [e["code"] for e in payload["userErrors"]]
+    if not codes:
+        return OK
+    leaked = {k: v for k, v in payload.items() if k != "userErrors" and v is not None}
+    if leaked:
+        return f"REFUSED WITH DATA {leaked}"
+    if codes == ["NOT_FOUND"]:
+        return HIDDEN
+    return codes[0] if len(codes) == 1 else f"USER_ERRORS {codes}"
+
+
+async def http_outcome(row: Row, w: World, role: str, client: GraphQLClient) -> str:
+    variables = await row.variables(w, role)
+    result = await client.as_(w.tokens[role]).post(row.document, variables)
+    if result.get("errors"):
+        return error_code(result["errors"])
+    value = result["data"][row.field]
+    if row.kind == "mutation":
+        return mutation_outcome(value)
+    return OK if row.shows(w, value) else HIDDEN
+
+
+async def connect(url: str, token: str | None) -> Any | None:
+    """A graphql-transport-ws connection, or None when the server refuses the credential."""
+    ws = await websockets.connect(url.replace("http", "ws", 1) + "/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await ws.send(
+        json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"} if token else {}})
+    )
+    try:
+        reply = json.loads(await ws.recv())
+    except websockets.ConnectionClosed:
+        return None
+    assert reply["type"] == "connection_ack", reply
+    return ws
+
+
+async def messages(ws: Any, within: float) -> AsyncIterator[dict[str, Any]]:
+    """Messages of operation "1" (pings answered) until `within` seconds pass."""
+    deadline = asyncio.get_running_loop().time() + within
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        try:
+            message = json.loads(await asyncio.wait_for(ws.recv(), left))
+        except TimeoutError:
+            return
+        if message.get("type") == "ping":
+            await ws.send(json.dumps({"type": "pong"}))
+        elif message.get("id") == "1":
+            yield message
+
+
+async def subscription_outcome(row: Row, w: World, role: str, server: ServerThread) -> str:
+    variables = await row.variables(w, role)
+    ws = await connect(server.url, w.tokens[role])
+    if ws is None:
+        return UNAUTHENTICATED
+    try:
+        payload = {"query": row.document, "variables": variables}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        # Deliveries about other objects (tickets other rows moved into the caller's group) are
+        # skipped: the question is whether the target ever arrives.
+        async for message in messages(ws, NOTHING_DELIVERED_SECONDS):
+            if message["type"] == "error":
+                return error_code(message["payload"])
+            assert message["type"] == "next", message
+            if message["payload"].get("errors"):
+                return error_code(message["payload"]["errors"])
+            if row.shows(w, message["payload"]["data"][row.field]):
+                return OK
+        return HIDDEN
+    finally:
+        await ws.close()
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=lambda row: row.id)
+async def test_each_caller_gets_the_documented_outcome(
+    row: Row, world: World, server: ServerThread, anonymous: GraphQLClient
+) -> None:
+    observed = {}
+    for role in ROLES:
+        if row.kind == "subscription":
+            observed[role] = await subscription_outcome(row, world, role, server)
+        else:
+            observed[role] = await http_outcome(row, world, role, anonymous)
+    assert observed == row.outcomes
+
+
+INTROSPECTION = """
+query { __schema {
+  queryType { fields { name } }
+  mutationType { fields { name } }
+  subscriptionType { fields { name } }
+} }
+"""
+
+
+async def test_the_matrix_covers_every_operation_the_server_serves(anonymous: GraphQLClient) -> None:
+    # A new root field without a row fails here.
+    schema = (await anonymous.execute(INTROSPECTION))["__schema"]
+    served = {
+        f"{kind}.{f['name']}"
+        for kind, key in (("query", "queryType"), ("mutation", "mutationType"), ("subscription", "subscriptionType"))
+        for f in schema[key]["fields"]
+    }
+    covered = {f"{row.kind}.{row.field}" for row in MATRIX}
+    assert served - covered == set(), "operations without a row in MATRIX"
+    assert covered - served == set(), "rows for operations the server does not serve"
+    assert all(set(row.outcomes) == set(ROLES) for row in MATRIX)
+
+
+# ---------------------------------------------------------------- beside the GraphQL operations
+
+DOWNLOADS = {
+    "public file": {
+        "anonymous": 401,
+        "other_group_agent": 404,
+        "group_agent": 200,
+        "supervisor": 200,
+        "admin": 200,
+        "partner_token": 200,
+        "revoked_token": 401,
+        "expired_token": 401,
+    },
+    "file on an INTERNAL note": {
+        "anonymous": 401,
+        "other_group_agent": 404,
+        "group_agent": 200,
+        "supervisor": 200,
+        "admin": 200,
+        "partner_token": 404,
+        "revoked_token": 401,
+        "expired_token": 401,
+    },
+}
+
+
+@pytest.mark.parametrize("which", DOWNLOADS)
+async def test_attachment_downloads_follow_the_same_rules(
+    which: str, world: World, server: ServerThread, http: httpx.AsyncClient
+) -> None:
+    pk = world.public_file if which == "public file" else world.internal_file
+    content = b"public bytes" if which == "public file" else b"internal bytes"
+    observed = {}
+    for role in ROLES:
+        token = world.tokens[role]
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await http.get(f"{server.url}/attachments/{gid('Attachment', pk)}", headers=headers)
+        assert (response.content == content) == (response.status_code == 200)
+        observed[role] = response.status_code
+    assert observed == DOWNLOADS[which]
+
+
+SUBSCRIBED_CONVERSATION = """
+subscription($t: ID, $after: String) {
+  ticketEvents(ticketId: $t, after: $after) {
+    type
+    data
+    ticket {
+      comments(first: 50) { totalCount edges { node { body visibility attachments { filename } } } }
+      internal: comments(visibility: INTERNAL) { totalCount edges { node { body } } }
+      attachments { filename }
+    }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(("role", "sees_internal"), [("group_agent", True), ("partner_token", False)])
+async def test_internal_notes_never_reach_a_partner_token_through_a_subscription(
+    role: str, sees_internal: bool, world: World, server: ServerThread
+) -> None:
+    async with world.rt.engine.connect() as conn:
+        events = (
+            await conn.execute(text("SELECT count(*) FROM ticket_events WHERE ticket_id = :t"), {"t": world.ticket})
+        ).scalar_one()
+    ws = await connect(server.url, world.tokens[role])
+    assert ws is not None
+    try:
+        variables = {"t": gid("Ticket", world.ticket), "after": world.first_cursor}
+        subscribe = {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {"query": SUBSCRIBED_CONVERSATION, "variables": variables},
+        }
+        await ws.send(json.dumps(subscribe))
+        delivered = []
+        async for message in messages(ws, 10):
+            assert message["type"] == "next" and not message["payload"].get("errors"), message
+            delivered.append(message["payload"]["data"]["ticketEvents"])
+            if len(delivered) == events - 1:  # every event after the first cursor, replayed
+                break
+    finally:
+        await ws.close()
+    assert len(delivered) == events - 1
+    assert "COMMENTED" in {e["type"] for e in delivered}
+    raw = json.dumps(delivered, ensure_ascii=False)
+    assert (INTERNAL_BODY in raw) is sees_internal
+    assert ("fraud-check.txt" in raw) is sees_internal
+    assert "We are on it." in raw and "receipt.txt" in raw
