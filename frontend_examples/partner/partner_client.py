@@ -35,6 +35,8 @@ import websockets
 
 DOCUMENTS = Path(__file__).resolve().parent
 RETRIES = 5  # attempts for a request whose answer got lost (timeout, connection reset)
+# graphql-transport-ws closes that trying again will not fix: bad message, bad or revoked token.
+REFUSED = {4400, 4401, 4403}
 
 
 class HelpdeskError(Exception):
@@ -160,13 +162,13 @@ async def follow_events(args: argparse.Namespace) -> None:
                 await ws.send(
                     json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {args.token}"}})
                 )
-                # Each (re)subscription resumes after the last handled event: nothing missed, nothing twice.
-                variables = {"ticketId": args.ticket_id, "after": cursor}
-                payload = {"query": events, "variables": variables, "operationName": "FollowTicket"}
                 async for raw in ws:
                     message = json.loads(raw)
                     kind = message["type"]
                     if kind == "connection_ack":
+                        # Each (re)subscription resumes after the last handled event: nothing missed, nothing twice.
+                        variables = {"ticketId": args.ticket_id, "after": cursor}
+                        payload = {"query": events, "variables": variables, "operationName": "FollowTicket"}
                         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
                         delay = 1.0
                     elif kind == "ping":
@@ -181,6 +183,9 @@ async def follow_events(args: argparse.Namespace) -> None:
                     elif kind == "complete":
                         return
         except (OSError, websockets.ConnectionClosed, websockets.InvalidHandshake) as exc:
+            refusal = exc.rcvd if isinstance(exc, websockets.ConnectionClosed) else None
+            if refusal is not None and refusal.code in REFUSED:
+                raise HelpdeskError(f"the helpdesk closed the connection: {refusal.code} {refusal.reason}") from exc
             print(f"connection lost ({exc}); resuming in {delay:.0f}s", file=sys.stderr)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)

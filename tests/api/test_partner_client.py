@@ -222,3 +222,16 @@ async def test_a_follower_killed_mid_stream_resumes_without_missing_or_repeating
     assert [(e["id"], e["cursor"], e["type"]) for e in printed] == [(e["id"], e["cursor"], e["type"]) for e in history]
     # Resolved and rated while it was down, reopened by the customer's message after it came back.
     assert [e["type"] for e in history[-4:]] == ["STATUS_CHANGED", "RATED", "STATUS_CHANGED", "COMMENTED"]
+
+
+async def test_a_follower_whose_token_is_refused_stops_with_the_reason(partner: Partner, tmp_path: Path) -> None:
+    ticket = await partner.ok(*create_args("order-SO-1003"))
+    (created,) = await partner.history(ticket["id"])
+    state = tmp_path / "so-1003.cursor"
+    state.write_text(json.dumps({"ticketId": ticket["id"], "cursor": created["cursor"]}))
+    partner.env["HELPDESK_TOKEN"] = "revoked-or-mistyped"
+
+    status, lines, err = await partner.run("follow", ticket["id"], "--state", str(state))
+
+    assert (status, lines) == (1, [])
+    assert "4403" in err  # the websocket's connection_init was refused: no endless reconnecting
