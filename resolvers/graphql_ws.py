@@ -6,6 +6,8 @@ object of the protocol's shape closes the socket with 4400. Strawberry's handler
 crashed the handler (an abnormal close, no code) or was run anyway; and it refused the spec's
 `connection_init` with `"payload": null`.
 
+Both: server messages go out as text frames.
+
 Legacy graphql-ws (subscriptions-transport-ws): a `start` may carry any operation, and a message
 that is not an object gets an `error` message instead of tearing the connection down.
 """
@@ -15,6 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
@@ -22,6 +27,19 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
 
 from schema.context import Context
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """Every message in a text frame, as both protocols have it: the view encodes JSON to bytes
+    (orjson), which Strawberry's adapter would send as binary frames, and a browser client's
+    JSON.parse cannot read a Blob."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        encoded = self.view.encode_json(message)
+        try:
+            await self.ws.send_text(encoded.decode() if isinstance(encoded, bytes) else encoded)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
 
 def _is_id(value: object) -> bool:

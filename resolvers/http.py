@@ -29,7 +29,7 @@ from resolvers.graphql_over_http import (
     refuse_unsupported_charset,
     request_error_status,
 )
-from resolvers.graphql_ws import LegacyWSHandler, TransportWSHandler
+from resolvers.graphql_ws import LegacyWSHandler, TextFrames, TransportWSHandler
 from schema.context import Context
 
 
@@ -116,6 +116,7 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
     # resolvers/graphql_ws.py; tests/protocol/ runs graphql-http's audit against a real server).
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    websocket_adapter_class = TextFrames
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
