@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 5000
     max_page_size: int = 100
+    # Static cost of an operation: each field 1, times the `first` of every list above it.
+    max_query_cost: int = 10_000
     max_request_bytes: int = 1_000_000
     # Browser origins allowed to call the API cross-site (comma-separated); empty: none (closed).
     cors_origins: str = ""

@@ -17,6 +17,7 @@ from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, Reje
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.mutation import Mutation
 from resolvers.query import Query
+from resolvers.query_cost import QueryCostLimiter
 from resolvers.reports import ReportQuery
 from resolvers.routing import RoutingMutation, RoutingQuery
 from resolvers.sla import SlaMutation, SlaQuery
@@ -65,6 +66,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: QueryCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             RejectNulCharacters,
