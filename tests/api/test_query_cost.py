@@ -5,10 +5,11 @@ are refused."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from graphql import NamedTypeNode, OperationDefinitionNode, TypeNode, parse
-from sqlalchemy import event, update
+from sqlalchemy import event, insert, update
 
 from app.db import tables
 from app.db.engine import StatementCounter
@@ -19,7 +20,7 @@ from app.services.tickets import NewTicket, create_ticket
 from app.settings import Settings
 from resolvers.query_cost import operation_cost
 from resolvers.schema import build_schema
-from tests.conftest import Actor
+from tests.conftest import PASSWORD, Actor
 from tests.support import EXAMPLES, GraphQLClient, GraphQLWebSocket, ServerThread, load_document
 
 
@@ -280,3 +281,23 @@ async def test_a_batch_of_operations_is_refused_with_a_clear_400(
 
     assert response.status_code == 400
     assert "batch" in response.text.lower()
+
+
+async def test_a_client_address_with_too_many_failed_logins_is_refused_for_every_account(
+    anonymous: GraphQLClient, make_actor: Callable[..., Awaitable[Actor]], rt: Runtime
+) -> None:
+    # Password spraying: one failure per account from one address. Ten in the window lock the
+    # address out (recorded directly: real ones past the third are slowed down). The per-account
+    # lockout is in test_auth.
+    await make_actor(email="sprayed@example.com")
+    async with rt.engine.begin() as conn:
+        await conn.execute(
+            insert(tables.login_failures),
+            [{"subject": "ip:127.0.0.1", "failed_at": datetime.now(UTC) - timedelta(minutes=1)} for _ in range(10)],
+        )
+
+    result = await anonymous.run("console/Login.graphql", {"email": "sprayed@example.com", "password": PASSWORD})
+
+    payload = result["login"]
+    assert payload["token"] is None
+    assert [e["code"] for e in payload["userErrors"]] == ["FORBIDDEN"]
