@@ -54,6 +54,7 @@ from graphql.pyutils import is_awaitable
 from prometheus_client import Counter
 
 from resolvers.extensions import contains_nul
+from resolvers.hot_fields import HOT_FIELDS, Lookup
 
 # Root query fields that only read: running one of them and then, if the plan gives up, running the
 # ordinary executor as well changes nothing. (Article search is not here: it records the search.)
@@ -98,6 +99,7 @@ class FieldPlan:
     type: GraphQLOutputType | None
     attribute: str | None  # a plain attribute read, when the field has no resolver function
     resolve: Callable[..., Any] | None
+    lookup: Lookup | None  # a batch form of the resolver (resolvers/hot_fields.py)
     uses_variables: bool
     static_arguments: dict[str, Any] | None
     children: list[FieldPlan] = field(default_factory=list)
@@ -187,7 +189,7 @@ def _compile_selection(
         node = nodes[0]
         name = node.name.value
         if name == "__typename":
-            plans.append(FieldPlan(key, name, None, node, None, None, None, False, {}, typename=object_type.name))
+            plans.append(FieldPlan(key, name, None, node, None, None, None, None, False, {}, typename=object_type.name))
             continue
         if name.startswith("__"):
             raise NotCompilable  # introspection stays with the ordinary executor
@@ -203,7 +205,10 @@ def _compile_selection(
             resolve = None
         uses_variables = any(_has_variable(argument.value) for n in nodes for argument in n.arguments or ())
         static = None if uses_variables else get_argument_values(definition, node)
-        plan = FieldPlan(key, name, definition, node, definition.type, attribute, resolve, uses_variables, static)
+        lookup = HOT_FIELDS.get((object_type.name, name)) if not definition.args else None
+        plan = FieldPlan(
+            key, name, definition, node, definition.type, attribute, resolve, lookup, uses_variables, static
+        )
         if is_object_type(named):
             assert isinstance(named, GraphQLObjectType)
             plan.children = _compile_selection(
@@ -281,6 +286,8 @@ class _Run:
         if f.attribute is not None:
             attribute = f.attribute
             return [getattr(p, attribute) for p in parents]
+        if f.lookup is not None:
+            return f.lookup.resolve(self.context, parents)
         assert f.resolve is not None and f.definition is not None
         arguments = f.static_arguments
         if arguments is None:

@@ -77,20 +77,20 @@ class Loaders:
         self, fetch: Callable[[AsyncConnection, Sequence[Any]], Awaitable[dict[Any, Any]]], default: Any
     ) -> DataLoader[Any, Any]:
         async def batch(keys: list[Any]) -> list[Any]:
-            async with self._rt.engine.connect() as conn:
+            async with self._rt.reader.connect() as conn:
                 found = await fetch(conn, keys)
             return [found.get(key, default) for key in keys]
 
         return DataLoader(batch)
 
     async def _visible_tickets(self, ids: list[int]) -> list[TicketRecord | None]:
-        async with self._rt.engine.connect() as conn:
+        async with self._rt.reader.connect() as conn:
             found = await tickets.tickets_by_ids(conn, ids)
             allowed = await self._allowed(conn, list(found))
         return [found[i] if i in found and i in allowed else None for i in ids]
 
     async def _visible_sub_tickets(self, parent_ids: list[int]) -> list[list[TicketRecord]]:
-        async with self._rt.engine.connect() as conn:
+        async with self._rt.reader.connect() as conn:
             children = await tickets.sub_tickets_of(conn, parent_ids)
             allowed = await self._allowed(conn, [c.id for kids in children.values() for c in kids])
         return [[c for c in children.get(pid, []) if c.id in allowed] for pid in parent_ids]
@@ -110,7 +110,7 @@ class Loaders:
         for ticket_id, visibility, after_id, first in keys:
             shapes[(visibility, after_id, first)].append(ticket_id)
         results: dict[tuple[int, str | None, int | None, int], tuple[list[CommentRecord], bool]] = {}
-        async with self._rt.engine.connect() as conn:
+        async with self._rt.reader.connect() as conn:
             for (visibility, after_id, first), ticket_ids in shapes.items():
                 pages = await tickets.comments_page(conn, ticket_ids, visibility, after_id, first)
                 for ticket_id in ticket_ids:
@@ -122,7 +122,7 @@ class Loaders:
         for ticket_id, visibility in keys:
             by_visibility[visibility].append(ticket_id)
         counts: dict[tuple[int, str | None], int] = {}
-        async with self._rt.engine.connect() as conn:
+        async with self._rt.reader.connect() as conn:
             for visibility, ticket_ids in by_visibility.items():
                 found = await tickets.comment_counts(conn, ticket_ids, visibility)
                 for ticket_id in ticket_ids:
@@ -143,7 +143,7 @@ class Loaders:
         for ticket_id, after, first in keys:
             shapes[(after, first)].append(ticket_id)
         results: dict[tuple[int, EventPosition | None, int], tuple[list[TicketEventRecord], bool]] = {}
-        async with self._rt.engine.connect() as conn:
+        async with self._rt.reader.connect() as conn:
             for (after, first), ticket_ids in shapes.items():
                 pages = await event_reads.history_page(conn, ticket_ids, after, first)
                 for ticket_id in ticket_ids:

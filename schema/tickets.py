@@ -422,7 +422,7 @@ async def ticket_connection(
         cursor = TicketPageCursor.decode(after, order) if after else None
     except InvalidInput as exc:
         raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT"}) from exc
-    engine = info.context.rt.engine
+    engine = info.context.rt.reader
     async with engine.connect() as conn:
         records, cursors, has_next = await ticket_reads.list_tickets(conn, principal, f, order, size, cursor)
 
