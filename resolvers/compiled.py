@@ -55,6 +55,7 @@ from prometheus_client import Counter
 
 from resolvers.extensions import contains_nul
 from resolvers.hot_fields import HOT_FIELDS, Lookup
+from resolvers.query_cost import operation_cost
 
 # Root query fields that only read: running one of them and then, if the plan gives up, running the
 # ordinary executor as well changes nothing. (Article search is not here: it records the search.)
@@ -114,6 +115,9 @@ class Plan:
     fragments: dict[str, FragmentDefinitionNode]
     root_type: GraphQLObjectType
     fields: list[FieldPlan]
+    # The cost limit (resolvers/query_cost.py) depends on the page sizes a request's variables
+    # ask for; None when even the largest pages stay under it.
+    within_cost: Callable[[dict[str, Any] | None], bool] | None = None
 
 
 class NotCompilable(Exception):
@@ -240,6 +244,8 @@ async def execute_plan(plan: Plan, context: Any, variables: dict[str, Any] | Non
     """The `data` of the response, or Abandon."""
     if variables and contains_nul(variables):
         raise Abandon
+    if plan.within_cost is not None and not plan.within_cost(variables):
+        raise Abandon
     coerced = get_variable_values(plan.schema, plan.operation.variable_definitions or (), variables or {})
     if isinstance(coerced, list):
         raise Abandon
@@ -359,6 +365,19 @@ class _Run:
         return out
 
 
+def _cost_check(
+    plan: Plan, operation_name: str | None, max_cost: int, max_page_size: int
+) -> Callable[[dict[str, Any] | None], bool] | None:
+    largest = {v.variable.name.value: max_page_size for v in plan.operation.variable_definitions or ()}
+    if operation_cost(plan.schema, plan.document, operation_name, largest, max_page_size) <= max_cost:
+        return None
+
+    def within(variables: dict[str, Any] | None) -> bool:
+        return operation_cost(plan.schema, plan.document, operation_name, variables, max_page_size) <= max_cost
+
+    return within
+
+
 async def _settle(items: list[Any]) -> None:
     """Replace the awaitables in `items` by their results, awaited concurrently."""
     pending = [i for i, item in enumerate(items) if inspect.isawaitable(item)]
@@ -390,11 +409,14 @@ class CompiledDocuments:
     def knows(self, query: str, operation_name: str | None) -> bool:
         return (query, operation_name) in self._plans
 
-    def learn(self, query: str, operation_name: str | None) -> Plan | None:
+    def learn(self, query: str, operation_name: str | None, max_cost: int, max_page_size: int) -> Plan | None:
         """Called after the ordinary executor answered this document without errors."""
         key = (query, operation_name)
         if key not in self._plans:
-            self._plans[key] = compile_document(self._schema, query, operation_name)
+            plan = compile_document(self._schema, query, operation_name)
+            if plan is not None:
+                plan.within_cost = _cost_check(plan, operation_name, max_cost, max_page_size)
+            self._plans[key] = plan
             while len(self._plans) > self._capacity:
                 self._plans.popitem(last=False)
         return self._plans[key]

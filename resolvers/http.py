@@ -73,7 +73,8 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             and result.data is not None
             and not self.compiled.knows(query, operation_name)
         ):
-            self.compiled.learn(query, operation_name)
+            settings = context.rt.settings
+            self.compiled.learn(query, operation_name, settings.max_query_cost, settings.max_page_size)
         return result
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:

@@ -222,3 +222,20 @@ async def test_a_compiled_document_reports_bad_input_like_the_ordinary_executor(
         anonymous = await http.post(url, json={"query": document, "variables": {"first": 2}})
         assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
         assert await served_compiled(http, still_server) == before + 1
+
+
+async def test_the_cost_limit_still_applies_when_variables_ask_for_bigger_pages(
+    engine: AsyncEngine, settings: Settings, clock: ManualClock, still_server: ServerThread
+) -> None:
+    rt = Runtime(engine=engine, settings=settings, clock=clock)
+    await seed_demo(rt)
+    token = (await auth_service.login(rt, DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, None)).token
+    document = "query Bomb($n: Int) { tickets(first: $n) { edges { node { comments(first: $n) { edges { node { body } } } } } } }"
+    url, headers = f"{still_server.url}/graphql", {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(2):  # learnt, then served from its plan
+            small = await http.post(url, json={"query": document, "variables": {"n": 2}}, headers=headers)
+            assert "errors" not in small.json()
+        big = await http.post(url, json={"query": document, "variables": {"n": 100}}, headers=headers)
+        assert big.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        assert big.json().get("data") is None
