@@ -252,6 +252,12 @@ async def test_a_chinese_agent_filters_the_queue_and_sees_sla_due_times_turn_ove
         page = await context.new_page()
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda error: problems.append(str(error)))
+        await page.goto(f"{server.url}/examples/console/")
+        await page.fill("input[name=email]", agent.agent.email)
+        await page.fill("input[name=password]", "not the password")
+        await page.click("#login-form button[type=submit]")
+        await expect(page.locator("#login-error")).not_to_be_empty()
+        await expect(page.locator("#workspace")).to_be_hidden()
         await sign_in(page, server, agent)
         await expect(page.locator("h1")).to_contain_text("客服工作台")
         await expect(page.locator("#scope option:checked")).to_have_text("分配给我的")
@@ -294,7 +300,24 @@ async def test_a_chinese_agent_filters_the_queue_and_sees_sla_due_times_turn_ove
             "data-number", str(urgent["number"])
         )
         assert re.search(r"#ticket=", page.url)
+        # Someone else writes on the open ticket: it shows up without a reload.
+        await admin.client.mutate(
+            "console/AddComment.graphql",
+            {"ticketId": urgent["id"], "body": "主管：先全额退款", "visibility": "INTERNAL"},
+        )
+        note = page.locator("#conversation li", has_text="主管：先全额退款")
+        await expect(note).to_have_attribute("data-visibility", "INTERNAL", timeout=LIVE)
+        await expect(note).to_contain_text("Ada Admin")
         await page.screenshot(path=str(ARTIFACTS / "console-filters-zh.png"), full_page=True, animations="disabled")
+
+        # A reload keeps the session (sessionStorage) and the open ticket (the address); signing out ends both.
+        await page.reload()
+        await expect(page.locator("#ticket-title")).to_have_text(f"#{urgent['number']} 订单被重复扣款")
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=10_000)
+        await page.click("#logout")
+        await expect(page.locator("#login-form")).to_be_visible()
+        await expect(page.locator("#workspace")).to_be_hidden()
+        assert await page.evaluate("sessionStorage.getItem('helpdesk.console.session')") is None
         assert problems == []
     finally:
         await context.close()
