@@ -104,7 +104,7 @@ def create_app(database_url: str, pool_size: int = 10) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state["pool"] = await asyncpg.create_pool(
-            database_url, min_size=pool_size, max_size=pool_size, server_settings={"timezone": "UTC"}
+            database_url, min_size=1, max_size=pool_size, server_settings={"timezone": "UTC"}
         )
         try:
             yield
