@@ -25,6 +25,7 @@ from starlette.types import ExceptionHandler
 from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from app import metrics
 from app.background import SlaSchedulerTask, auto_close_loop
 from app.clock import Clock, SystemClock
 from app.db.engine import create_engine, database_unavailable
@@ -62,6 +63,7 @@ def create_app(
         hub = EventHub(engine, broadcast, poll_interval=settings.event_poll_seconds)
         await hub.start()
         rt.publisher = hub
+        metrics.watch(engine, hub)
         wallboard = WallboardFeed(
             hub, lambda group_id: wallboard_numbers(engine, group_id, rt.clock.now(), settings.timezone)
         )

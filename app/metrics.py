@@ -1,13 +1,19 @@
-"""Prometheus metrics: HTTP requests by route and status, latency, SQL statements, and a /metrics endpoint."""
+"""Prometheus metrics: HTTP requests by route and status, latency, SQL statements, the process's
+own figures (RSS, open file descriptors: prometheus_client's process collector), the database
+pool, live subscription streams and asyncio tasks (what a soak watches for leaks), and a
+/metrics endpoint."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextvars import ContextVar
+from typing import Protocol
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +26,36 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 _KNOWN_PATHS = {"/graphql", "/healthz", "/metrics"}
+# Read when scraped; they describe the process's most recently started app.
+DB_POOL_CHECKED_OUT = Gauge("helpdesk_db_pool_checked_out", "Database connections in use")
+DB_POOL_OPEN = Gauge("helpdesk_db_pool_open", "Database connections the pool holds (in use and idle)")
+EVENT_LISTENERS = Gauge("helpdesk_event_listeners", "Subscription streams registered on the event hub")
+ASYNCIO_TASKS = Gauge("helpdesk_asyncio_tasks", "asyncio tasks alive on the event loop")
+
+
+class _HasListeners(Protocol):
+    @property
+    def listener_count(self) -> int: ...
+
+
+def _running_tasks() -> float:
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # scraped off the event loop
+        return float("nan")
+
+
+ASYNCIO_TASKS.set_function(_running_tasks)
+
+
+def watch(engine: AsyncEngine, hub: _HasListeners) -> None:
+    """Reports this app's pool and hub on /metrics."""
+    pool = engine.sync_engine.pool
+    DB_POOL_CHECKED_OUT.set_function(lambda: float(pool.checkedout()))  # type: ignore[attr-defined]
+    DB_POOL_OPEN.set_function(lambda: float(pool.checkedin() + pool.checkedout()))  # type: ignore[attr-defined]
+    EVENT_LISTENERS.set_function(lambda: float(hub.listener_count))
+
+
 STATEMENTS = Counter(
     "helpdesk_db_statements_total",
     "SQL statements sent to PostgreSQL, by the HTTP path whose request sent them ('background' outside requests)",

@@ -231,6 +231,18 @@ async def wait_until_healthy(http: httpx.AsyncClient, base_url: str, within: flo
     raise AssertionError(f"{base_url} not healthy again within {within:.0f}s")
 
 
+async def scrape(http: httpx.AsyncClient, base_url: str) -> dict[str, float]:
+    """The unlabelled samples of the server's /metrics."""
+    response = await http.get(f"{base_url}/metrics")
+    assert response.status_code == 200
+    samples = {}
+    for line in response.text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
 def assert_clean_failure(response: httpx.Response) -> None:
     """A request the service could not serve: 503, or a GraphQL error; never a 500 and never
     an exception's text."""
