@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
-from app.db.repositories.rows import by_id, columns_for, to_records
+from app.db.repositories.rows import among, by_id, columns_for, to_records
 from app.domain.enums import OPEN_STATUSES
 from app.domain.records import AgentRecord, CustomerRecord, GroupRecord
 
@@ -18,7 +18,7 @@ _OPEN = [s.value for s in OPEN_STATUSES]
 
 
 async def customers_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, CustomerRecord]:
-    rows = await conn.execute(select(*columns_for(c, CustomerRecord)).where(c.c.id.in_(ids)))
+    rows = await conn.execute(select(*columns_for(c, CustomerRecord)).where(among(c.c.id, ids)))
     return by_id(to_records(CustomerRecord, rows))
 
 
@@ -61,7 +61,7 @@ async def count_customers(conn: AsyncConnection, search: str | None) -> int:
 
 
 async def agents_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AgentRecord]:
-    rows = await conn.execute(select(*columns_for(a, AgentRecord)).where(a.c.id.in_(ids)))
+    rows = await conn.execute(select(*columns_for(a, AgentRecord)).where(among(a.c.id, ids)))
     return by_id(to_records(AgentRecord, rows))
 
 
@@ -75,7 +75,7 @@ async def list_agents(conn: AsyncConnection, group_id: int | None, presence: str
 
 
 async def groups_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, GroupRecord]:
-    rows = await conn.execute(select(*columns_for(g, GroupRecord)).where(g.c.id.in_(ids)))
+    rows = await conn.execute(select(*columns_for(g, GroupRecord)).where(among(g.c.id, ids)))
     return by_id(to_records(GroupRecord, rows))
 
 
@@ -85,7 +85,7 @@ async def list_groups(conn: AsyncConnection) -> list[GroupRecord]:
 
 async def group_ids_of_agents(conn: AsyncConnection, agent_ids: Sequence[int]) -> dict[int, list[int]]:
     rows = await conn.execute(
-        select(gm.c.agent_id, gm.c.group_id).where(gm.c.agent_id.in_(agent_ids)).order_by(gm.c.group_id)
+        select(gm.c.agent_id, gm.c.group_id).where(among(gm.c.agent_id, agent_ids)).order_by(gm.c.group_id)
     )
     result: dict[int, list[int]] = defaultdict(list)
     for agent_id, group_id in rows:
@@ -97,7 +97,7 @@ async def member_ids_of_groups(conn: AsyncConnection, group_ids: Sequence[int]) 
     rows = await conn.execute(
         select(gm.c.group_id, gm.c.agent_id)
         .join(a, a.c.id == gm.c.agent_id)
-        .where(gm.c.group_id.in_(group_ids), a.c.deactivated_at.is_(None))
+        .where(among(gm.c.group_id, group_ids), a.c.deactivated_at.is_(None))
         .order_by(a.c.name, a.c.id)
     )
     result: dict[int, list[int]] = defaultdict(list)
@@ -109,7 +109,7 @@ async def member_ids_of_groups(conn: AsyncConnection, group_ids: Sequence[int]) 
 async def open_ticket_counts_by_agent(conn: AsyncConnection, agent_ids: Sequence[int]) -> dict[int, int]:
     rows = await conn.execute(
         select(t.c.assignee_id, func.count())
-        .where(t.c.assignee_id.in_(agent_ids), t.c.status.in_(_OPEN))
+        .where(among(t.c.assignee_id, agent_ids), t.c.status.in_(_OPEN))
         .group_by(t.c.assignee_id)
     )
     return {agent_id: n for agent_id, n in rows}
@@ -118,7 +118,7 @@ async def open_ticket_counts_by_agent(conn: AsyncConnection, agent_ids: Sequence
 async def open_ticket_counts_by_customer(conn: AsyncConnection, customer_ids: Sequence[int]) -> dict[int, int]:
     rows = await conn.execute(
         select(t.c.customer_id, func.count())
-        .where(t.c.customer_id.in_(customer_ids), t.c.status.in_(_OPEN))
+        .where(among(t.c.customer_id, customer_ids), t.c.status.in_(_OPEN))
         .group_by(t.c.customer_id)
     )
     return {customer_id: n for customer_id, n in rows}
@@ -127,7 +127,7 @@ async def open_ticket_counts_by_customer(conn: AsyncConnection, customer_ids: Se
 async def queue_lengths(conn: AsyncConnection, group_ids: Sequence[int]) -> dict[int, int]:
     rows = await conn.execute(
         select(t.c.group_id, func.count())
-        .where(and_(t.c.group_id.in_(group_ids), t.c.assignee_id.is_(None), t.c.status.in_(_OPEN)))
+        .where(and_(among(t.c.group_id, group_ids), t.c.assignee_id.is_(None), t.c.status.in_(_OPEN)))
         .group_by(t.c.group_id)
     )
     return {group_id: n for group_id, n in rows}

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table
+from sqlalchemy import ColumnElement, Table, any_, literal
+from sqlalchemy.dialects.postgresql import ARRAY
 
 R = TypeVar("R")
 
@@ -21,3 +22,9 @@ def to_records(record: type[R], rows: Iterable[Sequence[Any]]) -> list[R]:
 
 def by_id(records: Iterable[R]) -> dict[int, R]:
     return {r.id: r for r in records}  # type: ignore[attr-defined]
+
+
+def among(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column = ANY($1)`: one prepared statement for any number of values (an IN list is a new
+    statement, parsed and planned again, for every length a batch happens to have)."""
+    return column == any_(literal(list(values), ARRAY(column.type)))

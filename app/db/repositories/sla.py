@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
-from app.db.repositories.rows import columns_for, to_records
+from app.db.repositories.rows import among, columns_for, to_records
 from app.domain.enums import SlaTarget
 from app.domain.records import BusinessCalendarRecord, SlaClockRecord, SlaPolicyRecord
 from app.domain.sla import SlaConfig, TicketSlaView, ticket_sla_view
@@ -26,7 +26,7 @@ async def all_policies(conn: AsyncConnection) -> list[SlaPolicyRecord]:
 
 
 async def policies_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, SlaPolicyRecord]:
-    rows = await conn.execute(select(*POLICY_COLUMNS).where(p.c.id.in_(list(ids))))
+    rows = await conn.execute(select(*POLICY_COLUMNS).where(among(p.c.id, list(ids))))
     return {r.id: r for r in to_records(SlaPolicyRecord, rows)}
 
 
@@ -35,7 +35,7 @@ async def all_calendars(conn: AsyncConnection) -> list[BusinessCalendarRecord]:
 
 
 async def calendars_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, BusinessCalendarRecord]:
-    rows = await conn.execute(select(*CALENDAR_COLUMNS).where(cal.c.id.in_(list(ids))))
+    rows = await conn.execute(select(*CALENDAR_COLUMNS).where(among(cal.c.id, list(ids))))
     return {r.id: r for r in to_records(BusinessCalendarRecord, rows)}
 
 
@@ -51,7 +51,7 @@ async def latest_clocks(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dic
     """Each ticket's clock of the highest cycle, per target."""
     rows = await conn.execute(
         select(*CLOCK_COLUMNS)
-        .where(c.c.ticket_id.in_(list(ticket_ids)))
+        .where(among(c.c.ticket_id, list(ticket_ids)))
         .ext(distinct_on(c.c.ticket_id, c.c.target))
         .order_by(c.c.ticket_id, c.c.target, c.c.cycle.desc())
     )
@@ -71,7 +71,7 @@ async def ticket_slas(conn: AsyncConnection, ticket_ids: Sequence[int], now: dat
             *(col.label(f"calendar_{col.name}") for col in CALENDAR_COLUMNS),
         )
         .select_from(c.outerjoin(p, p.c.id == c.c.policy_id).outerjoin(cal, cal.c.id == p.c.calendar_id))
-        .where(c.c.ticket_id.in_(list(ticket_ids)))
+        .where(among(c.c.ticket_id, list(ticket_ids)))
         .ext(distinct_on(c.c.ticket_id, c.c.target))
         .order_by(c.c.ticket_id, c.c.target, c.c.cycle.desc())
     )

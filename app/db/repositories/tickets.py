@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
-from app.db.repositories.rows import by_id, columns_for, to_records
+from app.db.repositories.rows import among, by_id, columns_for, to_records
 from app.db.repositories.ticket_search import search_condition
 from app.domain.enums import OPEN_STATUSES, OrderDirection, TicketOrderField, TicketStatus
 from app.domain.principal import Principal
@@ -59,12 +59,12 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
 
 
 async def tickets_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, TicketRecord]:
-    rows = await conn.execute(select(*TICKET_COLUMNS).where(t.c.id.in_(ids)))
+    rows = await conn.execute(select(*TICKET_COLUMNS).where(among(t.c.id, ids)))
     return by_id(to_records(TicketRecord, rows))
 
 
 async def visible_ticket_ids(conn: AsyncConnection, principal: Principal, ids: Sequence[int]) -> set[int]:
-    rows = await conn.execute(select(t.c.id).where(t.c.id.in_(ids), visible_to(principal)))
+    rows = await conn.execute(select(t.c.id).where(among(t.c.id, ids), visible_to(principal)))
     return {row[0] for row in rows}
 
 
@@ -160,7 +160,7 @@ async def count_tickets(conn: AsyncConnection, principal: Principal, f: TicketFi
 
 
 async def sub_tickets_of(conn: AsyncConnection, parent_ids: Sequence[int]) -> dict[int, list[TicketRecord]]:
-    rows = await conn.execute(select(*TICKET_COLUMNS).where(t.c.parent_id.in_(parent_ids)).order_by(t.c.id))
+    rows = await conn.execute(select(*TICKET_COLUMNS).where(among(t.c.parent_id, parent_ids)).order_by(t.c.id))
     result: dict[int, list[TicketRecord]] = defaultdict(list)
     for record in to_records(TicketRecord, rows):
         assert record.parent_id is not None
@@ -176,7 +176,7 @@ async def sub_ticket_progress(conn: AsyncConnection, parent_ids: Sequence[int]) 
             func.count(),
             func.count().filter(t.c.status.in_(done)),
         )
-        .where(t.c.parent_id.in_(parent_ids))
+        .where(among(t.c.parent_id, parent_ids))
         .group_by(t.c.parent_id)
     )
     return {parent: SubTicketProgressRecord(total, resolved, total - resolved) for parent, total, resolved in rows}
@@ -187,7 +187,7 @@ async def links_of(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int
     tl = tables.ticket_links
     rows = await conn.execute(
         select(tl.c.ticket_id, tl.c.other_ticket_id, tl.c.kind, tl.c.id)
-        .where(or_(tl.c.ticket_id.in_(ticket_ids), tl.c.other_ticket_id.in_(ticket_ids)))
+        .where(or_(among(tl.c.ticket_id, ticket_ids), among(tl.c.other_ticket_id, ticket_ids)))
         .order_by(tl.c.id)
     )
     wanted = set(ticket_ids)
@@ -203,7 +203,7 @@ async def links_of(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int
 async def collaborator_agent_ids(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, list[int]]:
     tc = tables.ticket_collaborators
     rows = await conn.execute(
-        select(tc.c.ticket_id, tc.c.agent_id).where(tc.c.ticket_id.in_(ticket_ids)).order_by(tc.c.created_at)
+        select(tc.c.ticket_id, tc.c.agent_id).where(among(tc.c.ticket_id, ticket_ids)).order_by(tc.c.created_at)
     )
     result: dict[int, list[int]] = defaultdict(list)
     for ticket_id, agent_id in rows:
@@ -214,7 +214,7 @@ async def collaborator_agent_ids(conn: AsyncConnection, ticket_ids: Sequence[int
 async def collaborating_group_ids(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, list[int]]:
     tg = tables.ticket_collaborating_groups
     rows = await conn.execute(
-        select(tg.c.ticket_id, tg.c.group_id).where(tg.c.ticket_id.in_(ticket_ids)).order_by(tg.c.created_at)
+        select(tg.c.ticket_id, tg.c.group_id).where(among(tg.c.ticket_id, ticket_ids)).order_by(tg.c.created_at)
     )
     result: dict[int, list[int]] = defaultdict(list)
     for ticket_id, group_id in rows:
@@ -224,7 +224,7 @@ async def collaborating_group_ids(conn: AsyncConnection, ticket_ids: Sequence[in
 
 async def satisfaction_of(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, SatisfactionRecord]:
     sr = tables.satisfaction_ratings
-    rows = await conn.execute(select(*columns_for(sr, SatisfactionRecord)).where(sr.c.ticket_id.in_(ticket_ids)))
+    rows = await conn.execute(select(*columns_for(sr, SatisfactionRecord)).where(among(sr.c.ticket_id, ticket_ids)))
     return {r.ticket_id: r for r in to_records(SatisfactionRecord, rows)}
 
 
@@ -238,7 +238,7 @@ async def comments_page(
     """Comments of many tickets, oldest first, `first` per ticket (+1 to know whether more follow)."""
     cm = tables.comments
     rank = func.row_number().over(partition_by=cm.c.ticket_id, order_by=cm.c.id).label("rank")
-    inner = select(*columns_for(cm, CommentRecord), rank).where(cm.c.ticket_id.in_(ticket_ids))
+    inner = select(*columns_for(cm, CommentRecord), rank).where(among(cm.c.ticket_id, ticket_ids))
     if visibility is not None:
         inner = inner.where(cm.c.visibility == visibility)
     if after_id is not None:
@@ -257,7 +257,7 @@ async def comments_page(
 
 async def comment_counts(conn: AsyncConnection, ticket_ids: Sequence[int], visibility: str | None) -> dict[int, int]:
     cm = tables.comments
-    query = select(cm.c.ticket_id, func.count()).where(cm.c.ticket_id.in_(ticket_ids)).group_by(cm.c.ticket_id)
+    query = select(cm.c.ticket_id, func.count()).where(among(cm.c.ticket_id, ticket_ids)).group_by(cm.c.ticket_id)
     if visibility is not None:
         query = query.where(cm.c.visibility == visibility)
     return {tid: n for tid, n in await conn.execute(query)}
@@ -268,7 +268,7 @@ async def attachments_of_tickets(
 ) -> dict[int, list[AttachmentRecord]]:
     """A ticket's files; `public_only` leaves out files attached to INTERNAL notes."""
     at, cm = tables.attachments, tables.comments
-    query = select(*columns_for(at, AttachmentRecord)).where(at.c.ticket_id.in_(ticket_ids)).order_by(at.c.id)
+    query = select(*columns_for(at, AttachmentRecord)).where(among(at.c.ticket_id, ticket_ids)).order_by(at.c.id)
     if public_only:
         internal = select(cm.c.id).where(cm.c.id == at.c.comment_id, cm.c.visibility != "PUBLIC")
         query = query.where(~internal.exists())
@@ -289,7 +289,7 @@ async def attachments_of_comments(
 ) -> dict[int, list[AttachmentRecord]]:
     at = tables.attachments
     rows = await conn.execute(
-        select(*columns_for(at, AttachmentRecord)).where(at.c.comment_id.in_(comment_ids)).order_by(at.c.id)
+        select(*columns_for(at, AttachmentRecord)).where(among(at.c.comment_id, comment_ids)).order_by(at.c.id)
     )
     result: dict[int, list[AttachmentRecord]] = defaultdict(list)
     for record in to_records(AttachmentRecord, rows):
@@ -300,11 +300,11 @@ async def attachments_of_comments(
 
 async def comments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, CommentRecord]:
     cm = tables.comments
-    rows = await conn.execute(select(*columns_for(cm, CommentRecord)).where(cm.c.id.in_(ids)))
+    rows = await conn.execute(select(*columns_for(cm, CommentRecord)).where(among(cm.c.id, ids)))
     return by_id(to_records(CommentRecord, rows))
 
 
 async def attachments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AttachmentRecord]:
     at = tables.attachments
-    rows = await conn.execute(select(*columns_for(at, AttachmentRecord)).where(at.c.id.in_(ids)))
+    rows = await conn.execute(select(*columns_for(at, AttachmentRecord)).where(among(at.c.id, ids)))
     return by_id(to_records(AttachmentRecord, rows))
