@@ -28,6 +28,9 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, echo
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
+        # Errors and logs name the statement, never its parameters: they hold customers'
+        # emails and phone numbers, and the bound values of every other query.
+        hide_parameters=True,
         echo=echo,
         connect_args={"server_settings": {"application_name": "helpdesk", "timezone": "UTC"}},
     )
