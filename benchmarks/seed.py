@@ -6,8 +6,9 @@ What is in it (every row as the app itself would have written it):
   admin, N/4 customers (5 % VIP), 8 routing rules (keywords -> group, category, tags) and 4 SLA
   policies (one per priority, around the clock);
 - N tickets over 180 days. The newest 3,000 are the working backlog (NEW, OPEN, PENDING,
-  ON_HOLD, a few RESOLVED); older ones are CLOSED or RESOLVED with 1 % left open, so the open
-  backlog does not grow with N. Each has its CREATED event (and ASSIGNED, COMMENTED,
+  ON_HOLD, a few RESOLVED); older ones are CLOSED with 1 % left open, so the open backlog does
+  not grow with N (a ticket RESOLVED more than 72 hours ago is CLOSED, as auto-close would).
+  Each has its CREATED event (and ASSIGNED, COMMENTED,
   STATUS_CHANGED ... events in order, each stamped with the ticket's version at the time),
   1-3 comments (the first agent reply is the first response), tags, two SLA clocks
   (FIRST_RESPONSE, RESOLUTION) in the state the scheduler would have left them (warned and
@@ -42,6 +43,7 @@ import orjson
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from app.db.engine import async_url, create_engine, sync_url
 from app.db.migrate import upgrade
@@ -62,6 +64,7 @@ DETAIL_TICKETS = 50
 DETAIL_COMMENTS = 20
 SUB_TICKETS = 3
 SPAN = timedelta(days=180)
+AUTO_CLOSE = timedelta(hours=72)  # the app's default HELPDESK_AUTO_CLOSE_AFTER_HOURS
 CHUNK = 25_000
 CHANNELS = ["EMAIL", "PHONE", "WEB_FORM", "CHAT", "SOCIAL", "APP", "API"]
 CHANNEL_WEIGHTS = [30, 15, 20, 20, 5, 7, 3]
@@ -248,7 +251,9 @@ class Generator:
         started = status != "NEW"
         t1 = created + timedelta(seconds=min(rng.expovariate(1 / 7200), room * 0.2) + 30)
         t2 = t1 + timedelta(seconds=min(rng.expovariate(1 / 72_000), room * 0.3) + 30)
-        t3 = t2 + timedelta(seconds=min(72 * 3600, room * 0.3))
+        t3 = t2 + AUTO_CLOSE
+        if status == "RESOLVED" and t3 < now:
+            status = "CLOSED"  # the auto-close sweep would have closed it
         steps: list[tuple[datetime, str, str]] = []
         if started:
             steps.append((t1, "NEW", "OPEN"))
@@ -316,7 +321,8 @@ class Generator:
             )
         for at, before, after in steps:
             extra = {"resolution": "Answered the customer."} if after == "RESOLVED" else {}
-            events.append((at, 3, "STATUS_CHANGED", {"from": before, "to": after, **extra}, assignee, None))
+            by = None if after == "CLOSED" else assignee  # the auto-close sweep acts as the system
+            events.append((at, 3, "STATUS_CHANGED", {"from": before, "to": after, **extra}, by, None))
         if ticket_id in self.parents:
             for j in range(1, SUB_TICKETS + 1):
                 child = ticket_id + j
@@ -696,8 +702,12 @@ def ensure_seeded(base: str, size: str) -> tuple[str, SeedInfo, bool]:
         ]
         for stale in names:
             if stale != name and len(stale) == len(name):
-                log(f"dropping stale benchmark database {stale}")
-                conn.execute(text(f'DROP DATABASE "{stale}" WITH (FORCE)'))
+                # Not WITH (FORCE): a data set another run still uses stays until it is idle.
+                try:
+                    conn.execute(text(f'DROP DATABASE "{stale}"'))
+                    log(f"dropped the stale benchmark database {stale}")
+                except DBAPIError:
+                    log(f"kept the stale benchmark database {stale}: in use")
         exists = name in names
     if exists:
         info = asyncio.run(_stored(url))
