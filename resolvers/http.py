@@ -44,6 +44,22 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)  # orjson.JSONDecodeError is a json.JSONDecodeError
 
+    def parse_json(self, data: str | bytes) -> Any:
+        # Strawberry reaches into what it parsed (.get, .items): any JSON but an object (or a
+        # list: a batch, refused later) is a bad request, not a 500.
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "expected a JSON object")
+        return parsed
+
+    async def parse_multipart(self, request: Any) -> dict[str, str]:
+        # Strawberry follows the form's `map` into its `operations` without checking that either
+        # has the spec's shape; a map that points nowhere is the client's mistake.
+        try:
+            return await super().parse_multipart(request)
+        except (AttributeError, TypeError, ValueError, IndexError) as exc:
+            raise HTTPException(400, "the multipart form's `map` does not match its `operations`") from exc
+
     async def execute_single(
         self,
         request: Request,

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -23,6 +24,7 @@ from resolvers.routing import RoutingMutation, RoutingQuery
 from resolvers.sla import SlaMutation, SlaQuery
 from resolvers.subscription import RealtimeQuery, Subscription
 from resolvers.ticket_work import TicketWorkMutation
+from schema.common import SCALARS
 
 
 class HelpdeskSchema(strawberry.Schema):
@@ -57,6 +59,7 @@ class HelpdeskSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     return HelpdeskSchema(
+        config=StrawberryConfig(scalar_map=SCALARS),
         query=merge_types("Query", (Query, RoutingQuery, RealtimeQuery, SlaQuery, KnowledgeQuery, ReportQuery)),
         subscription=Subscription,
         mutation=merge_types(

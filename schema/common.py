@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, ValueNode
+from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
+from strawberry.types.scalar import ScalarDefinition
 
 from app.domain.errors import DomainError, ValidationErrors
 from schema.enums import ErrorCode
 
-__all__ = ["JSON", "Node", "PageInfo", "Upload", "UserError", "page_size", "user_errors"]
+__all__ = ["JSON", "SCALARS", "Node", "PageInfo", "Upload", "UserError", "page_size", "user_errors"]
+
+
+def _file(value: Any) -> UploadFile:
+    # Strawberry puts a multipart request's files into the variables; any other value given as an
+    # Upload (a string in a JSON body) is not a file and must not reach a resolver.
+    if not isinstance(value, UploadFile):
+        raise GraphQLError("an Upload must be a file part of a multipart request")
+    return value
+
+
+def _no_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> Any:
+    raise GraphQLError("an Upload cannot be written in the query: send the file in a multipart request")
+
+
+# Strawberry's own Upload scalar passes any value through; ours takes files only.
+SCALARS: dict[object, ScalarDefinition] = {
+    Upload: strawberry.scalar(
+        name="Upload",
+        description="Represents a file upload.",
+        serialize=lambda v: v,
+        parse_value=_file,
+        parse_literal=_no_literal,
+    )
+}
 
 
 @strawberry.interface

@@ -41,7 +41,8 @@ def zone_of(name: str) -> ZoneInfo:
     """The IANA zone, or ValueError (an unknown or malformed name, e.g. "Mars/Base")."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+    # OSError: the name is looked up as a file ("Europe" is a directory, a long name is too long).
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError) as exc:
         raise ValueError(f"{name!r} is not an IANA time zone") from exc
 
 

@@ -1,0 +1,135 @@
+"""Defects the schema fuzzing found, each pinned by the smallest request that showed it.
+
+Before their fixes each of these answered HTTP 500 or INTERNAL_SERVER_ERROR."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Actor
+from tests.support import GraphQLClient, ServerThread, load_document
+
+CREATE_TICKET = "console/CreateTicket.graphql"
+COMMENTS = "console/TicketComments.graphql"
+CREATE_CALENDAR = "console/admin/CreateBusinessCalendar.graphql"
+REPORT = load_document("reports/Report.graphql")
+
+ADD_COMMENT_LITERAL = """mutation($ticketId: ID!) {
+  addComment(ticketId: $ticketId, body: "see attached", attachments: ["not a file"]) {
+    comment { id } userErrors { message }
+  }
+}"""
+ADD_COMMENT_VARIABLE = """mutation($ticketId: ID!, $files: [Upload!]) {
+  addComment(ticketId: $ticketId, body: "see attached", attachments: $files) {
+    comment { id } userErrors { message }
+  }
+}"""
+
+
+async def new_ticket(client: GraphQLClient) -> str:
+    payload = await client.mutate(
+        CREATE_TICKET,
+        {
+            "input": {
+                "subject": "Cannot attach",
+                "description": "The upload button does nothing.",
+                "channel": "EMAIL",
+                "customer": {"email": "uma@example.com", "name": "Uma"},
+            }
+        },
+    )
+    return str(payload["ticket"]["id"])
+
+
+async def comment_count(client: GraphQLClient, ticket_id: str) -> int:
+    data = await client.run(COMMENTS, {"id": ticket_id})
+    return int(data["ticket"]["comments"]["totalCount"])
+
+
+@pytest.mark.parametrize(
+    ("document", "extra"),
+    [(ADD_COMMENT_LITERAL, {}), (ADD_COMMENT_VARIABLE, {"files": ["not a file"]})],
+    ids=["literal", "variable"],
+)
+async def test_an_upload_that_is_not_a_file_is_refused_before_execution(
+    admin: Actor, document: str, extra: dict[str, Any]
+) -> None:
+    """Files travel only as multipart parts; a string where an Upload goes (written in the query
+    or sent in a JSON body's variables) is a request error, and nothing is written."""
+    ticket_id = await new_ticket(admin.client)
+
+    result = await admin.client.post(document, {"ticketId": ticket_id, **extra})
+
+    assert result.get("data") is None, result
+    (error,) = result["errors"]
+    assert "Upload" in error["message"] and "multipart" in error["message"], error
+    assert (error.get("extensions") or {}).get("code") != "INTERNAL_SERVER_ERROR"
+    assert await comment_count(admin.client, ticket_id) == 0
+
+
+@pytest.mark.parametrize("zone", ["Europe", "America", "x" * 300])
+async def test_a_time_zone_name_that_is_a_directory_or_too_long_is_invalid_input(admin: Actor, zone: str) -> None:
+    """zoneinfo looks names up as files: "Europe" is a directory and a 300-character name is
+    too long for a file name. Both are just unknown zones."""
+    result = await admin.client.run(
+        CREATE_CALENDAR,
+        {"input": {"name": "Office", "timezone": zone, "hours": [{"weekday": 0, "start": "09:00", "end": "17:00"}]}},
+    )
+
+    payload = result["createBusinessCalendar"]
+    assert payload["calendar"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["input", "timezone"], "INVALID_INPUT")]
+
+    report = await admin.client.post(
+        REPORT, {"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z", "timezone": zone}
+    )
+    assert report["data"] is None
+    assert [(e["extensions"]["code"], e["extensions"].get("argument")) for e in report["errors"]] == [
+        ("BAD_USER_INPUT", "timezone")
+    ]
+
+
+@pytest.mark.parametrize("body", [b"null", b"5", b'"{ __typename }"', b"true", b"1.5"])
+async def test_a_json_body_that_is_not_an_object_is_a_bad_request(
+    server: ServerThread, http: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await http.post(f"{server.url}/graphql", content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert response.text == "expected a JSON object"
+
+
+OPERATIONS = json.dumps(
+    {
+        "query": 'mutation($f: [Upload!]) { addComment(ticketId: "x", body: "b", attachments: $f) { __typename } }',
+        "variables": {"f": [None]},
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("operations", "files_map"),
+    [
+        (OPERATIONS, '["variables.f.0"]'),  # the map is a list, not an object
+        (OPERATIONS, '{"0": ["variables.f.x"]}'),  # "x" is no list index
+        (OPERATIONS, '{"0": ["variables.g.0"]}'),  # no variable g
+        (OPERATIONS, '{"0": "variables.f.0"}'),  # paths must be a list
+        ('"a string"', '{"0": ["variables.f.0"]}'),  # operations is not an object
+    ],
+)
+async def test_a_multipart_map_that_does_not_match_its_operations_is_a_bad_request(
+    admin: Actor, server: ServerThread, http: httpx.AsyncClient, operations: str, files_map: str
+) -> None:
+    response = await http.post(
+        f"{server.url}/graphql",
+        data={"operations": operations, "map": files_map},
+        files={"0": ("a.txt", b"hello", "text/plain")},
+        headers={"Authorization": f"Bearer {admin.token}"},
+    )
+
+    assert response.status_code == 400, response.text
+    assert "Internal" not in response.text
