@@ -1,5 +1,6 @@
-"""Demo data worth looking at: five bilingual groups, a dozen agents, fourteen customers and
-three dozen tickets whose histories tell a consistent story.
+"""Demo data worth looking at: five bilingual groups, a dozen agents, fourteen customers, a
+Shanghai office calendar with three SLA policies, and three dozen tickets whose histories tell a
+consistent story (SLA warnings and breaches included, each fired at the moment it fell due).
 
 The data is declared first, as plain records. The seeding below replays each ticket's story
 through the services (intake, sub-tickets, lifecycle, conversation, escalation, edits, ratings),
@@ -16,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, text
@@ -24,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.clock import ManualClock
 from app.db import tables
-from app.db.repositories.routing import all_rules
 from app.domain import validation
+from app.domain.business_time import parse_clock_time, zone_of
 from app.domain.enums import (
     OPEN_STATUSES,
     AgentPresence,
@@ -49,6 +50,8 @@ from app.services import escalation as escalation_service
 from app.services import lifecycle as lifecycle_service
 from app.services import routing_rules as routing_rule_service
 from app.services import satisfaction as satisfaction_service
+from app.services import sla as sla_service
+from app.services import sla_scheduler
 from app.services import subtickets as subticket_service
 from app.services import tickets as ticket_service
 from app.services.runtime import Runtime
@@ -394,6 +397,88 @@ ROUTING_RULES: list[RuleSpec] = [
              "sign in", "password", "locked out"), "accounts", "account", tags=("login",), stop=True),
     RuleSpec("VIP 投诉 / VIP complaints", ("投诉", "complaint", "unacceptable"), None, "complaint",
              TicketPriority.URGENT, tags=("vip-complaint",), tiers=(CustomerTier.VIP,)),
+]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarSpec:
+    key: str
+    name: str
+    timezone: str
+    hours: tuple[tuple[int, str, str], ...]  # (weekday 0 = Monday, start, end) as HH:MM
+    holidays: tuple[str, ...] = ()  # YYYY-MM-DD
+
+    def as_input(self) -> sla_service.CalendarInput:
+        return sla_service.CalendarInput(
+            name=self.name,
+            timezone=self.timezone,
+            hours=[sla_service.HoursInput(day, start, end) for day, start, end in self.hours],
+            holidays=list(self.holidays),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPolicySpec:
+    """Targets in business hours of `calendar` (a CalendarSpec key; None: around the clock)."""
+
+    name: str
+    first_response_hours: float | None
+    resolution_hours: float | None
+    calendar: str | None
+    tiers: tuple[CustomerTier, ...] = ()
+    priorities: tuple[TicketPriority, ...] = ()
+    warning_at_percent: int = 80
+    # Off by default so the stories keep the priorities they were written with.
+    escalate_priority_on_breach: bool = False
+
+    def as_input(self, calendar_id: int | None) -> sla_service.PolicyInput:
+        def seconds(hours: float | None) -> int | None:
+            return round(hours * 3600) if hours is not None else None
+
+        return sla_service.PolicyInput(
+            name=self.name,
+            match_tiers=[tier.value for tier in self.tiers],
+            match_priorities=[priority.value for priority in self.priorities],
+            first_response_seconds=seconds(self.first_response_hours),
+            resolution_seconds=seconds(self.resolution_hours),
+            warning_at_percent=self.warning_at_percent,
+            calendar_id=calendar_id,
+            escalate_priority_on_breach=self.escalate_priority_on_breach,
+        )
+
+
+def _days(first: str, count: int) -> tuple[str, ...]:
+    start = date.fromisoformat(first)
+    return tuple((start + timedelta(days=i)).isoformat() for i in range(count))
+
+
+# Weekend make-up working days (调休) cannot be expressed: the calendar knows weekdays and holidays.
+CALENDARS: list[CalendarSpec] = [
+    CalendarSpec(
+        "shanghai",
+        "上海办公室 / Shanghai office",
+        "Asia/Shanghai",
+        tuple((day, "09:00", "12:00") for day in range(5)) + tuple((day, "13:00", "18:00") for day in range(5)),
+        holidays=(
+            *_days("2026-01-01", 3),  # 元旦 New Year
+            *_days("2026-02-15", 9),  # 春节 Spring Festival
+            *_days("2026-10-01", 7),  # 国庆节 National Day
+            "2027-01-01",  # 元旦 New Year
+        ),
+    ),
+]
+
+# First match by position wins: VIP customers first, then urgent and high priority, then everyone.
+# A breached VIP ticket is raised a priority step (it stays with the VIP policy).
+SLA_POLICIES: list[SlaPolicySpec] = [
+    SlaPolicySpec(
+        "VIP 客户 / VIP customers", 1, 8, "shanghai", tiers=(CustomerTier.VIP,), escalate_priority_on_breach=True
+    ),
+    SlaPolicySpec(
+        "紧急与高优先级 / Urgent and high priority", 2, 16, "shanghai",
+        priorities=(TicketPriority.URGENT, TicketPriority.HIGH),
+    ),
+    SlaPolicySpec("标准 / Everyone else", 4, 48, "shanghai"),
 ]  # fmt: skip
 
 
@@ -869,9 +954,14 @@ class DemoResult:
     comments: int = 0
     ratings: int = 0
     resumed: bool = False
+    calendars: int = 0
+    sla_policies: int = 0
 
     def summary(self) -> str:
-        counts = f"{self.groups} groups, {self.agents} agents, {self.customers} customers, {self.tickets} tickets"
+        counts = (
+            f"{self.groups} groups, {self.agents} agents, {self.customers} customers, {self.tickets} tickets, "
+            f"{self.calendars} business calendar(s), {self.sla_policies} SLA policies"
+        )
         login = (
             f"demo admin: {DEMO_ADMIN_EMAIL}; all demo agents (*@{DEMO_EMAIL_DOMAIN}) "
             f"share the password {DEMO_ADMIN_PASSWORD}"
@@ -889,9 +979,10 @@ def check_demo_data() -> None:
     """Raises ValueError when the declarations above contradict each other or the rules the
     services enforce: unknown keys, a move the lifecycle forbids, an assignee outside the
     ticket's group, more open tickets than an agent's capacity, a sub-ticket older than its
-    parent, two tickets of one customer with one subject. Seeding checks first, so it never
-    stops half-way on a mistake in the data."""
-    problems: list[str] = []
+    parent, two tickets of one customer with one subject, an SLA policy on an unknown or invalid
+    calendar or without a target, a ticket no SLA policy would cover. Seeding checks first, so it
+    never stops half-way on a mistake in the data."""
+    problems: list[str] = _sla_problems()
     groups = {g.key: g for g in GROUPS}
     agents = {a.key: a for a in AGENTS}
     customers = {c.key for c in CUSTOMERS}
@@ -954,6 +1045,37 @@ def check_demo_data() -> None:
         raise ValueError("inconsistent demo data:\n" + "\n".join(problems))
 
 
+def _sla_problems() -> list[str]:
+    problems: list[str] = []
+    calendars = {spec.key: spec for spec in CALENDARS}
+    if len(calendars) != len(CALENDARS) or len({spec.name for spec in CALENDARS}) != len(CALENDARS):
+        problems.append("calendar keys and names must be unique")
+    for cal_spec in CALENDARS:
+        where = f"calendar {cal_spec.key}"
+        try:
+            zone_of(cal_spec.timezone)
+            for day, start_at, end_at in cal_spec.hours:
+                if not 0 <= day <= 6 or parse_clock_time(start_at) >= parse_clock_time(end_at):
+                    problems.append(f"{where}: bad business hours {day} {start_at}-{end_at}")
+            for day_text in cal_spec.holidays:
+                date.fromisoformat(day_text)
+        except ValueError as error:
+            problems.append(f"{where}: {error}")
+    if len({spec.name for spec in SLA_POLICIES}) != len(SLA_POLICIES):
+        problems.append("SLA policy names must be unique")
+    for policy in SLA_POLICIES:
+        where = f"SLA policy {policy.name}"
+        if policy.calendar is not None and policy.calendar not in calendars:
+            problems.append(f"{where}: unknown calendar {policy.calendar}")
+        targets = [h for h in (policy.first_response_hours, policy.resolution_hours) if h is not None]
+        if not targets or any(h <= 0 for h in targets) or not 1 <= policy.warning_at_percent <= 99:
+            problems.append(f"{where}: needs positive targets and a warning between 1 and 99 percent")
+    # The demo shows SLA due times on every open ticket: the last policy must take whatever the others do not.
+    if not SLA_POLICIES or SLA_POLICIES[-1].tiers or SLA_POLICIES[-1].priorities:
+        problems.append("the last SLA policy must match every ticket")
+    return problems
+
+
 # ---------------------------------------------------------------- seeding
 
 _LOCK_KEY = "helpdesk:seed-demo"
@@ -971,7 +1093,15 @@ async def seed_demo(rt: Runtime) -> DemoResult:
         if found.complete():
             comments, ratings = await _count_activity(lock_conn, list(found.tickets.values()))
             return DemoResult(
-                False, len(found.groups), len(found.agents), len(found.customers), len(found.tickets), comments, ratings
+                False,
+                len(found.groups),
+                len(found.agents),
+                len(found.customers),
+                len(found.tickets),
+                comments,
+                ratings,
+                calendars=len(found.calendars),
+                sla_policies=len(found.policies),
             )
         return await _Seeder(rt, found).run()
 
@@ -984,6 +1114,9 @@ class _Found:
     agents: dict[str, int] = field(default_factory=dict)
     customers: dict[str, int] = field(default_factory=dict)
     tickets: dict[str, int] = field(default_factory=dict)
+    calendars: dict[str, int] = field(default_factory=dict)
+    policies: dict[str, int] = field(default_factory=dict)  # by name
+    rules: set[str] = field(default_factory=set)  # routing rule names
 
     def complete(self) -> bool:
         return (
@@ -991,10 +1124,13 @@ class _Found:
             and len(self.agents) == len(AGENTS) + 1
             and len(self.customers) == len(CUSTOMERS)
             and len(self.tickets) == len(TICKETS)
+            and len(self.calendars) == len(CALENDARS)
+            and len(self.policies) == len(SLA_POLICIES)
+            and len(self.rules) == len(ROUTING_RULES)
         )
 
     def anything(self) -> bool:
-        return bool(self.groups or self.agents or self.customers or self.tickets)
+        return bool(self.groups or self.agents or self.customers or self.tickets or self.calendars or self.policies)
 
 
 def _normal_phone(phone: str | None) -> str | None:
@@ -1004,6 +1140,20 @@ def _normal_phone(phone: str | None) -> str | None:
 async def _find_existing(conn: AsyncConnection) -> _Found:
     g, a, c = tables.groups, tables.agents, tables.customers
     found = _Found()
+    calendars = {spec.name: spec.key for spec in CALENDARS}
+    for cal_id, name in await conn.execute(
+        select(tables.business_calendars.c.id, tables.business_calendars.c.name)
+        .where(tables.business_calendars.c.name.in_(calendars))
+        .order_by(tables.business_calendars.c.id)
+    ):
+        found.calendars.setdefault(calendars[name], cal_id)
+    policies = [spec.name for spec in SLA_POLICIES]
+    sp = tables.sla_policies
+    for policy_id, name in await conn.execute(select(sp.c.id, sp.c.name).where(sp.c.name.in_(policies))):
+        found.policies.setdefault(name, policy_id)
+    r = tables.routing_rules
+    rules = [spec.name for spec in ROUTING_RULES]
+    found.rules = set((await conn.execute(select(r.c.name).where(r.c.name.in_(rules)))).scalars())
     names = {spec.name.lower(): spec.key for spec in GROUPS}
     for gid, name in await conn.execute(select(g.c.id, func.lower(g.c.name)).where(func.lower(g.c.name).in_(names))):
         found.groups[names[name]] = gid
@@ -1079,6 +1229,7 @@ class _Seeder:
         self.agents = dict(found.agents)
         self.customers = dict(found.customers)
         self.tickets = dict(found.tickets)
+        self.calendars = dict(found.calendars)
         self.agent_specs = {spec.key: spec for spec in AGENTS}
         self.supervisors = {spec.key: spec.supervisor for spec in GROUPS}
         # Where each ticket being seeded is: (group key, assignee key).
@@ -1106,15 +1257,27 @@ class _Seeder:
         await self._groups()
         await self._agents()
         await self._customers()
+        await self._sla()
         for action in _timeline([s for s in TICKETS if s.key not in self.tickets], self.now):
+            await self._fire_sla_due(action.at)
             if action.step is None:
                 await self._create_ticket(action.spec, action.at)
             else:
                 await self._apply(action.spec, action.step, action.at)
+        await self._fire_sla_due(self.now)
         await self._routing_rules()
         c = self.created
         return DemoResult(
-            True, c["groups"], c["agents"], c["customers"], c["tickets"], c["comments"], c["ratings"], resumed
+            True,
+            c["groups"],
+            c["agents"],
+            c["customers"],
+            c["tickets"],
+            c["comments"],
+            c["ratings"],
+            resumed,
+            calendars=c["calendars"],
+            sla_policies=c["sla_policies"],
         )
 
     # ------------------------------------------------ people
@@ -1192,6 +1355,47 @@ class _Seeder:
             )
             self.customers[spec.key] = customer.id
             self.created["customers"] += 1
+
+    # ------------------------------------------------ SLA
+
+    async def _sla(self) -> None:
+        """The business calendar and policies, before the tickets so each ticket's clocks start
+        at intake. Creating a policy re-evaluates the open tickets at that moment, so it is only
+        backdated into an empty helpdesk: tickets already there (older demo data, real ones) get
+        clocks from now on, as a new policy never breaches old tickets retroactively."""
+        async with self.rt.engine.connect() as conn:
+            empty = (await conn.execute(select(t.c.id).limit(1))).first() is None
+        start = self.now - timedelta(days=20) if empty else self.now
+        admin = self.principal(ADMIN)
+        for i, cal_spec in enumerate(CALENDARS):
+            if cal_spec.key in self.calendars:
+                continue
+            calendar = await sla_service.create_calendar(
+                self.at(start + timedelta(minutes=i)), admin, cal_spec.as_input()
+            )
+            self.calendars[cal_spec.key] = calendar.id
+            self.created["calendars"] += 1
+        for i, spec in enumerate(SLA_POLICIES, start=len(CALENDARS)):
+            if spec.name in self.found.policies:
+                continue
+            calendar_id = self.calendars[spec.calendar] if spec.calendar else None
+            await sla_service.create_policy(self.at(start + timedelta(minutes=i)), admin, spec.as_input(calendar_id))
+            self.created["sla_policies"] += 1
+
+    async def _fire_sla_due(self, until: datetime) -> None:
+        """What the SLA scheduler would have fired by `until`: each warning and breach at the
+        moment it fell due, so histories stay in time order and breaches raise priorities as
+        they would have live."""
+        previous: datetime | None = None
+        while True:
+            async with self.rt.engine.connect() as conn:
+                upcoming = await conn.scalar(select(func.min(tables.sla_clocks.c.next_check_at)))
+            if upcoming is None or upcoming > until:
+                return
+            fired = await sla_scheduler.run_due(self.at(upcoming))
+            if not fired and previous is not None and upcoming <= previous:
+                return  # nothing more to fire here (a check set aside for a retry): leave it to the scheduler
+            previous = upcoming
 
     # ------------------------------------------------ tickets
 
@@ -1276,10 +1480,8 @@ class _Seeder:
         """The example rule set (README), added after the tickets so the seeded stories stay as
         written; from then on every new ticket is routed by these rules."""
         admin = self.principal(ADMIN)
-        async with self.rt.engine.connect() as conn:
-            existing = {rule.name for rule in await all_rules(conn)}
         for rule in ROUTING_RULES:
-            if rule.name in existing:
+            if rule.name in self.found.rules:
                 continue
             data = replace(
                 rule, route_to_group_id=self.groups[rule.route_to_group_key] if rule.route_to_group_key else None

@@ -12,8 +12,11 @@ from sqlalchemy import func, select
 
 from app.db import tables
 from app.demo import (
+    CALENDARS,
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,
+    ROUTING_RULES,
+    SLA_POLICIES,
     TICKETS,
     DemoResult,
     check_demo_data,
@@ -36,7 +39,12 @@ COUNTED = [
     tables.ticket_events,
     tables.comments,
     tables.satisfaction_ratings,
+    tables.business_calendars,
+    tables.sla_policies,
+    tables.sla_clocks,
+    tables.routing_rules,
 ]
+OPEN = {s.value for s in OPEN_STATUSES}
 
 
 async def table_counts(rt: Runtime) -> dict[str, int]:
@@ -64,6 +72,7 @@ async def test_seeding_creates_varied_consistent_usable_data(rt: Runtime) -> Non
     await check_histories(rt)
     await check_assignments(rt)
     await check_logins(rt)
+    await check_sla(rt, result)
 
 
 async def check_content(rt: Runtime, result: DemoResult) -> None:
@@ -217,6 +226,58 @@ async def check_logins(rt: Runtime) -> None:
     assert principal is not None and principal.role is AgentRole.ADMIN
 
 
+async def check_sla(rt: Runtime, result: DemoResult) -> None:
+    """One office calendar and three policies, in place before the first ticket came in, so
+    every ticket's clocks started at its intake; warnings and breaches fired when they fell due."""
+    assert (result.calendars, result.sla_policies) == (1, 3)
+    assert "3 SLA policies" in result.summary()
+    (calendar,) = await rows(rt, select(tables.business_calendars))
+    assert (calendar.name, calendar.timezone) == ("上海办公室 / Shanghai office", "Asia/Shanghai")
+    assert {(h["weekday"], h["start"], h["end"]) for h in calendar.hours} == {
+        (day, start, end) for day in range(5) for start, end in (("09:00", "12:00"), ("13:00", "18:00"))
+    }
+    assert "2026-10-01" in calendar.holidays
+    policies = await rows(rt, select(tables.sla_policies).order_by(tables.sla_policies.c.position))
+    assert [p.name for p in policies] == [
+        "VIP 客户 / VIP customers",
+        "紧急与高优先级 / Urgent and high priority",
+        "标准 / Everyone else",
+    ]
+    assert [(p.first_response_seconds, p.resolution_seconds) for p in policies] == [
+        (3600, 8 * 3600),
+        (2 * 3600, 16 * 3600),
+        (4 * 3600, 48 * 3600),
+    ]
+    assert all(p.calendar_id == calendar.id for p in policies)
+    assert (policies[0].match_tiers, policies[-1].match_tiers, policies[-1].match_priorities) == (["VIP"], [], [])
+    assert calendar.created_at < min(p.created_at for p in policies)
+
+    tickets = {r.id: r for r in await rows(rt, select(t))}
+    assert max(p.created_at for p in policies) < min(r.created_at for r in tickets.values())
+    clocks: dict[int, list[Any]] = defaultdict(list)
+    for clock in await rows(rt, select(tables.sla_clocks)):
+        clocks[clock.ticket_id].append(clock)
+    now = rt.clock.now()
+    for ticket in tickets.values():
+        first = {c.target: c for c in clocks[ticket.id] if c.cycle == 1}
+        assert set(first) == {"FIRST_RESPONSE", "RESOLUTION"}, ticket.subject
+        assert all(c.started_at == ticket.created_at for c in first.values()), ticket.subject
+        # Nothing overdue was left for the scheduler: the seeder fired it when it fell due.
+        assert all(c.next_check_at is None or c.next_check_at > now for c in clocks[ticket.id])
+        if ticket.status in OPEN:
+            assert any(c.policy_id is not None and c.met_at is None for c in clocks[ticket.id]), ticket.subject
+        if ticket.status in OPEN - {"PENDING"}:
+            # What the console and wallboard show: the ticket's next SLA due time.
+            assert ticket.sla_due_at is not None, ticket.subject
+    states = {c.state for ticket_clocks in clocks.values() for c in ticket_clocks}
+    assert {"RUNNING", "MET", "BREACHED"} <= states
+    breaches = await rows(rt, select(te).where(te.c.type == "SLA_BREACHED"))
+    assert breaches
+    for event in breaches:
+        assert event.occurred_at.isoformat() == event.data["dueAt"]
+        assert event.occurred_at <= tickets[event.ticket_id].updated_at
+
+
 async def test_a_second_run_creates_nothing_and_says_so(rt: Runtime) -> None:
     first = await seed_demo(rt)
     before = await table_counts(rt)
@@ -227,6 +288,7 @@ async def test_a_second_run_creates_nothing_and_says_so(rt: Runtime) -> None:
     assert "already present" in second.summary()
     assert (second.groups, second.agents, second.customers, second.tickets) == (5, 12, 14, len(TICKETS))
     assert (second.comments, second.ratings) == (first.comments, first.ratings)
+    assert (second.calendars, second.sla_policies) == (len(CALENDARS), len(SLA_POLICIES))
     assert await table_counts(rt) == before
 
 
@@ -236,6 +298,8 @@ async def test_concurrent_runs_create_one_data_set(rt: Runtime) -> None:
     assert sorted(r.created for r in results) == [False, False, True]
     counts = await table_counts(rt)
     assert (counts["groups"], counts["agents"], counts["customers"], counts["tickets"]) == (5, 12, 14, len(TICKETS))
+    assert (counts["business_calendars"], counts["sla_policies"]) == (1, 3)
+    assert counts["routing_rules"] == len(ROUTING_RULES)
 
 
 async def test_an_interrupted_run_is_completed(rt: Runtime) -> None:
@@ -255,3 +319,28 @@ async def test_an_interrupted_run_is_completed(rt: Runtime) -> None:
     # add assignment events; every other table is back to the full data set.
     assert after.pop("ticket_events") >= full.pop("ticket_events")
     assert after == full
+
+
+async def test_demo_data_from_before_the_sla_policies_is_completed(rt: Runtime) -> None:
+    # As if seeded by a version without calendar and policies, or stopped before the routing rules.
+    await seed_demo(rt)
+    async with rt.engine.begin() as conn:
+        await conn.execute(tables.sla_policies.delete())
+        await conn.execute(tables.business_calendars.delete())
+        await conn.execute(tables.routing_rules.delete())
+    before = rt.clock.now()
+
+    result = await seed_demo(rt)
+
+    assert result.created and result.resumed and result.tickets == 0
+    assert (result.calendars, result.sla_policies) == (1, 3)
+    counts = await table_counts(rt)
+    assert (counts["business_calendars"], counts["sla_policies"]) == (1, 3)
+    assert counts["routing_rules"] == len(ROUTING_RULES) and counts["tickets"] == len(TICKETS)
+    # Not backdated: tickets already there must not be breached retroactively by a new policy.
+    policies = await rows(rt, select(tables.sla_policies))
+    assert all(p.created_at >= before for p in policies)
+    open_ids = {r.id for r in await rows(rt, select(t.c.id).where(t.c.status.in_(OPEN)))}
+    attached = await rows(rt, select(tables.sla_clocks.c.ticket_id).where(tables.sla_clocks.c.policy_id.isnot(None)))
+    assert open_ids <= {r.ticket_id for r in attached}
+    assert not (await seed_demo(rt)).created
