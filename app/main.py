@@ -56,7 +56,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+        engine = create_engine(
+            database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pre_ping=settings.db_pre_ping,
+        )
         rt = Runtime(engine=engine, settings=settings, clock=clock or SystemClock())
         broadcast = HelpdeskBroadcast(broadcast_url(database_url, settings.broadcast_url))
         await broadcast.connect()

@@ -1,18 +1,21 @@
 """The per-request context and its DataLoaders.
 
 Loaders are built per operation (a websocket connection runs many operations; a loader
-kept across them would serve stale data). Each batch opens its own pooled connection,
-so concurrently resolved fields never share one.
+kept across them would serve stale data). An operation's batches take turns on one pooled
+connection, held only while some batch wants it: the batches of one level would otherwise
+check out a connection each, and a page of tickets would hold five at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
 from app.db.repositories import events as event_reads
@@ -39,10 +42,42 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
+class SharedConnection:
+    """One connection for an operation's reads, used in turn; checked out while anyone wants it
+    and returned to the pool as soon as nobody does (a long-lived subscription holds none)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+        self._wanted = 0
+        self._turn = asyncio.Lock()
+
+    @asynccontextmanager
+    async def use(self) -> AsyncIterator[AsyncConnection]:
+        self._wanted += 1
+        try:
+            async with self._turn:
+                if self._connection is None:
+                    self._connection = await self._engine.connect()
+                try:
+                    yield self._connection
+                except BaseException:
+                    # A failed statement may have left the connection unusable: start afresh.
+                    connection, self._connection = self._connection, None
+                    await connection.close()
+                    raise
+        finally:
+            self._wanted -= 1
+            if self._wanted == 0 and self._connection is not None:
+                connection, self._connection = self._connection, None
+                await connection.close()
+
+
 class Loaders:
     def __init__(self, rt: Runtime, principal: Principal | None) -> None:
         self._rt = rt
         self._principal = principal
+        self.reads = SharedConnection(rt.reader)
         self.customer = self._by_key(people.customers_by_ids, None)
         self.agent = self._by_key(people.agents_by_ids, None)
         self.group = self._by_key(people.groups_by_ids, None)
@@ -77,20 +112,20 @@ class Loaders:
         self, fetch: Callable[[AsyncConnection, Sequence[Any]], Awaitable[dict[Any, Any]]], default: Any
     ) -> DataLoader[Any, Any]:
         async def batch(keys: list[Any]) -> list[Any]:
-            async with self._rt.reader.connect() as conn:
+            async with self.reads.use() as conn:
                 found = await fetch(conn, keys)
             return [found.get(key, default) for key in keys]
 
         return DataLoader(batch)
 
     async def _visible_tickets(self, ids: list[int]) -> list[TicketRecord | None]:
-        async with self._rt.reader.connect() as conn:
+        async with self.reads.use() as conn:
             found = await tickets.tickets_by_ids(conn, ids)
             allowed = await self._allowed(conn, list(found))
         return [found[i] if i in found and i in allowed else None for i in ids]
 
     async def _visible_sub_tickets(self, parent_ids: list[int]) -> list[list[TicketRecord]]:
-        async with self._rt.reader.connect() as conn:
+        async with self.reads.use() as conn:
             children = await tickets.sub_tickets_of(conn, parent_ids)
             allowed = await self._allowed(conn, [c.id for kids in children.values() for c in kids])
         return [[c for c in children.get(pid, []) if c.id in allowed] for pid in parent_ids]
@@ -110,7 +145,7 @@ class Loaders:
         for ticket_id, visibility, after_id, first in keys:
             shapes[(visibility, after_id, first)].append(ticket_id)
         results: dict[tuple[int, str | None, int | None, int], tuple[list[CommentRecord], bool]] = {}
-        async with self._rt.reader.connect() as conn:
+        async with self.reads.use() as conn:
             for (visibility, after_id, first), ticket_ids in shapes.items():
                 pages = await tickets.comments_page(conn, ticket_ids, visibility, after_id, first)
                 for ticket_id in ticket_ids:
@@ -122,7 +157,7 @@ class Loaders:
         for ticket_id, visibility in keys:
             by_visibility[visibility].append(ticket_id)
         counts: dict[tuple[int, str | None], int] = {}
-        async with self._rt.reader.connect() as conn:
+        async with self.reads.use() as conn:
             for visibility, ticket_ids in by_visibility.items():
                 found = await tickets.comment_counts(conn, ticket_ids, visibility)
                 for ticket_id in ticket_ids:
@@ -143,7 +178,7 @@ class Loaders:
         for ticket_id, after, first in keys:
             shapes[(after, first)].append(ticket_id)
         results: dict[tuple[int, EventPosition | None, int], tuple[list[TicketEventRecord], bool]] = {}
-        async with self._rt.reader.connect() as conn:
+        async with self.reads.use() as conn:
             for (after, first), ticket_ids in shapes.items():
                 pages = await event_reads.history_page(conn, ticket_ids, after, first)
                 for ticket_id in ticket_ids:

@@ -422,12 +422,12 @@ async def ticket_connection(
         cursor = TicketPageCursor.decode(after, order) if after else None
     except InvalidInput as exc:
         raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT"}) from exc
-    engine = info.context.rt.reader
-    async with engine.connect() as conn:
+    reads = info.context.loaders.reads
+    async with reads.use() as conn:
         records, cursors, has_next = await ticket_reads.list_tickets(conn, principal, f, order, size, cursor)
 
     async def count() -> int:
-        async with engine.connect() as conn:
+        async with reads.use() as conn:
             return await ticket_reads.count_tickets(conn, principal, f)
 
     edges = [TicketEdge(cursor=c.encode(), node=Ticket.of(r)) for r, c in zip(records, cursors, strict=True)]

@@ -22,12 +22,17 @@ def sync_url(url: str) -> str:
     return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = False, echo: bool = False
+) -> AsyncEngine:
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # Off by default: a ping is a round trip per checkout (a fifth of a console page's cost
+        # when measured). Without it, a connection that died with a database restart fails its
+        # first statement, which invalidates it and every older pooled connection at once.
+        pool_pre_ping=pre_ping,
         # Errors and logs name the statement, never its parameters: they hold customers'
         # emails and phone numbers, and the bound values of every other query.
         hide_parameters=True,

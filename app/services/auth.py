@@ -106,7 +106,7 @@ async def authenticate(rt: Runtime, secret: str) -> Principal | None:
             a.c.deactivated_at.is_(None),
         )
     )
-    async with rt.engine.connect() as conn:
+    async with rt.reader.connect() as conn:  # every request: no BEGIN/ROLLBACK around one read
         row = (await conn.execute(query)).first()
         if row is None:
             return None
