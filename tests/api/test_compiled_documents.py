@@ -231,7 +231,8 @@ async def test_the_cost_limit_still_applies_when_variables_ask_for_bigger_pages(
     await seed_demo(rt)
     token = (await auth_service.login(rt, DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, None)).token
     document = (
-        "query Bomb($n: Int) { tickets(first: $n) { edges { node { comments(first: $n) { edges { node { body } } } } } } }"
+        "query Bomb($n: Int) { tickets(first: $n) { edges { node {"
+        " comments(first: $n) { edges { node { body } } } } } } }"
     )
     url, headers = f"{still_server.url}/graphql", {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(timeout=30) as http:
