@@ -79,14 +79,16 @@ def table(document: dict[str, Any]) -> str:
                 )
     scale = document.get("scale")
     if scale:
-        lines.append("\n| tickets | concurrency | req/s | p50 ms | p99 ms | × baseline |")
-        lines.append("|---:|---:|---:|---:|---:|---:|")
+        lines.append(
+            "\n| tickets | concurrency | req/s | p50 ms | p99 ms | baseline req/s | baseline p50 ms | × baseline |"
+        )
+        lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for size in scale["sizes"]:
             for level in size.get("levels", []):
-                g = level["graphql"]
+                g, b = level["graphql"], level.get("baseline", {})
                 lines.append(
                     f"| {size['tickets']} | {g['concurrency']} | {g['rps']} | {g['p50_ms']} | {g['p99_ms']} "
-                    f"| {level.get('ratio_to_baseline')} |"
+                    f"| {b.get('rps')} | {b.get('p50_ms')} | {level.get('ratio_to_baseline')} |"
                 )
     for name, value in (document.get("extra") or {}).items():
         lines.append(f"\n{name}: {'failed' if 'error' in value else 'see the JSON'} ({value.get('command')})")
