@@ -389,6 +389,10 @@ async def soak(base: str, minutes: float, subscriber_count: int, every: float) -
         drop_database(base, url)
     if "Traceback" in server_output:
         errors.add("server: traceback in its log", server_output[server_output.index("Traceback") :])
+    kept_log = None
+    if errors.total:  # keep the server's log to find out why
+        kept_log = Path(tempfile.gettempdir()) / f"helpdesk-soak-server-{os.getpid()}.log"
+        kept_log.write_text(server_output)
     verdicts = plateaus(samples)
     return {
         "minutes": minutes,
@@ -400,6 +404,7 @@ async def soak(base: str, minutes: float, subscriber_count: int, every: float) -
         "errors": errors.total,
         "error_kinds": dict(errors.counts),
         "error_examples": errors.examples,
+        "server_log": str(kept_log) if kept_log else None,
         "plateau": verdicts,
         "all_plateau": all(v["plateau"] for v in verdicts.values()),
         "samples": samples,

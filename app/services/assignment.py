@@ -3,7 +3,10 @@
 Lock order, everywhere: tickets before agents. Choosing an agent locks every member of the
 group (FOR UPDATE, id order) and only then counts their open tickets, in a new statement,
 so the count includes every assignment committed before the lock was granted: two
-transactions can never both fill an agent's last free slot. A path that holds an agent
+transactions can never both fill an agent's last free slot. Agent rows are locked FOR NO KEY
+UPDATE: it excludes the other lockers just as well, and does not wait for the KEY SHARE locks
+that writing a row which refers to the agent takes (an event with the agent as actor), which
+two transactions of one agent would otherwise both hold while each waits for the other's. A path that holds an agent
 lock and then wants tickets (queue draining) takes them with SKIP LOCKED and never waits.
 """
 
@@ -63,7 +66,10 @@ async def lock_members(conn: AsyncConnection, group_id: int, ignore_ticket: int 
     counting `ignore_ticket`, the ticket being handed out again)."""
     members = select(gm.c.agent_id).where(gm.c.group_id == group_id)
     await conn.execute(
-        select(a.c.id).where(a.c.id.in_(members), a.c.deactivated_at.is_(None)).order_by(a.c.id).with_for_update(of=a)
+        select(a.c.id)
+        .where(a.c.id.in_(members), a.c.deactivated_at.is_(None))
+        .order_by(a.c.id)
+        .with_for_update(of=a, key_share=True)
     )
     rows = await conn.execute(
         select(
@@ -176,7 +182,7 @@ async def drain_queue_for(
     """Hands waiting tickets of the agent's groups to the agent, most urgent then oldest first,
     up to capacity, if the agent is available. Called whenever an agent may have become
     available: ONLINE, back from vacation, more capacity, or one of their tickets left them."""
-    await tx.conn.execute(select(a.c.id).where(a.c.id == agent_id).with_for_update())
+    await tx.conn.execute(select(a.c.id).where(a.c.id == agent_id).with_for_update(key_share=True))
     row = (
         await tx.conn.execute(
             select(
