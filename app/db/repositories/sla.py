@@ -62,30 +62,31 @@ async def latest_clocks(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dic
 
 
 async def ticket_slas(conn: AsyncConnection, ticket_ids: Sequence[int], now: datetime) -> dict[int, TicketSlaView]:
-    """`Ticket.sla` for many tickets in one statement: each ticket's current clocks with their
-    policy and its calendar; tickets no policy applies to are left out."""
-    query = (
-        select(
-            *CLOCK_COLUMNS,
-            *(col.label(f"policy_{col.name}") for col in POLICY_COLUMNS),
-            *(col.label(f"calendar_{col.name}") for col in CALENDAR_COLUMNS),
+    """`Ticket.sla` for many tickets: each ticket's current clocks, then the few policies they
+    name with their calendars (joined per clock row, every policy's lists and hours were decoded
+    again for every clock: most of a ticket page's SLA cost); tickets no policy applies to are
+    left out."""
+    clocks = await latest_clocks(conn, ticket_ids)
+    policy_ids = {k.policy_id for per in clocks.values() for k in per.values() if k.policy_id is not None}
+    policies: dict[int, tuple[SlaPolicyRecord, BusinessCalendarRecord | None]] = {}
+    if policy_ids:
+        n_policy = len(POLICY_COLUMNS)
+        rows = await conn.execute(
+            select(*POLICY_COLUMNS, *CALENDAR_COLUMNS)
+            .select_from(p.outerjoin(cal, cal.c.id == p.c.calendar_id))
+            .where(among(p.c.id, list(policy_ids)))
         )
-        .select_from(c.outerjoin(p, p.c.id == c.c.policy_id).outerjoin(cal, cal.c.id == p.c.calendar_id))
-        .where(among(c.c.ticket_id, list(ticket_ids)))
-        .ext(distinct_on(c.c.ticket_id, c.c.target))
-        .order_by(c.c.ticket_id, c.c.target, c.c.cycle.desc())
-    )
-    n_clock, n_policy = len(CLOCK_COLUMNS), len(POLICY_COLUMNS)
-    found: dict[int, list[tuple[SlaClockRecord, SlaPolicyRecord | None, BusinessCalendarRecord | None]]] = {}
-    for row in await conn.execute(query):
-        clock = SlaClockRecord(*row[:n_clock])
-        policy_row = row[n_clock : n_clock + n_policy]
-        calendar_row = row[n_clock + n_policy :]
-        policy = SlaPolicyRecord(*policy_row) if policy_row[0] is not None else None
-        calendar = BusinessCalendarRecord(*calendar_row) if calendar_row[0] is not None else None
-        found.setdefault(clock.ticket_id, []).append((clock, policy, calendar))
+        for row in rows:
+            policy = SlaPolicyRecord(*row[:n_policy])
+            calendar_row = row[n_policy:]
+            calendar = BusinessCalendarRecord(*calendar_row) if calendar_row[0] is not None else None
+            policies[policy.id] = (policy, calendar)
     result: dict[int, TicketSlaView] = {}
-    for ticket_id, entries in found.items():
+    for ticket_id, per_target in clocks.items():
+        entries: list[tuple[SlaClockRecord, SlaPolicyRecord | None, BusinessCalendarRecord | None]] = []
+        for clock in per_target.values():
+            found = policies.get(clock.policy_id) if clock.policy_id is not None else None
+            entries.append((clock, found[0], found[1]) if found else (clock, None, None))
         view = ticket_sla_view(entries, now)
         if view is not None:
             result[ticket_id] = view
