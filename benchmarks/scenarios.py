@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 
 from app.domain import global_ids
-from benchmarks import fanout, seed
+from benchmarks import fanout, seed, servers
 from benchmarks.servers import Baseline, log, rss_mb
 from tests.processes import ServerProcess
 
@@ -359,18 +359,20 @@ def lifecycle(target: Target) -> dict[str, Any]:
 
 
 def subscriptions(target: Target) -> dict[str, Any]:
-    """benchmarks/fanout.py's measurement on the running server: N subscribers of ticketEvents,
-    one createTicket, delivery latency to each, and the server's RSS per connection."""
+    """benchmarks/fanout.py's measurement: N subscribers of ticketEvents, one createTicket,
+    delivery latency to each, and RSS per connection. Each N gets a fresh server of its own, so
+    memory held by an earlier N (or by the other scenarios) does not count against it."""
     results = []
     for n in target.profile.subscribers:
         log(f"subscriptions: {n} subscribers")
         try:
-            measured = asyncio.run(
-                fanout.measure(
-                    target.server, n, target.profile.fanout_rounds, email=seed.ADMIN_EMAIL, password=seed.ADMIN_PASSWORD
+            with servers.helpdesk(target.database_url) as server:
+                measured = asyncio.run(
+                    fanout.measure(
+                        server, n, target.profile.fanout_rounds, email=seed.ADMIN_EMAIL, password=seed.ADMIN_PASSWORD
+                    )
                 )
-            )
-            measured["server_rss_mb_after"] = round(rss_mb(target.server.process.pid), 1)
+                measured["server_rss_mb_after"] = round(rss_mb(server.process.pid), 1)
             results.append(measured)
         except Exception as error:
             log(f"  {n} subscribers failed: {type(error).__name__}: {error}")
