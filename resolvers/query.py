@@ -12,6 +12,7 @@ from app.auth.policy import Action, allows, may_read_internal_comments
 from app.db.repositories import people
 from app.db.repositories.routing import all_rules
 from app.domain import enums
+from app.domain.global_ids import is_row_id
 from app.domain.ticket_query import TicketFilter as DomainTicketFilter
 from app.domain.ticket_query import TicketOrder as DomainTicketOrder
 from app.services import auth as auth_service
@@ -51,7 +52,10 @@ def _decode_customer_cursor(cursor: str) -> tuple[str, int]:
         if not raw.startswith(b"cu1:"):
             raise ValueError
         name, pk = orjson.loads(raw[4:])
-        return str(name), int(pk)
+        # Only what _customer_cursor writes: a stored name (PostgreSQL text never holds NUL) and a row id.
+        if not isinstance(name, str) or "\x00" in name or not is_row_id(pk):
+            raise ValueError("shape")
+        return name, pk
     except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
         raise GraphQLError("`after` is not a valid cursor", extensions={"code": "BAD_USER_INPUT"}) from exc
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError, ValueNode
 from starlette.datastructures import UploadFile
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types.scalar import ScalarDefinition
 
 from app.domain.errors import DomainError, ValidationErrors
@@ -29,15 +32,36 @@ def _no_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> Any
     raise GraphQLError("an Upload cannot be written in the query: send the file in a multipart request")
 
 
-# Strawberry's own Upload scalar passes any value through; ours takes files only.
+# A zone offset moves an instant by less than a day: within a day of the ends of Python's
+# calendar an input may lie outside it once in UTC (0001-01-01T00:00+14:00 is in year 0), where
+# nothing can compute with it. No helpdesk instant is anywhere near.
+_EARLIEST = datetime.min + timedelta(days=1)
+_LATEST = datetime.max - timedelta(days=1)
+
+
+def _datetime(value: Any) -> datetime:
+    moment: datetime = DateTimeDefinition.parse_value(value)  # type: ignore[misc]
+    if not _EARLIEST <= moment.replace(tzinfo=None) <= _LATEST:
+        raise StrawberryInputCoercionError(f'Value cannot represent a DateTime: "{value}". Out of range.')
+    return moment
+
+
+# Strawberry's own Upload scalar passes any value through; ours takes files only. Its DateTime
+# takes instants that cannot be converted to UTC; ours refuses them.
 SCALARS: dict[object, ScalarDefinition] = {
+    datetime: strawberry.scalar(
+        name="DateTime",
+        description=DateTimeDefinition.description,
+        serialize=datetime.isoformat,
+        parse_value=_datetime,
+    ),
     Upload: strawberry.scalar(
         name="Upload",
         description="Represents a file upload.",
         serialize=lambda v: v,
         parse_value=_file,
         parse_literal=_no_literal,
-    )
+    ),
 }
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import strawberry
 from graphql import GraphQLError
 
+from app.domain.global_ids import is_row_id
 from app.domain.records import ArticleMatchRecord, ArticleRecord
 from schema import ids
 from schema.common import Node, PageInfo, UserError, page_size
@@ -127,10 +128,11 @@ def decode_article_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError("tag")
         created_at, pk = orjson.loads(raw[4:])
         moment = datetime.fromisoformat(created_at)
-        if moment.tzinfo is None or not isinstance(pk, int) or isinstance(pk, bool):
+        if moment.tzinfo is None or not is_row_id(pk):
             raise ValueError("shape")
+        moment.astimezone(UTC)  # OverflowError: out of range in UTC (0001-01-01T00:00+14:00)
         return moment, pk
-    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+    except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError) as exc:
         raise GraphQLError("`after` is not a valid cursor", extensions={"code": "BAD_USER_INPUT"}) from exc
 
 

@@ -10,6 +10,11 @@ def encode(type_name: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
 
+def is_row_id(value: object) -> bool:
+    """A primary key as the database stores it: a positive bigint (not a bool, not a float)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
 def decode(global_id: str) -> tuple[str, int] | None:
     """(type name, primary key), or None for anything that is not one of our IDs."""
     try:
@@ -18,7 +23,7 @@ def decode(global_id: str) -> tuple[str, int] | None:
         value = int(pk)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         return None
-    if not type_name.isalpha() or value <= 0 or value >= 2**63:
+    if not type_name.isalpha() or not is_row_id(value):
         return None
     return type_name, value
 

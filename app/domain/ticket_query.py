@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -90,6 +90,10 @@ def _decode_value(value: Any) -> Any:
         moment = datetime.fromisoformat(value["t"])
         if moment.tzinfo is None:
             raise ValueError("cursor timestamps carry a zone")
+        try:
+            moment.astimezone(UTC)
+        except OverflowError as exc:  # e.g. 0001-01-01T00:00+14:00, before year 1 in UTC
+            raise ValueError("cursor timestamp out of range") from exc
         return moment
     # Sort keys are timestamps and ids; anything else was not made by encode().
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:

@@ -28,7 +28,11 @@ class EventPosition:
             tag, txid, event_id = raw.split(":")
             if tag != "ev1":
                 raise ValueError(tag)
-            return cls(int(txid), int(event_id))
+            position = cls(int(txid), int(event_id))
+            # Transaction ids and event ids are bigints, never negative.
+            if not (0 <= position.txid < 2**63 and 0 <= position.id < 2**63):
+                raise ValueError("out of range")
+            return position
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput("not a valid event cursor", ["after"]) from exc
 

@@ -4,6 +4,7 @@ Before their fixes each of these answered HTTP 500 or INTERNAL_SERVER_ERROR."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -133,3 +134,62 @@ async def test_a_multipart_map_that_does_not_match_its_operations_is_a_bad_reque
 
     assert response.status_code == 400, response.text
     assert "Internal" not in response.text
+
+
+def forged(tag: str, payload: object) -> str:
+    """A cursor with one of our tags around contents our encoders never write."""
+    raw = tag.encode() + (payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+FORGED_CURSORS = [
+    ("console/Customers.graphql", {}, forged("cu1:", ["\x00", 1])),  # PostgreSQL text holds no NUL
+    ("console/Customers.graphql", {}, forged("cu1:", ["Carl", 2**63])),  # past bigint
+    ("console/Customers.graphql", {}, forged("cu1:", ["Carl", True])),
+    ("console/knowledge/KnowledgeArticles.graphql", {}, forged("ka1:", ["2026-12-04T00:00:00+00:00", 2**63])),
+    ("console/knowledge/KnowledgeArticles.graphql", {}, forged("ka1:", ["0001-01-01T00:00:00+14:00", 1])),
+    ("console/TicketList.graphql", {}, forged("tk1:", ["CREATED_AT", "DESC", {"t": "0001-01-01T00:00:00+14:00"}, 1])),
+    ("console/TicketHistory.graphql", {"ticket": True}, forged("ev1:", f"{2**63}:1")),
+    ("console/TicketHistory.graphql", {"ticket": True}, forged("ev1:", f"1:{10**30}")),
+    ("console/TicketHistory.graphql", {"ticket": True}, forged("ev1:", "-1:-1")),
+]
+
+
+@pytest.mark.parametrize(("document", "needs", "cursor"), FORGED_CURSORS)
+async def test_a_forged_cursor_is_bad_user_input(
+    admin: Actor, document: str, needs: dict[str, bool], cursor: str
+) -> None:
+    """A cursor that carries our tag but contents our encoders never write (a NUL, an id past
+    PostgreSQL's bigint, a time that is out of range in UTC) is refused like any bad cursor."""
+    variables: dict[str, Any] = {"after": cursor}
+    if needs.get("ticket"):
+        variables["id"] = await new_ticket(admin.client)
+
+    result = await admin.client.post(load_document(document), variables)
+
+    codes = [(e.get("extensions") or {}).get("code") for e in result.get("errors") or []]
+    assert codes == ["BAD_USER_INPUT"], result
+
+
+EDGE_TIMES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+TIME_ARGUMENTS = [
+    ("console/TicketList.graphql", lambda t: {"filter": {"createdAfter": t}}),
+    ("console/TicketList.graphql", lambda t: {"filter": {"createdBefore": t}}),
+    ("console/admin/CreateApiToken.graphql", lambda t: {"name": "edge", "expiresAt": t}),
+    ("reports/Report.graphql", lambda t: {"from": t, "to": "2026-03-02T00:00:00Z"}),
+    ("reports/Report.graphql", lambda t: {"from": "2026-03-01T00:00:00Z", "to": t}),
+]
+
+
+@pytest.mark.parametrize("moment", EDGE_TIMES)
+@pytest.mark.parametrize(("document", "variables"), TIME_ARGUMENTS)
+async def test_a_time_outside_the_utc_range_is_refused(
+    admin: Actor, document: str, variables: Any, moment: str
+) -> None:
+    """Valid ISO 8601, but before year 1 or after year 9999 once in UTC: the variable does not
+    coerce (a request error), where it used to reach the database driver (a 500)."""
+    result = await admin.client.post(load_document(document), variables(moment))
+
+    assert result.get("data") is None, result
+    (error,) = result["errors"]
+    assert "cannot represent a DateTime" in error["message"] and "Out of range" in error["message"], error

@@ -9,6 +9,7 @@ edges (wrong ID types, huge strings, NUL bytes, boundary integers, malformed dat
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -75,12 +76,39 @@ def weighted(*choices: tuple[int, st.SearchStrategy]) -> st.SearchStrategy:
     return st.integers(0, len(table) - 1).flatmap(lambda i: table[i])
 
 
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+_CURSOR_INTS = st.sampled_from([0, 1, -1, 2**31, 2**63 - 1, 2**63, 10**30, "1", 1.5, None, True])
+_CURSOR_TIMES = st.sampled_from(
+    ["2026-12-04T00:00:00+00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-12-04", "x"]
+)
+# Cursors with our tags (tickets, customers, articles, events) around hostile contents: they
+# pass the tag check, so what is inside reaches the decoding and, if that lets it by, the SQL.
+FORGED_CURSORS = st.one_of(
+    st.builds(
+        lambda f, d, key: _b64(b"tk1:" + json.dumps([f, d, *key]).encode()),
+        st.sampled_from(["CREATED_AT", "UPDATED_AT", "PRIORITY", "SLA_DUE_AT", "NUMBER", "x"]),
+        st.sampled_from(["ASC", "DESC"]),
+        st.lists(st.one_of(_CURSOR_INTS, _CURSOR_TIMES.map(lambda t: {"t": t})), max_size=3),
+    ),
+    st.builds(
+        lambda name, pk: _b64(b"cu1:" + json.dumps([name, pk]).encode()),
+        st.sampled_from(["Carl", "\x00", "é" * 300, 5]),
+        _CURSOR_INTS,
+    ),
+    st.builds(lambda t, pk: _b64(b"ka1:" + json.dumps([t, pk]).encode()), _CURSOR_TIMES, _CURSOR_INTS),
+    st.builds(lambda a, b: _b64(f"ev1:{a}:{b}".encode()), _CURSOR_INTS, _CURSOR_INTS),
+)
+
 TEXT = weighted(
     (6, st.sampled_from(WORDS)),
     (2, st.sampled_from(EMAILS)),
     (5, st.text(NO_NUL, max_size=30)),
     (1, st.text(ANY_CHAR, min_size=1, max_size=10)),
     (1, HUGE),
+    (1, FORGED_CURSORS),
 )
 
 INT = weighted(
@@ -129,7 +157,20 @@ def datetimes() -> st.SearchStrategy[str]:
         (
             1,
             st.sampled_from(
-                ["", "now", "2026-13-01T00:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59+14:00", "1"]
+                [
+                    "",
+                    "now",
+                    "1",
+                    "2026-13-01T00:00:00Z",
+                    "0000-01-01T00:00:00Z",
+                    # Valid, but a step from the ends of time: in UTC they are years 0 and 10000.
+                    "0001-01-01T00:00:00+14:00",
+                    "9999-12-31T23:59:59-14:00",
+                    "0001-01-01T00:00:00Z",
+                    "9999-12-31T23:59:59.999999Z",
+                    "2026-12-04T12:00:00+23:59",
+                    "2026-12-04T12:00:00.123456789Z",
+                ]
             ),
         ),
         (1, TEXT),

@@ -86,8 +86,15 @@ def arguments(
     root = schema.query_type if kind == "query" else schema.mutation_type
     assert root is not None
     args = root.fields[name].args
-    required = {a: typed(v.type, pool) for a, v in args.items() if graphql.is_required_argument(v)}
-    optional = {a: typed(v.type, pool) for a, v in args.items() if a not in required}
+    return values_for({a: (v.type, graphql.is_required_argument(v)) for a, v in args.items()}, pool)
+
+
+def values_for(
+    declared: dict[str, tuple[graphql.GraphQLInputType, bool]], pool: Callable[[], Sequence[str]]
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Values for named inputs given as (type, required): the required ones always, the others
+    sometimes; now and then any of them is left out (a required one then fails coercion)."""
+    required = {n: typed(t, pool) for n, (t, needed) in declared.items() if needed}
+    optional = {n: typed(t, pool) for n, (t, needed) in declared.items() if not needed}
     complete = st.fixed_dictionaries(required, optional=optional)
-    # Now and then any argument is left out (a required one then fails coercion, as it should).
     return values.weighted((6, complete), (1, st.fixed_dictionaries({}, optional={**required, **optional})))

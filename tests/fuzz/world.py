@@ -63,7 +63,11 @@ class World:
 
     def check(self, role: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """Sends an operation and fails on any property violation; returns the parsed answer."""
-        response, text = self.send(role, {"query": query, "variables": variables or {}})
+        return self.exchange(role, {"query": query, "variables": variables or {}})
+
+    def exchange(self, role: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Sends a request body and fails on any property violation; returns the parsed answer."""
+        response, text = self.send(role, body)
         self.judge(role, text, oracle.problems(response, text))
         try:
             result: dict[str, Any] = response.json()
