@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
-from graphql import GraphQLError
+from graphql import BREAK, DocumentNode, GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from schema.context import Context
@@ -66,12 +67,32 @@ def contains_nul(value: object) -> bool:
     return False
 
 
+class _NulLiterals(Visitor):
+    found = False
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
+        if "\x00" in node.value:
+            self.found = True
+            return BREAK
+        return None
+
+
+def nul_in_literals(document: DocumentNode | None) -> bool:
+    """Whether a string literal of the parsed document holds a NUL, however it was escaped
+    (\\u0000, or \\u{0} since the 2021 spec)."""
+    if document is None:
+        return False
+    finder = _NulLiterals()
+    visit(document, finder)
+    return finder.found
+
+
 class RejectNulCharacters(SchemaExtension):
     """PostgreSQL text and JSONB cannot hold NUL; no input of ours means one. Refused up front,
     so no resolver ever reaches the database with it."""
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
-        if "\x00" in (ctx.query or "") or "\\u0000" in (ctx.query or "") or contains_nul(ctx.variables):
+        if nul_in_literals(ctx.graphql_document) or contains_nul(ctx.variables):
             raise GraphQLError("input must not contain NUL characters", extensions={"code": "BAD_USER_INPUT"})
         yield

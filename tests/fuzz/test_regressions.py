@@ -193,3 +193,35 @@ async def test_a_time_outside_the_utc_range_is_refused(
     assert result.get("data") is None, result
     (error,) = result["errors"]
     assert "cannot represent a DateTime" in error["message"] and "Out of range" in error["message"], error
+
+
+@pytest.mark.parametrize("escape", ["\\u{0}", "\\u{00000}", "\\u0000"])
+async def test_a_nul_written_as_any_unicode_escape_is_refused(admin: Actor, escape: str) -> None:
+    """GraphQL strings may spell a NUL as \\u0000 or, since the 2021 spec, \\u{0}: each is refused
+    up front (PostgreSQL text cannot hold it), not sent to the database."""
+    document = f'mutation {{ createCustomer(input: {{name: "Nul{escape}Customer"}}) {{ customer {{ id }} }} }}'
+
+    result = await admin.client.post(document)
+
+    assert result.get("data") is None, result
+    assert [(e["message"], e["extensions"]["code"]) for e in result["errors"]] == [
+        ("input must not contain NUL characters", "BAD_USER_INPUT")
+    ]
+
+
+NUL_LITERALS = [
+    'query { searchArticles(query: "refund\\u{0}") { score } }',
+    'query { tickets(filter: {search: "printer\\u{0}"}) { totalCount } }',
+    'mutation { createTicket(input: {subject: "s", description: "d", channel: EMAIL,'
+    ' customer: {email: "n@example.com"}, customFields: {note: "a\\u{0}b"}}) { ticket { id } } }',
+]
+
+
+@pytest.mark.parametrize("document", NUL_LITERALS)
+async def test_a_nul_in_a_search_or_json_literal_is_refused(admin: Actor, document: str) -> None:
+    """Searches and JSON values are not validated as text by the services: the NUL used to reach
+    PostgreSQL (a 500)."""
+    result = await admin.client.post(document)
+
+    assert result.get("data") is None, result
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["BAD_USER_INPUT"]
