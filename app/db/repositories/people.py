@@ -9,16 +9,20 @@ from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
-from app.db.repositories.rows import among, by_id, columns_for, to_records
+from app.db.repositories.rows import among, any_of_ids, by_id, columns_for, to_records
 from app.domain.enums import OPEN_STATUSES
 from app.domain.records import AgentRecord, CustomerRecord, GroupRecord
 
 c, a, g, gm, t = tables.customers, tables.agents, tables.groups, tables.group_members, tables.tickets
 _OPEN = [s.value for s in OPEN_STATUSES]
+# The DataLoaders' lookups, built once.
+_CUSTOMERS_BY_IDS = select(*columns_for(c, CustomerRecord)).where(any_of_ids(c.c.id))
+_AGENTS_BY_IDS = select(*columns_for(a, AgentRecord)).where(any_of_ids(a.c.id))
+_GROUPS_BY_IDS = select(*columns_for(g, GroupRecord)).where(any_of_ids(g.c.id))
 
 
 async def customers_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, CustomerRecord]:
-    rows = await conn.execute(select(*columns_for(c, CustomerRecord)).where(among(c.c.id, ids)))
+    rows = await conn.execute(_CUSTOMERS_BY_IDS, {"ids": list(ids)})
     return by_id(to_records(CustomerRecord, rows))
 
 
@@ -61,7 +65,7 @@ async def count_customers(conn: AsyncConnection, search: str | None) -> int:
 
 
 async def agents_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AgentRecord]:
-    rows = await conn.execute(select(*columns_for(a, AgentRecord)).where(among(a.c.id, ids)))
+    rows = await conn.execute(_AGENTS_BY_IDS, {"ids": list(ids)})
     return by_id(to_records(AgentRecord, rows))
 
 
@@ -75,7 +79,7 @@ async def list_agents(conn: AsyncConnection, group_id: int | None, presence: str
 
 
 async def groups_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, GroupRecord]:
-    rows = await conn.execute(select(*columns_for(g, GroupRecord)).where(among(g.c.id, ids)))
+    rows = await conn.execute(_GROUPS_BY_IDS, {"ids": list(ids)})
     return by_id(to_records(GroupRecord, rows))
 
 

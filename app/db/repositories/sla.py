@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
-from app.db.repositories.rows import among, columns_for, to_records
+from app.db.repositories.rows import among, any_of_ids, columns_for, to_records
 from app.domain.enums import SlaTarget
 from app.domain.records import BusinessCalendarRecord, SlaClockRecord, SlaPolicyRecord
 from app.domain.sla import SlaConfig, TicketSlaView, ticket_sla_view
@@ -19,6 +19,17 @@ c, p, cal = tables.sla_clocks, tables.sla_policies, tables.business_calendars
 CLOCK_COLUMNS = columns_for(c, SlaClockRecord)
 POLICY_COLUMNS = columns_for(p, SlaPolicyRecord)
 CALENDAR_COLUMNS = columns_for(cal, BusinessCalendarRecord)
+_LATEST_CLOCKS = (
+    select(*CLOCK_COLUMNS)
+    .where(any_of_ids(c.c.ticket_id))
+    .ext(distinct_on(c.c.ticket_id, c.c.target))
+    .order_by(c.c.ticket_id, c.c.target, c.c.cycle.desc())
+)
+_POLICIES_WITH_CALENDARS = (
+    select(*POLICY_COLUMNS, *CALENDAR_COLUMNS)
+    .select_from(p.outerjoin(cal, cal.c.id == p.c.calendar_id))
+    .where(any_of_ids(p.c.id))
+)
 
 
 async def all_policies(conn: AsyncConnection) -> list[SlaPolicyRecord]:
@@ -49,12 +60,7 @@ async def sla_config(conn: AsyncConnection) -> SlaConfig:
 
 async def latest_clocks(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, dict[SlaTarget, SlaClockRecord]]:
     """Each ticket's clock of the highest cycle, per target."""
-    rows = await conn.execute(
-        select(*CLOCK_COLUMNS)
-        .where(among(c.c.ticket_id, list(ticket_ids)))
-        .ext(distinct_on(c.c.ticket_id, c.c.target))
-        .order_by(c.c.ticket_id, c.c.target, c.c.cycle.desc())
-    )
+    rows = await conn.execute(_LATEST_CLOCKS, {"ids": list(ticket_ids)})
     result: dict[int, dict[SlaTarget, SlaClockRecord]] = {}
     for clock in to_records(SlaClockRecord, rows):
         result.setdefault(clock.ticket_id, {})[SlaTarget(clock.target)] = clock
@@ -71,11 +77,7 @@ async def ticket_slas(conn: AsyncConnection, ticket_ids: Sequence[int], now: dat
     policies: dict[int, tuple[SlaPolicyRecord, BusinessCalendarRecord | None]] = {}
     if policy_ids:
         n_policy = len(POLICY_COLUMNS)
-        rows = await conn.execute(
-            select(*POLICY_COLUMNS, *CALENDAR_COLUMNS)
-            .select_from(p.outerjoin(cal, cal.c.id == p.c.calendar_id))
-            .where(among(p.c.id, list(policy_ids)))
-        )
+        rows = await conn.execute(_POLICIES_WITH_CALENDARS, {"ids": list(policy_ids)})
         for row in rows:
             policy = SlaPolicyRecord(*row[:n_policy])
             calendar_row = row[n_policy:]

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
-from app.db.repositories.rows import among, by_id, columns_for, to_records
+from app.db.repositories.rows import among, any_of_ids, by_id, columns_for, to_records
 from app.db.repositories.ticket_search import search_condition
 from app.domain.enums import OPEN_STATUSES, OrderDirection, TicketOrderField, TicketStatus
 from app.domain.principal import Principal
@@ -38,6 +38,16 @@ from app.domain.ticket_query import TicketFilter, TicketOrder, TicketPageCursor
 t = tables.tickets
 TICKET_COLUMNS = columns_for(t, TicketRecord)
 _OPEN = [s.value for s in OPEN_STATUSES]
+_TICKETS_BY_IDS = select(*TICKET_COLUMNS).where(any_of_ids(t.c.id))
+_SUB_TICKET_PROGRESS = (
+    select(
+        t.c.parent_id,
+        func.count(),
+        func.count().filter(t.c.status.in_([TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value])),
+    )
+    .where(any_of_ids(t.c.parent_id))
+    .group_by(t.c.parent_id)
+)
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
@@ -59,7 +69,7 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
 
 
 async def tickets_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, TicketRecord]:
-    rows = await conn.execute(select(*TICKET_COLUMNS).where(among(t.c.id, ids)))
+    rows = await conn.execute(_TICKETS_BY_IDS, {"ids": list(ids)})
     return by_id(to_records(TicketRecord, rows))
 
 
@@ -169,16 +179,7 @@ async def sub_tickets_of(conn: AsyncConnection, parent_ids: Sequence[int]) -> di
 
 
 async def sub_ticket_progress(conn: AsyncConnection, parent_ids: Sequence[int]) -> dict[int, SubTicketProgressRecord]:
-    done = [TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value]
-    rows = await conn.execute(
-        select(
-            t.c.parent_id,
-            func.count(),
-            func.count().filter(t.c.status.in_(done)),
-        )
-        .where(among(t.c.parent_id, parent_ids))
-        .group_by(t.c.parent_id)
-    )
+    rows = await conn.execute(_SUB_TICKET_PROGRESS, {"ids": list(parent_ids)})
     return {parent: SubTicketProgressRecord(total, resolved, total - resolved) for parent, total, resolved in rows}
 
 
