@@ -7,7 +7,7 @@ anonymously and with a bad token. Further tests send every argument as hostile J
 the frontends' own documents with generated variables, and broken HTTP requests. Every answer
 must satisfy oracle.py; afterwards the database must satisfy tests/invariants.py.
 
-HELPDESK_FUZZ_EXAMPLES sets the examples per test (default 250: about 2,500 requests in all);
+HELPDESK_FUZZ_EXAMPLES sets the examples per test (default 250: about 2,300 requests in all);
 a nightly run uses e.g. HELPDESK_FUZZ_EXAMPLES=20000. `pytest -rP` shows what the answers were.
 """
 
