@@ -23,7 +23,7 @@ samples is compared with the maximum of the middle third (the first third includ
 and opening the subscribers), within a tolerance. Exit status 1 if there were errors or a
 figure kept growing.
 
-    .venv/bin/python -m benchmarks.soak --minutes 10
+    .venv/bin/python -m benchmarks.soak --minutes 10 [--private-postgres]
     .venv/bin/python -m benchmarks.soak --minutes 1
 
 Client and server share the machine (and, here, with whatever else runs on it): the load is
@@ -419,10 +419,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--sample-seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--private-postgres",
+        action="store_true",
+        help="run PostgreSQL of its own (tests/private_servers.py) instead of using a shared server,"
+        " so other work on that server (its connection limit) cannot cause errors here",
+    )
     parser.add_argument("--output", help="write the JSON here instead of stdout")
     args = parser.parse_args(argv)
-    base = os.environ.get("HELPDESK_BENCH_DATABASE_URL") or DEFAULT_BASE
-    result = asyncio.run(soak(base, args.minutes, args.subscribers, args.sample_seconds))
+    with contextlib.ExitStack() as stack:
+        base = os.environ.get("HELPDESK_BENCH_DATABASE_URL") or DEFAULT_BASE
+        if args.private_postgres:
+            from tests.private_servers import private_postgres
+
+            base = f"postgresql://postgres@127.0.0.1:{stack.enter_context(private_postgres()).port}/postgres"
+        result = asyncio.run(soak(base, args.minutes, args.subscribers, args.sample_seconds))
+    result["postgres"] = "private" if args.private_postgres else "shared"
     text_out = json.dumps(result, indent=2, ensure_ascii=False)
     if args.output:
         Path(args.output).write_text(text_out + "\n")

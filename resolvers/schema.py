@@ -9,6 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -25,6 +26,18 @@ from resolvers.sla import SlaMutation, SlaQuery
 from resolvers.subscription import RealtimeQuery, Subscription
 from resolvers.ticket_work import TicketWorkMutation
 from schema.common import SCALARS
+
+
+class PerEventMemoExecutor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core 3.3 gives each subscription event a shallow copy of the subscription's
+    executor, sharing its memo of collected subfields. The memo's keys are per-event lists,
+    kept alive with their values, so it grew with every event for the subscription's whole
+    life (a leak the soak found). Each event gets a memo of its own."""
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        executor = super().build_per_event_executor(payload)
+        executor._relevant_sub_fields = {}
+        return executor
 
 
 class HelpdeskSchema(strawberry.Schema):
@@ -60,6 +73,7 @@ class HelpdeskSchema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     return HelpdeskSchema(
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=PerEventMemoExecutor,
         query=merge_types("Query", (Query, RoutingQuery, RealtimeQuery, SlaQuery, KnowledgeQuery, ReportQuery)),
         subscription=Subscription,
         mutation=merge_types(
