@@ -3,6 +3,7 @@ a real uvicorn server on a random port; GraphQL clients logged in as each role."
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import create_engine, sync_url
@@ -52,9 +54,19 @@ def _truncator(database_url: str) -> Iterator[Callable[[], None]]:
     engine = create_sync_engine(sync_url(database_url), isolation_level="AUTOCOMMIT")
 
     def truncate() -> None:
-        with engine.connect() as conn:
-            conn.execute(text(TRUNCATE))
-            conn.execute(text("ALTER SEQUENCE ticket_number_seq RESTART WITH 1000"))
+        # The session's server keeps running its SLA scheduler and auto-close sweep between
+        # tests; TRUNCATE can deadlock with a sweep that is locking the last test's tickets.
+        # PostgreSQL aborts one of the two, so try again.
+        for attempt in range(5):
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text(TRUNCATE))
+                    conn.execute(text("ALTER SEQUENCE ticket_number_seq RESTART WITH 1000"))
+                return
+            except OperationalError as exc:
+                if "deadlock detected" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.1)
 
     yield truncate
     engine.dispose()

@@ -20,6 +20,7 @@ from app.domain.records import AgentRecord, ApiTokenRecord
 from app.domain.validation import Problems, required_text
 from app.services.runtime import Runtime
 
+MAX_EMAIL_LENGTH = 254
 a, s, at, gm, lf = tables.agents, tables.sessions, tables.api_tokens, tables.group_members, tables.login_failures
 
 
@@ -38,7 +39,12 @@ async def login(rt: Runtime, email: str, password: str, client_address: str | No
     address are slowed down, then refused for the rest of the window, across processes."""
     settings = rt.settings
     now = rt.clock.now()
-    subjects = [f"email:{email.strip().lower()}"] + ([f"ip:{client_address}"] if client_address else [])
+    account = email.strip().lower()
+    # An address longer than any email can be (RFC 5321: 254) is no account's: it is counted
+    # against the client address only (as a subject it would not even fit the index).
+    subjects = ([f"email:{account}"] if len(account) <= MAX_EMAIL_LENGTH else []) + (
+        [f"ip:{client_address}"] if client_address else []
+    )
     window_start = now - timedelta(minutes=settings.login_window_minutes)
     async with rt.engine.connect() as conn:
         failures = (
@@ -65,8 +71,9 @@ async def login(rt: Runtime, email: str, password: str, client_address: str | No
         await asyncio.sleep(min(8.0, 0.25 * 2 ** (worst - settings.login_slowdown_after)))
     ok = await verify_password(row.password_hash if row else None, password)
     if not ok or row is None:
-        async with rt.engine.begin() as conn:
-            await conn.execute(insert(lf), [{"subject": subject, "failed_at": now} for subject in subjects])
+        if subjects:
+            async with rt.engine.begin() as conn:
+                await conn.execute(insert(lf), [{"subject": subject, "failed_at": now} for subject in subjects])
         raise InvalidInput("wrong email or password", [])
     agent = AgentRecord(*row[:-1])
     secret = tokens.new_secret(tokens.SESSION_PREFIX)

@@ -225,3 +225,13 @@ async def test_a_nul_in_a_search_or_json_literal_is_refused(admin: Actor, docume
 
     assert result.get("data") is None, result
     assert [e["extensions"]["code"] for e in result["errors"]] == ["BAD_USER_INPUT"]
+
+
+async def test_a_login_with_an_email_longer_than_any_email_is_a_wrong_login(anonymous: GraphQLClient) -> None:
+    # The failed attempt was recorded under the whole address, which did not fit the index: 500.
+    login = load_document("console/Login.graphql")
+    for _ in range(2):
+        answer = await anonymous.post(login, {"email": "a" * 5000 + "@example.com", "password": "x"})
+        assert "errors" not in answer, answer
+        assert answer["data"]["login"]["token"] is None
+        assert [e["message"] for e in answer["data"]["login"]["userErrors"]] == ["wrong email or password"]

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import func, select, text
 
 from app.db import tables
+from app.db.engine import create_engine, sync_url
 from app.demo import (
     CALENDARS,
     DEMO_ADMIN_EMAIL,
@@ -26,8 +30,41 @@ from app.domain.enums import OPEN_STATUSES, AgentRole, Channel, TicketStatus
 from app.domain.lifecycle import TRANSITIONS as LIFECYCLE
 from app.services import auth as auth_service
 from app.services.runtime import Runtime
+from app.settings import Settings
+from tests.support import TRUNCATE, base_database_url, create_test_database, drop_database
 
 t, te = tables.tickets, tables.ticket_events
+
+
+# The demo's histories are checked to the second, and its SLA notices must fire at the instants
+# the seeder stages. The session's test server runs its own SLA scheduler on the shared test
+# database, and would fire overdue demo clocks at the real time in the middle of a story; these
+# tests seed a database of their own, as `helpdesk serve --demo` seeds before its scheduler starts.
+@pytest.fixture(scope="module")
+def own_database() -> Iterator[str]:
+    base = base_database_url()
+    url = create_test_database(base)
+    yield url
+    drop_database(base, url)
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(own_database: str) -> None:
+    engine = create_sync_engine(sync_url(own_database), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(TRUNCATE))
+            conn.execute(text("ALTER SEQUENCE ticket_number_seq RESTART WITH 1000"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+async def rt(own_database: str) -> AsyncIterator[Runtime]:
+    engine = create_engine(own_database, pool_size=20, max_overflow=20)
+    yield Runtime(engine=engine, settings=Settings(database_url=own_database, log_json=False))
+    await engine.dispose()
+
 
 TRANSITIONS = {(source.value, target.value) for sources, target in LIFECYCLE.values() for source in sources}
 COUNTED = [
