@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
     # Ping each pooled connection before use (a round trip each time); see app/db/engine.py.
-    db_pre_ping: bool = False
+    db_pre_ping: bool = True
 
     # SLA: run the scheduler (warnings, breaches, re-evaluation) inside `helpdesk serve`; the
     # longest it sleeps between looks for due clocks; open tickets re-evaluated inside the

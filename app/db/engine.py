@@ -23,15 +23,14 @@ def sync_url(url: str) -> str:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = False, echo: bool = False
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = True, echo: bool = False
 ) -> AsyncEngine:
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        # Off by default: a ping is a round trip per checkout (a fifth of a console page's cost
-        # when measured). Without it, a connection that died with a database restart fails its
-        # first statement, which invalidates it and every older pooled connection at once.
+        # On by default (HELPDESK_DB_PRE_PING): a round trip per checkout, but a connection that
+        # died with a database restart is noticed before a request uses it.
         pool_pre_ping=pre_ping,
         # Errors and logs name the statement, never its parameters: they hold customers'
         # emails and phone numbers, and the bound values of every other query.
