@@ -101,8 +101,7 @@ class FieldPlan:
     attribute: str | None  # a plain attribute read, when the field has no resolver function
     resolve: Callable[..., Any] | None
     lookup: Lookup | None  # a batch form of the resolver (resolvers/hot_fields.py)
-    uses_variables: bool
-    static_arguments: dict[str, Any] | None
+    static_arguments: dict[str, Any] | None  # None: they depend on the request's variables
     children: list[FieldPlan] = field(default_factory=list)
     typename: str | None = None
 
@@ -193,7 +192,7 @@ def _compile_selection(
         node = nodes[0]
         name = node.name.value
         if name == "__typename":
-            plans.append(FieldPlan(key, name, None, node, None, None, None, None, False, {}, typename=object_type.name))
+            plans.append(FieldPlan(key, name, None, node, None, None, None, None, {}, typename=object_type.name))
             continue
         if name.startswith("__"):
             raise NotCompilable  # introspection stays with the ordinary executor
@@ -210,9 +209,7 @@ def _compile_selection(
         uses_variables = any(_has_variable(argument.value) for n in nodes for argument in n.arguments or ())
         static = None if uses_variables else get_argument_values(definition, node)
         lookup = HOT_FIELDS.get((object_type.name, name)) if not definition.args else None
-        plan = FieldPlan(
-            key, name, definition, node, definition.type, attribute, resolve, lookup, uses_variables, static
-        )
+        plan = FieldPlan(key, name, definition, node, definition.type, attribute, resolve, lookup, static)
         if is_object_type(named):
             assert isinstance(named, GraphQLObjectType)
             plan.children = _compile_selection(
