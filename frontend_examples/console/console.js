@@ -2,6 +2,7 @@
 // suggested articles, replies and lifecycle moves, and assignments arriving live. Every
 // operation it sends is one of the .graphql documents beside this file (the same documents
 // the test suite runs against a real server); it uses nothing but the public GraphQL API.
+import { chooseLanguage, follower, listenForLanguage, loadDocuments, loginHandler, readSession, requester, showConnectionState, showLanguage, translator } from "../shared/graphql-page.js";
 import { TransportWsClient } from "../wallboard/graphql-transport-ws.js";
 import { LABELS } from "./labels.js";
 
@@ -53,8 +54,8 @@ const LANGUAGE_KEY = "helpdesk.console.language";
 
 const $ = (selector) => document.querySelector(selector);
 const state = {
-  language: chooseLanguage(),
-  session: readSession(), // {token, agent}
+  language: chooseLanguage(LANGUAGE_KEY, LABELS),
+  session: readSession(SESSION_KEY), // {token, agent}
   me: null, // the Me query's agent: id, role, groups
   documents: {},
   filters: { scope: "mine", status: "active", priority: "", atRisk: false },
@@ -71,57 +72,8 @@ const state = {
   sequence: { queue: 0, ticket: 0 }, // only the newest answer of each kind is shown
 };
 
-function chooseLanguage() {
-  const saved = localStorage.getItem(LANGUAGE_KEY);
-  if (saved in LABELS) return saved;
-  return (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
-}
-
-function readSession() {
-  try {
-    return JSON.parse(sessionStorage.getItem(SESSION_KEY));
-  } catch {
-    return null;
-  }
-}
-
-const t = (key, ...args) => {
-  const label = LABELS[state.language][key] ?? LABELS.en[key] ?? key;
-  return typeof label === "function" ? label(...args) : label;
-};
-
-// ---------------------------------------------------------------- GraphQL over HTTP
-
-async function loadDocuments() {
-  const entries = await Promise.all(
-    Object.entries(DOCUMENT_FILES).map(async ([name, file]) => {
-      const response = await fetch(new URL(file, import.meta.url));
-      if (!response.ok) throw new Error(`${file}: HTTP ${response.status}`);
-      return [name, await response.text()];
-    }),
-  );
-  state.documents = Object.fromEntries(entries);
-}
-
-class GraphQLFailure extends Error {
-  constructor(errors) {
-    super(errors.map((e) => e.message).join("; "));
-    this.code = errors[0]?.extensions?.code;
-  }
-}
-
-async function request(document, variables = {}) {
-  const headers = { "Content-Type": "application/json" };
-  if (state.session?.token) headers.Authorization = `Bearer ${state.session.token}`;
-  const response = await fetch(new URL("/graphql", location.href), {
-    method: "POST",
-    headers,
-    body: JSON.stringify({ query: state.documents[document], variables }),
-  });
-  const body = await response.json();
-  if (body.errors?.length) throw new GraphQLFailure(body.errors);
-  return body.data;
-}
+const t = translator(LABELS, () => state.language);
+const request = requester(() => state.documents, () => state.session?.token);
 
 // A failed request signs the agent out when the credential is gone, else shows its message.
 function reportTo(selector) {
@@ -133,24 +85,17 @@ function reportTo(selector) {
 
 // ---------------------------------------------------------------- signing in and out
 
-async function signIn(event) {
-  event.preventDefault();
-  const form = new FormData(event.target);
-  $("#login-error").textContent = "";
-  try {
-    const { login } = await request("login", { email: form.get("email"), password: form.get("password") });
-    if (login.userErrors.length) {
-      $("#login-error").textContent = login.userErrors.map((e) => e.message).join("; ");
-      return;
-    }
-    state.session = { token: login.token, agent: login.agent };
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
-    event.target.reset();
+const signIn = loginHandler({
+  request,
+  sessionKey: SESSION_KEY,
+  errorElement: $("#login-error"),
+  t,
+  open: async (session, form) => {
+    state.session = session;
+    form.reset();
     await openConsole();
-  } catch (error) {
-    $("#login-error").textContent = `${t("loginFailed")}: ${error.message}`;
-  }
-}
+  },
+});
 
 function signOut() {
   stopWatching();
@@ -192,14 +137,7 @@ async function openConsole() {
 
 function watch() {
   stopWatching();
-  const follow = (document, variables, onData) =>
-    state.client.subscribe(
-      { query: state.documents[document], variables },
-      {
-        next: (payload) => (payload.errors?.length ? failed(payload.errors) : onData(payload.data)),
-        error: failed,
-      },
-    );
+  const follow = follower(state.client, state.documents, failed);
   // Variables are read at every (re)subscribe: after a reconnect both feeds resume where they were.
   state.stops = [
     follow("assignments", () => ({ after: state.cursors.assignments }), (data) => arrived(data.assignmentEvents)),
@@ -421,12 +359,7 @@ async function setPresence(event) {
 // ---------------------------------------------------------------- rendering
 
 function render() {
-  document.documentElement.lang = state.language === "zh" ? "zh-CN" : "en";
-  document.title = t("title");
-  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-  for (const button of document.querySelectorAll("[data-lang]")) {
-    button.setAttribute("aria-pressed", String(button.dataset.lang === state.language));
-  }
+  showLanguage(state.language, t);
   const signedIn = Boolean(state.session?.token && state.me);
   $("#login").hidden = signedIn;
   $("#workspace").hidden = !signedIn;
@@ -446,10 +379,7 @@ function render() {
 
 function showConnection(connection) {
   state.connection = connection;
-  const node = $("#connection");
-  node.dataset.state = connection.state;
-  node.textContent =
-    connection.state === "reconnecting" ? t("reconnecting", Math.ceil(connection.retryInMs / 1000)) : t(connection.state);
+  showConnectionState($("#connection"), connection, t);
 }
 
 function renderQueue() {
@@ -703,13 +633,7 @@ function listen() {
   $("#login-form").addEventListener("submit", signIn);
   $("#logout").addEventListener("click", signOut);
   $("#presence").addEventListener("change", setPresence);
-  for (const button of document.querySelectorAll("[data-lang]")) {
-    button.addEventListener("click", () => {
-      state.language = button.dataset.lang;
-      localStorage.setItem(LANGUAGE_KEY, state.language);
-      render();
-    });
-  }
+  listenForLanguage(LANGUAGE_KEY, (language) => (state.language = language), render);
   $("#filters").addEventListener("change", () => {
     Object.assign(state.filters, {
       scope: $("#scope").value,
@@ -750,7 +674,7 @@ async function start() {
   listen();
   render();
   try {
-    await loadDocuments();
+    state.documents = await loadDocuments(DOCUMENT_FILES, import.meta.url);
   } catch (error) {
     $("#login-error").textContent = error.message;
     return;

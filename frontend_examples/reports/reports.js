@@ -1,6 +1,7 @@
 // The helpdesk reports page: a period's figures for the whole helpdesk or one group, as charts
 // and tables. Every operation it sends is one of the .graphql documents beside this file (the
 // same documents the test suite runs against a real server). Charts: Chart.js, vendored.
+import { chooseLanguage, listenForLanguage, loadDocuments, loginHandler, readSession, requester, showLanguage, translator } from "../shared/graphql-page.js";
 import "./vendor/chart.umd.min.js"; // a UMD bundle: it defines globalThis.Chart
 
 const { Chart } = globalThis;
@@ -60,85 +61,29 @@ const LABELS = {
 
 const $ = (selector) => document.querySelector(selector);
 const state = {
-  language: chooseLanguage(),
-  session: readSession(), // {token, agent}
+  language: chooseLanguage(LANGUAGE_KEY, LABELS),
+  session: readSession(SESSION_KEY), // {token, agent}
   documents: {},
   report: null,
   period: null, // {from, to}: the dates the shown report was asked for
   charts: {},
 };
 
-function chooseLanguage() {
-  const saved = localStorage.getItem(LANGUAGE_KEY);
-  if (saved in LABELS) return saved;
-  return (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
-}
-
-function readSession() {
-  try {
-    return JSON.parse(sessionStorage.getItem(SESSION_KEY));
-  } catch {
-    return null;
-  }
-}
-
-const t = (key, ...args) => {
-  const label = LABELS[state.language][key] ?? LABELS.en[key] ?? key;
-  return typeof label === "function" ? label(...args) : label;
-};
-
-// ---------------------------------------------------------------- GraphQL over HTTP
-
-async function loadDocuments() {
-  const entries = await Promise.all(
-    Object.entries(DOCUMENT_FILES).map(async ([name, file]) => {
-      const response = await fetch(new URL(file, import.meta.url));
-      if (!response.ok) throw new Error(`${file}: HTTP ${response.status}`);
-      return [name, await response.text()];
-    }),
-  );
-  state.documents = Object.fromEntries(entries);
-}
-
-class GraphQLFailure extends Error {
-  constructor(errors) {
-    super(errors.map((e) => e.message).join("; "));
-    this.code = errors[0]?.extensions?.code;
-  }
-}
-
-async function request(document, variables = {}) {
-  const headers = { "Content-Type": "application/json" };
-  if (state.session?.token) headers.Authorization = `Bearer ${state.session.token}`;
-  const response = await fetch(new URL("/graphql", location.href), {
-    method: "POST",
-    headers,
-    body: JSON.stringify({ query: state.documents[document], variables }),
-  });
-  const body = await response.json();
-  if (body.errors?.length) throw new GraphQLFailure(body.errors);
-  return body.data;
-}
+const t = translator(LABELS, () => state.language);
+const request = requester(() => state.documents, () => state.session?.token);
 
 // ---------------------------------------------------------------- signing in and out
 
-async function signIn(event) {
-  event.preventDefault();
-  const form = new FormData(event.target);
-  $("#login-error").textContent = "";
-  try {
-    const { login } = await request("login", { email: form.get("email"), password: form.get("password") });
-    if (login.userErrors.length) {
-      $("#login-error").textContent = login.userErrors.map((e) => e.message).join("; ");
-      return;
-    }
-    state.session = { token: login.token, agent: login.agent };
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
+const signIn = loginHandler({
+  request,
+  sessionKey: SESSION_KEY,
+  errorElement: $("#login-error"),
+  t,
+  open: async (session) => {
+    state.session = session;
     await openReports();
-  } catch (error) {
-    $("#login-error").textContent = `${t("loginFailed")}: ${error.message}`;
-  }
-}
+  },
+});
 
 function signOut() {
   state.session = null;
@@ -241,12 +186,7 @@ function shortDate(day) {
 // ---------------------------------------------------------------- rendering
 
 function render() {
-  document.documentElement.lang = state.language === "zh" ? "zh-CN" : "en";
-  document.title = t("title");
-  for (const element of document.querySelectorAll("[data-i18n]")) element.textContent = t(element.dataset.i18n);
-  for (const button of document.querySelectorAll("[data-lang]")) {
-    button.setAttribute("aria-pressed", String(button.dataset.lang === state.language));
-  }
+  showLanguage(state.language, t);
   const signedIn = Boolean(state.session?.token);
   $("#login").hidden = signedIn;
   $("#reports").hidden = !signedIn;
@@ -423,17 +363,11 @@ async function start() {
       runReport();
     });
   }
-  for (const button of document.querySelectorAll("[data-lang]")) {
-    button.addEventListener("click", () => {
-      state.language = button.dataset.lang;
-      localStorage.setItem(LANGUAGE_KEY, state.language);
-      render();
-    });
-  }
+  listenForLanguage(LANGUAGE_KEY, (language) => (state.language = language), render);
   fillPeriodForm();
   render();
   try {
-    await loadDocuments();
+    state.documents = await loadDocuments(DOCUMENT_FILES, import.meta.url);
   } catch (error) {
     $("#login-error").textContent = error.message;
     return;

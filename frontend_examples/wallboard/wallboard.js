@@ -1,6 +1,7 @@
 // The helpdesk wallboard: live numbers for the whole helpdesk or one group, and a feed of
 // assignment and SLA events. Every operation it sends is one of the .graphql documents
 // beside this file (the same documents the test suite runs against a real server).
+import { chooseLanguage, follower, listenForLanguage, loadDocuments, loginHandler, readSession, requester, showConnectionState, showLanguage, translator } from "../shared/graphql-page.js";
 import { TransportWsClient } from "./graphql-transport-ws.js";
 
 const DOCUMENT_FILES = {
@@ -53,8 +54,8 @@ const LABELS = {
 
 const $ = (selector) => document.querySelector(selector);
 const state = {
-  language: chooseLanguage(),
-  session: readSession(), // {token, agent}
+  language: chooseLanguage(LANGUAGE_KEY, LABELS),
+  session: readSession(SESSION_KEY), // {token, agent}
   documents: {},
   groupId: "",
   snapshot: null,
@@ -67,77 +68,21 @@ const state = {
   stops: [],
 };
 
-function chooseLanguage() {
-  const saved = localStorage.getItem(LANGUAGE_KEY);
-  if (saved in LABELS) return saved;
-  return (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
-}
-
-function readSession() {
-  try {
-    return JSON.parse(sessionStorage.getItem(SESSION_KEY));
-  } catch {
-    return null;
-  }
-}
-
-const t = (key, ...args) => {
-  const label = LABELS[state.language][key] ?? LABELS.en[key] ?? key;
-  return typeof label === "function" ? label(...args) : label;
-};
-
-// ---------------------------------------------------------------- GraphQL over HTTP
-
-async function loadDocuments() {
-  const entries = await Promise.all(
-    Object.entries(DOCUMENT_FILES).map(async ([name, file]) => {
-      const response = await fetch(new URL(file, import.meta.url));
-      if (!response.ok) throw new Error(`${file}: HTTP ${response.status}`);
-      return [name, await response.text()];
-    }),
-  );
-  state.documents = Object.fromEntries(entries);
-}
-
-class GraphQLFailure extends Error {
-  constructor(errors) {
-    super(errors.map((e) => e.message).join("; "));
-    this.code = errors[0]?.extensions?.code;
-  }
-}
-
-async function request(document, variables = {}) {
-  const headers = { "Content-Type": "application/json" };
-  if (state.session?.token) headers.Authorization = `Bearer ${state.session.token}`;
-  const response = await fetch(new URL("/graphql", location.href), {
-    method: "POST",
-    headers,
-    body: JSON.stringify({ query: state.documents[document], variables }),
-  });
-  const body = await response.json();
-  if (body.errors?.length) throw new GraphQLFailure(body.errors);
-  return body.data;
-}
+const t = translator(LABELS, () => state.language);
+const request = requester(() => state.documents, () => state.session?.token);
 
 // ---------------------------------------------------------------- signing in and out
 
-async function signIn(event) {
-  event.preventDefault();
-  const form = new FormData(event.target);
-  $("#login-error").textContent = "";
-  try {
-    const { login } = await request("login", { email: form.get("email"), password: form.get("password") });
-    if (login.userErrors.length) {
-      $("#login-error").textContent = login.userErrors.map((e) => e.message).join("; ");
-      return;
-    }
-    state.session = { token: login.token, agent: login.agent };
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
+const signIn = loginHandler({
+  request,
+  sessionKey: SESSION_KEY,
+  errorElement: $("#login-error"),
+  t,
+  open: async (session) => {
+    state.session = session;
     await openBoard();
-  } catch (error) {
-    $("#login-error").textContent = `${t("loginFailed")}: ${error.message}`;
-  }
-}
+  },
+});
 
 function signOut() {
   stopWatching();
@@ -194,14 +139,7 @@ async function watch() {
     showError(error.message);
   }
   const client = state.client;
-  const follow = (document, variables, onData) =>
-    client.subscribe(
-      { query: state.documents[document], variables },
-      {
-        next: (payload) => (payload.errors?.length ? failed(payload.errors) : onData(payload.data)),
-        error: failed,
-      },
-    );
+  const follow = follower(client, state.documents, failed);
   state.stops = [
     follow("wallboardLive", { groupId }, (data) => showSnapshot(data.wallboard)),
     // Variables are read at every (re)subscribe: after a reconnect the feeds resume where they were.
@@ -247,12 +185,7 @@ function addEvent(feed, event) {
 // ---------------------------------------------------------------- rendering
 
 function render() {
-  document.documentElement.lang = state.language === "zh" ? "zh-CN" : "en";
-  document.title = t("title");
-  for (const element of document.querySelectorAll("[data-i18n]")) element.textContent = t(element.dataset.i18n);
-  for (const button of document.querySelectorAll("[data-lang]")) {
-    button.setAttribute("aria-pressed", String(button.dataset.lang === state.language));
-  }
+  showLanguage(state.language, t);
   const signedIn = Boolean(state.session?.token);
   $("#login").hidden = signedIn;
   $("#board").hidden = !signedIn;
@@ -268,10 +201,7 @@ function render() {
 
 function showConnection(connection) {
   state.connection = connection;
-  const element = $("#connection");
-  element.dataset.state = connection.state;
-  element.textContent =
-    connection.state === "reconnecting" ? t("reconnecting", Math.ceil(connection.retryInMs / 1000)) : t(connection.state);
+  showConnectionState($("#connection"), connection, t);
 }
 
 function setMetric(name, text, { highlight = true } = {}) {
@@ -370,17 +300,11 @@ async function start() {
     state.groupId = event.target.value;
     watch();
   });
-  for (const button of document.querySelectorAll("[data-lang]")) {
-    button.addEventListener("click", () => {
-      state.language = button.dataset.lang;
-      localStorage.setItem(LANGUAGE_KEY, state.language);
-      render();
-    });
-  }
+  listenForLanguage(LANGUAGE_KEY, (language) => (state.language = language), render);
   setInterval(renderWait, 1000);
   render();
   try {
-    await loadDocuments();
+    state.documents = await loadDocuments(DOCUMENT_FILES, import.meta.url);
   } catch (error) {
     $("#login-error").textContent = error.message;
     return;

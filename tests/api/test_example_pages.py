@@ -81,12 +81,13 @@ async def test_the_console_page_its_modules_and_every_document_it_sends_are_serv
     script = await http.get(f"{server.url}/examples/console/console.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert {name: script.headers.get(name) for name in PAGE_HEADERS} == PAGE_HEADERS
-    # It shares the wallboard's websocket client rather than a copy of it.
+    # It shares the pages' common module and the wallboard's websocket client rather than copies of them.
     imports = re.findall(r'^import .* from "([^"]+)";$', script.text, re.MULTILINE)
-    assert imports == ["../wallboard/graphql-transport-ws.js", "./labels.js"]
+    assert imports == ["../shared/graphql-page.js", "../wallboard/graphql-transport-ws.js", "./labels.js"]
     for module in imports:
         served = await http.get(f"{server.url}/examples/console/{module}")
         assert served.status_code == 200 and "javascript" in served.headers["content-type"]
+        assert {name: served.headers.get(name) for name in PAGE_HEADERS} == PAGE_HEADERS
 
     # Every document the console fetches is served, byte for byte the file the tests run.
     files = re.findall(r'^  \w+: "([\w/]+\.graphql)",$', script.text, re.MULTILINE)
