@@ -3,7 +3,6 @@ a real uvicorn server on a random port; GraphQL clients logged in as each role."
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -12,8 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import create_engine, sync_url
@@ -25,12 +22,12 @@ from app.services import auth as auth_service
 from app.services.runtime import Runtime
 from app.settings import Settings
 from tests.support import (
-    TRUNCATE,
     GraphQLClient,
     ServerThread,
     base_database_url,
     create_test_database,
     drop_database,
+    empty_database,
 )
 
 PASSWORD = "correct horse battery"
@@ -54,19 +51,7 @@ def _truncator(database_url: str) -> Iterator[Callable[[], None]]:
     engine = create_sync_engine(sync_url(database_url), isolation_level="AUTOCOMMIT")
 
     def truncate() -> None:
-        # The session's server keeps running its SLA scheduler and auto-close sweep between
-        # tests; TRUNCATE can deadlock with a sweep that is locking the last test's tickets.
-        # PostgreSQL aborts one of the two, so try again.
-        for attempt in range(5):
-            try:
-                with engine.connect() as conn:
-                    conn.execute(text(TRUNCATE))
-                    conn.execute(text("ALTER SEQUENCE ticket_number_seq RESTART WITH 1000"))
-                return
-            except OperationalError as exc:
-                if "deadlock detected" not in str(exc) or attempt == 4:
-                    raise
-                time.sleep(0.1)
+        empty_database(engine)
 
     yield truncate
     engine.dispose()

@@ -50,6 +50,18 @@ def _as_postgres_user() -> dict[str, object]:
     return {"user": "postgres", "group": pwd.getpwnam("postgres").pw_gid}
 
 
+def redis_answers(url: str) -> bool:
+    """Whether a Redis answers PING at `url`, within a second (no retries: redis-py's default
+    backoff would take seconds to say "no")."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    try:
+        return bool(client.ping())
+    except redis.exceptions.RedisError:
+        return False
+    finally:
+        client.close()
+
+
 @dataclass
 class PrivatePostgres:
     """A cluster in a temporary directory; `trust` authentication, TCP on 127.0.0.1 only."""
@@ -206,14 +218,7 @@ class PrivateRedis:
         return int((self.base / "redis.pid").read_text().strip())
 
     def answers(self) -> bool:
-        # No retries: redis-py's default backoff would take seconds to say "no".
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
-        try:
-            return bool(client.ping())
-        except redis.exceptions.RedisError:
-            return False
-        finally:
-            client.close()
+        return redis_answers(self.url)
 
     def _wait(self, *, up: bool) -> None:
         deadline = time.monotonic() + 30

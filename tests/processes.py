@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,20 +107,28 @@ def start_server(database_url: str, data_dir: Path, extra_env: Mapping[str, str]
 
 @contextmanager
 def running_servers(
-    database_url: str, count: int = 2, extra_env: Mapping[str, str] | None = None
+    database_url: str,
+    count: int = 2,
+    extra_env: Mapping[str, str] | None = None,
+    *,
+    data_dir: Path | None = None,
+    show_output: bool = False,
+    start_timeout: float = START_TIMEOUT,
 ) -> Iterator[list[ServerProcess]]:
-    """`count` healthy servers on one database. Their output is printed if startup or the
-    body of the `with` fails; they are stopped with SIGTERM either way."""
-    with tempfile.TemporaryDirectory(prefix="helpdesk-serve-data-") as data_dir:
+    """`count` healthy servers on one database (and one data directory: a temporary one unless
+    given). Their output is printed if startup or the body of the `with` fails (or always, with
+    `show_output`); they are stopped with SIGTERM either way."""
+    with ExitStack() as stack:
+        folder = data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="helpdesk-serve-data-")))
         servers: list[ServerProcess] = []
         failed = True
         try:
             for _ in range(count):
-                servers.append(start_server(database_url, Path(data_dir), extra_env))
+                servers.append(start_server(database_url, folder, extra_env))
             for server in servers:
-                server.wait_healthy()
+                server.wait_healthy(start_timeout)
             yield servers
-            failed = False
+            failed = show_output
         finally:
             for server in servers:
                 server.stop()

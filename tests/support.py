@@ -16,7 +16,8 @@ import httpx
 import uvicorn
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from app.clock import Clock
 from app.db.engine import async_url, sync_url
@@ -79,6 +80,22 @@ def drop_database(base_url: str, url: str) -> None:
 
 
 TRUNCATE = "TRUNCATE {} RESTART IDENTITY CASCADE".format(", ".join(f'"{t.name}"' for t in metadata.sorted_tables))
+
+
+def empty_database(engine: Engine) -> None:
+    """Every table emptied and the ticket numbers restarted (`engine`: synchronous, autocommit).
+    A server still running its SLA scheduler or auto-close sweep on the database can deadlock
+    with the TRUNCATE; PostgreSQL aborts one of the two, so it is tried again."""
+    for attempt in range(5):
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(TRUNCATE))
+                conn.execute(text("ALTER SEQUENCE ticket_number_seq RESTART WITH 1000"))
+            return
+        except OperationalError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.1)
 
 
 def free_port() -> int:

@@ -40,6 +40,7 @@ from app.services import agents as agent_service
 from app.services import auth as auth_service
 from app.services.runtime import Runtime
 from tests.conftest import PASSWORD
+from tests.private_servers import redis_answers
 from tests.processes import ServerProcess, running_servers
 from tests.support import GraphQLClient, GraphQLWebSocket, load_document
 
@@ -49,16 +50,6 @@ REDIS_URL = os.environ.get("HELPDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
 TICKET_EVENTS = load_document("console/TicketEventsSubscription.graphql")
 EVENT_WAIT = 60.0  # seconds for one event (see the module docstring)
 TICKETS = 10  # 10 creates + 10 starts + 5 pendings + 5 resolutions = 30 mutations
-
-
-def _redis_answers() -> bool:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.exceptions.RedisError:
-        return False
-    finally:
-        client.close()
 
 
 @pytest.fixture
@@ -217,7 +208,7 @@ async def published_references(database_url: str, broadcast_url: str | None) -> 
 async def test_subscriber_on_a_gets_bs_events_in_order_once(
     broadcast_url: str | None, database_url: str, engine: AsyncEngine, admin_token: str, http: httpx.AsyncClient
 ) -> None:
-    if broadcast_url and not _redis_answers():
+    if broadcast_url and not redis_answers(REDIS_URL):
         pytest.skip(f"no Redis at {REDIS_URL}")
     with two_servers(database_url, broadcast_url) as (a, b):
         if broadcast_url:

@@ -27,6 +27,15 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+# Live updates wait for the event log's horizon, which is cluster-wide: a long write transaction in
+# any database of the same PostgreSQL server (a benchmark's bulk load, say) holds them back.
+LIVE = 30_000
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
 
 
 @dataclass

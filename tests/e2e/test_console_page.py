@@ -21,22 +21,13 @@ from app.domain.global_ids import decode_as, encode
 from app.domain.records import GroupRecord
 from app.services.runtime import Runtime
 from tests.conftest import PASSWORD, Actor
-from tests.e2e.conftest import ARTIFACTS, BrowserPage
+from tests.e2e.conftest import ARTIFACTS, LIVE, SECURITY_HEADERS, BrowserPage
 from tests.support import ServerThread
 
 pytestmark = pytest.mark.slow
 
 MakeActor = Callable[..., Awaitable[Actor]]
 MakeGroup = Callable[..., Awaitable[GroupRecord]]
-# Live updates wait for the event log's horizon, which is cluster-wide: a long write transaction in
-# any database of the same PostgreSQL server holds them back.
-LIVE = 30_000
-SECURITY_HEADERS = {
-    "content-security-policy": "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "x-frame-options": "DENY",
-}
 
 
 async def create_ticket(admin: Actor, subject: str, priority: str = "NORMAL") -> dict[str, Any]:

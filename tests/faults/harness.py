@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db import tables
 from app.db.engine import create_engine
 from app.events.cursors import EventPosition
-from tests.processes import ServerProcess, start_server
+from tests.processes import ServerProcess, running_servers
 from tests.support import ROOT, GraphQLClient, GraphQLWebSocket, load_document
 
 ADMIN_EMAIL = "fault.admin@example.com"
@@ -56,21 +56,9 @@ def serving(
 ) -> Iterator[list[ServerProcess]]:
     """`count` healthy `helpdesk serve` processes; their output is printed if the body fails."""
     env = {"BROADCAST_URL": "", **(extra_env or {})}
-    servers = [start_server(database_url, data_dir, env) for _ in range(count)]
-    failed = True
-    try:
-        for server in servers:
-            server.wait_healthy(60)
+    show = bool(os.environ.get("HELPDESK_FAULTS_SHOW_OUTPUT"))
+    with running_servers(database_url, count, env, data_dir=data_dir, show_output=show, start_timeout=60) as servers:
         yield servers
-        failed = bool(os.environ.get("HELPDESK_FAULTS_SHOW_OUTPUT"))
-    finally:
-        for server in servers:
-            server.stop()
-        if failed:
-            for server in servers:
-                server.print_output()
-        for server in servers:
-            server.log_path.unlink(missing_ok=True)
 
 
 async def login(client: httpx.AsyncClient, base_url: str) -> tuple[str, str]:

@@ -41,7 +41,7 @@ from app.events.broadcast import HelpdeskBroadcast, libpq_url
 from app.events.hub import CHANNEL
 from app.settings import Settings
 from tests.conftest import Actor
-from tests.private_servers import PrivatePostgres, private_postgres, private_redis
+from tests.private_servers import PrivatePostgres, private_postgres, private_redis, redis_answers
 from tests.support import GraphQLClient, GraphQLWebSocket, ServerThread, load_document
 
 REDIS_URL = os.environ.get("HELPDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -76,17 +76,7 @@ def pg_url(database_url: str) -> str:
     return libpq_url(database_url)
 
 
-def _redis_answers() -> bool:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.exceptions.RedisError:
-        return False
-    finally:
-        client.close()
-
-
-needs_redis = pytest.mark.skipif(not _redis_answers(), reason=f"no Redis at {REDIS_URL}")
+needs_redis = pytest.mark.skipif(not redis_answers(REDIS_URL), reason=f"no Redis at {REDIS_URL}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,7 +197,7 @@ async def two_first_subscribers(broadcast: Broadcast, channel: str, count: int, 
 
 @pytest.mark.parametrize("backend", ["round-trip memory", "postgres", "redis"])
 async def test_concurrent_first_subscribers_both_receive_every_message(backend: str, pg_url: str) -> None:
-    if backend == "redis" and not _redis_answers():
+    if backend == "redis" and not redis_answers(REDIS_URL):
         pytest.skip(f"no Redis at {REDIS_URL}")
     broadcast = {
         "round-trip memory": lambda: RoundTripHelpdeskBroadcast("memory://"),

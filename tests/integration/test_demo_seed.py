@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app.db import tables
 from app.db.engine import create_engine, sync_url
@@ -31,7 +31,7 @@ from app.domain.lifecycle import TRANSITIONS as LIFECYCLE
 from app.services import auth as auth_service
 from app.services.runtime import Runtime
 from app.settings import Settings
-from tests.support import TRUNCATE, base_database_url, create_test_database, drop_database
+from tests.support import base_database_url, create_test_database, drop_database, empty_database
 
 t, te = tables.tickets, tables.ticket_events
 
@@ -52,9 +52,7 @@ def own_database() -> Iterator[str]:
 def _clean_database(own_database: str) -> None:
     engine = create_sync_engine(sync_url(own_database), isolation_level="AUTOCOMMIT")
     try:
-        with engine.connect() as conn:
-            conn.execute(text(TRUNCATE))
-            conn.execute(text("ALTER SEQUENCE ticket_number_seq RESTART WITH 1000"))
+        empty_database(engine)
     finally:
         engine.dispose()
 
