@@ -73,7 +73,9 @@ const state = {
 };
 
 const t = translator(LABELS, () => state.language);
-const request = requester(() => state.documents, () => state.session?.token);
+// Started at once; the first request waits for it.
+const documentsLoaded = loadDocuments(DOCUMENT_FILES, import.meta.url);
+const request = requester(documentsLoaded, () => state.session?.token);
 
 // A failed request signs the agent out when the credential is gone, else shows its message.
 function reportTo(selector) {
@@ -674,7 +676,7 @@ async function start() {
   listen();
   render();
   try {
-    state.documents = await loadDocuments(DOCUMENT_FILES, import.meta.url);
+    state.documents = await documentsLoaded;
   } catch (error) {
     $("#login-error").textContent = error.message;
     return;

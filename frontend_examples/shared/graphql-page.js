@@ -72,17 +72,23 @@ export class GraphQLFailure extends Error {
 }
 
 // request(name, variables): POSTs the named document to /graphql with the current token, if any;
-// resolves to the answer's data or rejects with a GraphQLFailure.
+// resolves to the answer's data or rejects with a GraphQLFailure. documents is the promise
+// loadDocuments returned: a form submitted while the files are still loading waits for them.
 export function requester(documents, token) {
   return async function request(document, variables = {}) {
+    const query = (await documents)[document];
     const headers = { "Content-Type": "application/json" };
     const current = token();
     if (current) headers.Authorization = `Bearer ${current}`;
     const response = await fetch(new URL("/graphql", location.href), {
       method: "POST",
       headers,
-      body: JSON.stringify({ query: documents()[document], variables }),
+      body: JSON.stringify({ query, variables }),
     });
+    // Refusals before GraphQL (400, 413, 503, ...) are short plain text: show them as they are.
+    if (!response.headers.get("Content-Type")?.includes("json")) {
+      throw new Error(`HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`);
+    }
     const body = await response.json();
     if (body.errors?.length) throw new GraphQLFailure(body.errors);
     return body.data;

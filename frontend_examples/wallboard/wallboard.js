@@ -69,7 +69,9 @@ const state = {
 };
 
 const t = translator(LABELS, () => state.language);
-const request = requester(() => state.documents, () => state.session?.token);
+// Started at once; the first request waits for it.
+const documentsLoaded = loadDocuments(DOCUMENT_FILES, import.meta.url);
+const request = requester(documentsLoaded, () => state.session?.token);
 
 // ---------------------------------------------------------------- signing in and out
 
@@ -304,7 +306,7 @@ async function start() {
   setInterval(renderWait, 1000);
   render();
   try {
-    state.documents = await loadDocuments(DOCUMENT_FILES, import.meta.url);
+    state.documents = await documentsLoaded;
   } catch (error) {
     $("#login-error").textContent = error.message;
     return;
