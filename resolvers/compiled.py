@@ -17,6 +17,11 @@ Correctness comes first, so the plan only ever takes the easy road:
   the request from the start, with its errors exactly as always.
 The same resolvers and loaders run on both paths, so the answers are the same (a test compares them
 on every document in frontend_examples/).
+
+One step further for the ticket list: when `tickets { edges { node { ... } } }` selects only what
+app.db.repositories.ticket_json can write (plain fields, customer, assignee, group, SLA clocks),
+the page's own statement returns each node as JSON text, sent as it is (tests/api/
+test_ticket_json.py compares it with the ordinary executor on varied data).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -52,9 +58,14 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.language import VariableNode
 from graphql.pyutils import is_awaitable
 from prometheus_client import Counter
+from sqlalchemy import ColumnElement
+from strawberry.types import Info
+from strawberry.types.arguments import convert_arguments
 
+from app.db.repositories.ticket_json import JsonField, Unsupported, ticket_node_json
 from resolvers.extensions import contains_nul
 from resolvers.hot_fields import HOT_FIELDS, Lookup
+from resolvers.query import tickets_page
 from resolvers.query_cost import operation_cost
 
 # Root query fields that only read: running one of them and then, if the plan gives up, running the
@@ -104,6 +115,8 @@ class FieldPlan:
     static_arguments: dict[str, Any] | None  # None: they depend on the request's variables
     children: list[FieldPlan] = field(default_factory=list)
     typename: str | None = None
+    json_nodes: ColumnElement[Any] | None = None  # Query.tickets whose nodes PostgreSQL writes
+    passthrough: bool = False  # a node written by PostgreSQL: sent as it is
 
 
 @dataclass(slots=True)
@@ -137,6 +150,9 @@ def compile_document(schema: GraphQLSchema, query: str, operation_name: str | No
         fields = _compile_selection(schema, root_type, [operation.selection_set], fragments)
         if any(f.name not in PURE_ROOT_FIELDS for f in fields):
             raise NotCompilable
+        for f in fields:
+            if f.name == "tickets":
+                _write_nodes_in_sql(schema, f)
         return Plan(schema, document, operation, fragments, root_type, fields)
     except NotCompilable:
         return None
@@ -221,6 +237,50 @@ def _compile_selection(
     return plans
 
 
+# Leaf scalars whose JSON app.db.repositories.ticket_json writes as the executor would.
+_SQL_SCALARS = frozenset({"String", "Int", "Boolean", "ID", "DateTime"})
+
+
+def _write_nodes_in_sql(schema: GraphQLSchema, tickets: FieldPlan) -> None:
+    """Let PostgreSQL write the nodes of this Query.tickets, when their selection allows it."""
+    edges = [c for c in tickets.children if c.name == "edges"]
+    nodes = [c for c in edges[0].children if c.name == "node"] if len(edges) == 1 else []
+    if len(nodes) != 1:
+        return
+    try:
+        column = ticket_node_json(_json_selection(nodes[0].children))
+    except Unsupported:
+        return
+    tickets.json_nodes = column
+    nodes[0].passthrough = True
+
+
+def _json_selection(plans: list[FieldPlan]) -> tuple[JsonField, ...]:
+    selection = []
+    for f in plans:
+        named = _named_type(f.type) if f.type is not None else None
+        if named is None:  # __typename
+            selection.append(JsonField(f.key, f.name))
+            continue
+        if f.static_arguments is None or f.definition is None or f.definition.args:
+            raise Unsupported(f.name)
+        if is_object_type(named):
+            # Relations only where they are the plain loads of hot_fields or attributes.
+            if f.lookup is None and f.attribute is None:
+                raise Unsupported(f.name)
+            selection.append(JsonField(f.key, f.name, _json_selection(f.children)))
+            continue
+        if f.attribute is None:
+            raise Unsupported(f.name)  # a leaf computed by a resolver
+        if isinstance(named, GraphQLEnumType):
+            if any(str(value.value) != name for name, value in named.values.items()):
+                raise Unsupported(named.name)
+        elif named.name not in _SQL_SCALARS:
+            raise Unsupported(named.name)
+        selection.append(JsonField(f.key, f.name))
+    return tuple(selection)
+
+
 def _named_type(type_: Any) -> Any:
     while isinstance(type_, GraphQLNonNull | GraphQLList):
         type_ = type_.of_type
@@ -291,6 +351,8 @@ class _Run:
             return [getattr(p, attribute) for p in parents]
         if f.lookup is not None:
             return f.lookup.resolve(self.context, parents)
+        if f.json_nodes is not None:
+            return self._tickets_with_json_nodes(f, f.json_nodes, parent_type)
         assert f.resolve is not None and f.definition is not None
         arguments = f.static_arguments
         if arguments is None:
@@ -300,6 +362,25 @@ class _Run:
         if any(is_awaitable(r) for r in results):
             return self._gather(results)
         return results
+
+    async def _tickets_with_json_nodes(
+        self, f: FieldPlan, node_json: ColumnElement[Any], parent_type: GraphQLObjectType
+    ) -> list[Any]:
+        """Query.tickets as its resolver answers it, but with nodes PostgreSQL wrote."""
+        assert f.definition is not None
+        arguments = f.static_arguments
+        if arguments is None:
+            arguments = get_argument_values(f.definition, f.node, self.variables)
+        strawberry_field = f.definition.extensions["strawberry-definition"]
+        strawberry_schema = self.plan.schema._strawberry_schema  # type: ignore[attr-defined]
+        kwargs = convert_arguments(
+            arguments,
+            strawberry_field.arguments,
+            scalar_registry=strawberry_schema.schema_converter.scalar_registry,
+            config=strawberry_schema.config,
+        )
+        info: Info[Any, Any] = Info(_raw_info=self.info(f, parent_type), _field=strawberry_field)
+        return [await tickets_page(info, **kwargs, node_json=node_json)]
 
     @staticmethod
     async def _gather(results: list[Any]) -> list[Any]:
@@ -335,6 +416,8 @@ class _Run:
         if is_leaf_type(type_):
             serialize = type_.serialize
             return [None if v is None else serialize(v) for v in values]
+        if f.passthrough:
+            return values
         assert isinstance(type_, GraphQLObjectType)
         return self._complete_objects(f, type_, values)
 

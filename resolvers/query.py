@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import orjson
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy import ColumnElement
 
 from app.auth.policy import Action, allows, may_read_internal_comments
 from app.db.repositories import people
@@ -86,6 +88,25 @@ def to_domain_filter(f: TicketFilter | None) -> DomainTicketFilter:
         created_after=f.created_after,
         created_before=f.created_before,
     )
+
+
+async def tickets_page(
+    info: Info,
+    filter: TicketFilter | None = None,
+    order_by: TicketOrder | None = None,
+    first: int | None = 20,
+    after: str | None = None,
+    *,
+    node_json: ColumnElement[Any] | None = None,
+) -> TicketConnection:
+    """Query.tickets; compiled plans pass node_json to have PostgreSQL write the nodes."""
+    principal_of(info)
+    order = (
+        DomainTicketOrder(enums.TicketOrderField(order_by.field), enums.OrderDirection(order_by.direction))
+        if order_by
+        else DomainTicketOrder()
+    )
+    return await ticket_connection(info, first, after, base=to_domain_filter(filter), order=order, node_json=node_json)
 
 
 @strawberry.type
@@ -172,13 +193,7 @@ class Query:
         first: int | None = 20,
         after: str | None = None,
     ) -> TicketConnection:
-        principal_of(info)
-        order = (
-            DomainTicketOrder(enums.TicketOrderField(order_by.field), enums.OrderDirection(order_by.direction))
-            if order_by
-            else DomainTicketOrder()
-        )
-        return await ticket_connection(info, first, after, base=to_domain_filter(filter), order=order)
+        return await tickets_page(info, filter, order_by, first, after)
 
     @strawberry.field
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, cast
 
+import orjson
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy import ColumnElement
 
 from app.auth.policy import may_read_internal_comments
 from app.db.repositories import tickets as ticket_reads
@@ -401,8 +403,10 @@ async def ticket_connection(
     customer_id: int | None = None,
     assignee_id: int | None = None,
     status: list[enums.TicketStatus] | None = None,
+    node_json: ColumnElement[Any] | None = None,
 ) -> TicketConnection:
-    """A keyset page of the tickets the caller may see."""
+    """A keyset page of the tickets the caller may see. With node_json (a compiled plan's
+    app.db.repositories.ticket_json expression) each edge's node is that JSON, ready to send."""
     principal = info.context.principal
     if principal is None:
         raise GraphQLError("authentication required", extensions={"code": "UNAUTHENTICATED"})
@@ -424,13 +428,21 @@ async def ticket_connection(
         raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT"}) from exc
     reads = info.context.loaders.reads
     async with reads.use() as conn:
-        records, cursors, has_next = await ticket_reads.list_tickets(conn, principal, f, order, size, cursor)
+        if node_json is None:
+            records, cursors, has_next = await ticket_reads.list_tickets(conn, principal, f, order, size, cursor)
+            nodes = [Ticket.of(r) for r in records]
+        else:
+            texts, cursors, has_next = await ticket_reads.list_ticket_json(
+                conn, node_json, principal, f, order, size, cursor
+            )
+            # Not Ticket objects: the plan that asked for them sends them as they are.
+            nodes = [cast(Ticket, orjson.Fragment(text)) for text in texts]
 
     async def count() -> int:
         async with reads.use() as conn:
             return await ticket_reads.count_tickets(conn, principal, f)
 
-    edges = [TicketEdge(cursor=c.encode(), node=Ticket.of(r)) for r, c in zip(records, cursors, strict=True)]
+    edges = [TicketEdge(cursor=c.encode(), node=n) for n, c in zip(nodes, cursors, strict=True)]
     return TicketConnection(
         edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next, after is not None), count=count
     )

@@ -146,8 +146,36 @@ async def list_tickets(
     after: TicketPageCursor | None,
 ) -> tuple[list[TicketRecord], list[TicketPageCursor], bool]:
     """One page in keyset order (no OFFSET): the records, each one's cursor, and whether more follow."""
+    rows, cursors, has_next = await _page(conn, TICKET_COLUMNS, principal, f, order, first, after)
+    return [TicketRecord(*row) for row in rows], cursors, has_next
+
+
+async def list_ticket_json(
+    conn: AsyncConnection,
+    node: ColumnElement[Any],
+    principal: Principal,
+    f: TicketFilter,
+    order: TicketOrder,
+    first: int,
+    after: TicketPageCursor | None,
+) -> tuple[list[str], list[TicketPageCursor], bool]:
+    """list_tickets with each ticket as the JSON text `node` (app.db.repositories.ticket_json) builds."""
+    rows, cursors, has_next = await _page(conn, [node], principal, f, order, first, after)
+    return [row[0] for row in rows], cursors, has_next
+
+
+async def _page(
+    conn: AsyncConnection,
+    columns: Sequence[ColumnElement[Any]],
+    principal: Principal,
+    f: TicketFilter,
+    order: TicketOrder,
+    first: int,
+    after: TicketPageCursor | None,
+) -> tuple[list[Sequence[Any]], list[TicketPageCursor], bool]:
+    """`columns` of one keyset page, each row's cursor, and whether more rows follow."""
     sort = _sort_columns(order)
-    query = _filtered(select(*TICKET_COLUMNS, *sort), principal, f)
+    query = _filtered(select(*columns, *sort), principal, f)
     if after is not None:
         if len(after.key) != len(sort):
             return [], [], False
@@ -157,11 +185,10 @@ async def list_tickets(
         query = query.where(boundary)
     direction = (lambda col: col.desc()) if order.direction is OrderDirection.DESC else (lambda col: col.asc())
     rows = (await conn.execute(query.order_by(*(direction(col) for col in sort)).limit(first + 1))).all()
-    width = len(TICKET_COLUMNS)
+    width = len(columns)
     page = rows[:first]
-    records = [TicketRecord(*row[:width]) for row in page]
     cursors = [TicketPageCursor(order, tuple(row[width:])) for row in page]
-    return records, cursors, len(rows) > first
+    return [row[:width] for row in page], cursors, len(rows) > first
 
 
 async def count_tickets(conn: AsyncConnection, principal: Principal, f: TicketFilter) -> int:
