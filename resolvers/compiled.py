@@ -152,7 +152,7 @@ def compile_document(schema: GraphQLSchema, query: str, operation_name: str | No
             raise NotCompilable
         for f in fields:
             if f.name == "tickets":
-                _write_nodes_in_sql(schema, f)
+                _write_nodes_in_sql(f)
         return Plan(schema, document, operation, fragments, root_type, fields)
     except NotCompilable:
         return None
@@ -241,7 +241,7 @@ def _compile_selection(
 _SQL_SCALARS = frozenset({"String", "Int", "Boolean", "ID", "DateTime"})
 
 
-def _write_nodes_in_sql(schema: GraphQLSchema, tickets: FieldPlan) -> None:
+def _write_nodes_in_sql(tickets: FieldPlan) -> None:
     """Let PostgreSQL write the nodes of this Query.tickets, when their selection allows it."""
     edges = [c for c in tickets.children if c.name == "edges"]
     nodes = [c for c in edges[0].children if c.name == "node"] if len(edges) == 1 else []
