@@ -1,5 +1,5 @@
-"""Background work inside `helpdesk serve` and `helpdesk worker`: auto-close and the SLA
-scheduler, each safe with any number of processes."""
+"""Background work inside `helpdesk serve` and `helpdesk worker`: auto-close, the sweep of
+unreferenced attachment bytes and the SLA scheduler, each safe with any number of processes."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
 from app.db.engine import create_engine
+from app.services.attachments import sweep_unreferenced_blobs
 from app.services.lifecycle import close_resolved_tickets
 from app.services.runtime import Runtime
 from app.services.sla_scheduler import scheduler_loop
@@ -19,20 +21,34 @@ from app.settings import Settings
 log = logging.getLogger("helpdesk.background")
 
 
+async def _periodically(every: float, what: str, sweep: Callable[[], Awaitable[int]]) -> None:
+    while True:
+        try:
+            done = await sweep()
+            if done:
+                log.info("%s: %d", what, done)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep sweeping: a database blip must not end housekeeping
+            log.exception("%s failed", what)
+        await asyncio.sleep(every)
+
+
 async def auto_close_loop(rt: Runtime, every: float = 60.0) -> None:
     """Closes RESOLVED tickets older than HELPDESK_AUTO_CLOSE_AFTER; rows are claimed with
     SKIP LOCKED, so several processes running this loop never close a ticket twice."""
     older_than = timedelta(hours=rt.settings.auto_close_after_hours)
-    while True:
-        try:
-            closed = await close_resolved_tickets(rt, older_than)
-            if closed:
-                log.info("auto-closed %d resolved ticket(s)", closed)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # keep sweeping: a database blip must not end housekeeping
-            log.exception("auto-close sweep failed")
-        await asyncio.sleep(every)
+    await _periodically(every, "auto-closed resolved tickets", lambda: close_resolved_tickets(rt, older_than))
+
+
+async def blob_sweep_loop(rt: Runtime, every: float = 600.0) -> None:
+    """Removes attachment bytes no row references, an hour after they were written."""
+    await _periodically(every, "removed unreferenced attachment blobs", lambda: sweep_unreferenced_blobs(rt))
+
+
+async def housekeeping(rt: Runtime) -> None:
+    """Every periodic sweep, together: one task for `helpdesk serve` and `helpdesk worker`."""
+    await asyncio.gather(auto_close_loop(rt), blob_sweep_loop(rt))
 
 
 class SlaSchedulerTask:
@@ -54,7 +70,7 @@ class SlaSchedulerTask:
 
 
 async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event | None = None) -> None:
-    """`helpdesk worker`: the SLA scheduler and the auto-close sweep, no HTTP. Runs until
+    """`helpdesk worker`: the SLA scheduler and the housekeeping sweeps, no HTTP. Runs until
     SIGTERM or SIGINT (or `stop` is set); any number of workers may run at once."""
     engine = create_engine(database_url, pool_size=3, max_overflow=2)
     rt = Runtime(engine=engine, settings=settings)
@@ -65,9 +81,9 @@ async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event 
             loop.add_signal_handler(signum, stop.set)
     tasks = [
         asyncio.create_task(scheduler_loop(rt), name="sla-scheduler"),
-        asyncio.create_task(auto_close_loop(rt), name="auto-close"),
+        asyncio.create_task(housekeeping(rt), name="housekeeping"),
     ]
-    log.info("worker running: SLA scheduler and auto-close")
+    log.info("worker running: SLA scheduler, auto-close and the attachment sweep")
     try:
         await stop.wait()
     finally:

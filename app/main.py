@@ -26,7 +26,7 @@ from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app import metrics
-from app.background import SlaSchedulerTask, auto_close_loop
+from app.background import SlaSchedulerTask, housekeeping
 from app.clock import Clock, SystemClock
 from app.db.engine import create_engine, database_unavailable
 from app.events.broadcast import HelpdeskBroadcast, broadcast_url
@@ -73,7 +73,7 @@ def create_app(
             hub, lambda group_id: wallboard_numbers(engine, group_id, rt.clock.now(), settings.timezone)
         )
         app.state.runtime, app.state.hub, app.state.wallboard = rt, hub, wallboard
-        housekeeping = asyncio.create_task(auto_close_loop(rt)) if background_tasks else None
+        sweeps = asyncio.create_task(housekeeping(rt)) if background_tasks else None
         sla_scheduler = SlaSchedulerTask(rt) if background_tasks and settings.run_scheduler else None
         app.state.sla_scheduler = sla_scheduler
         try:
@@ -81,10 +81,10 @@ def create_app(
         finally:
             if sla_scheduler is not None:
                 await sla_scheduler.stop()
-            if housekeeping is not None:
-                housekeeping.cancel()
+            if sweeps is not None:
+                sweeps.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await housekeeping
+                    await sweeps
             await wallboard.stop()
             await hub.stop()
             await broadcast.disconnect()

@@ -37,10 +37,32 @@ class StoredFile:
     sha256: str
 
 
+@dataclass(frozen=True, slots=True)
+class StagedFile:
+    """Bytes received and measured but not yet stored under their digest: nothing reads them
+    until `publish`, and `discard` leaves no trace of them."""
+
+    file: StoredFile
+    handle: str  # the store's own reference to the staged bytes
+
+
 class BlobStore(Protocol):
-    async def put(self, upload: IncomingFile, max_bytes: int, field: list[str]) -> StoredFile: ...
+    """Content-addressed bytes. An upload is staged, then published inside the transaction that
+    writes the rows pointing at it (after every check passed), so a refused request stores
+    nothing. Published bytes that no row references (a commit that failed after publishing)
+    are removed by `sweep_unreferenced` once they are old enough."""
+
+    async def stage(self, upload: IncomingFile, max_bytes: int, field: list[str]) -> StagedFile: ...
+
+    async def publish(self, staged: StagedFile) -> None: ...
+
+    async def discard(self, staged: StagedFile) -> None: ...
 
     def read(self, sha256: str) -> AsyncIterator[bytes]: ...
+
+    async def stored_before(self, cutoff: float) -> list[str]: ...
+
+    async def remove_if_before(self, sha256: str, cutoff: float) -> bool: ...
 
 
 def clean_filename(name: str | None) -> str:
@@ -55,22 +77,28 @@ def clean_content_type(value: str | None) -> str:
     return media_type if _CONTENT_TYPE.match(media_type) else "application/octet-stream"
 
 
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+STAGING = ".staging"
+
+
 class LocalBlobStore:
-    """Files under `root/ab/cd/<sha256>`: the same bytes are stored once."""
+    """Files under `root/ab/cd/<sha256>`: the same bytes are stored once. Staged uploads wait
+    in `root/.staging/`."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def _path(self, sha256: str) -> Path:
-        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        if not _DIGEST.fullmatch(sha256):
             raise ValueError("not a sha256 digest")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    async def put(self, upload: IncomingFile, max_bytes: int, field: list[str]) -> StoredFile:
-        self.root.mkdir(parents=True, exist_ok=True)
+    async def stage(self, upload: IncomingFile, max_bytes: int, field: list[str]) -> StagedFile:
+        staging = self.root / STAGING
+        staging.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        fd, tmp_name = tempfile.mkstemp(dir=staging, prefix="upload-")
         try:
             with os.fdopen(fd, "wb") as out:
                 while chunk := await upload.read(CHUNK):
@@ -79,20 +107,74 @@ class LocalBlobStore:
                         raise InvalidInput(f"the file is larger than the limit of {max_bytes} bytes", field)
                     digest.update(chunk)
                     await asyncio.to_thread(out.write, chunk)
-            sha = digest.hexdigest()
-            target = self._path(sha)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp_name, target)
         except BaseException:
             await asyncio.to_thread(_discard, tmp_name)
             raise
-        return StoredFile(clean_filename(upload.filename), clean_content_type(upload.content_type), size, sha)
+        stored = StoredFile(
+            clean_filename(upload.filename), clean_content_type(upload.content_type), size, digest.hexdigest()
+        )
+        return StagedFile(stored, tmp_name)
+
+    async def publish(self, staged: StagedFile) -> None:
+        target = self._path(staged.file.sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Always replaced, even when the same bytes are there already: the file's time is then
+        # the newest upload's, which the sweep checks before it removes anything.
+        await asyncio.to_thread(os.replace, staged.handle, target)
+
+    async def discard(self, staged: StagedFile) -> None:
+        await asyncio.to_thread(_discard, staged.handle)
 
     async def read(self, sha256: str) -> AsyncIterator[bytes]:
         path = self._path(sha256)
         with path.open("rb") as handle:
             while chunk := await asyncio.to_thread(handle.read, CHUNK):
                 yield chunk
+
+    async def stored_before(self, cutoff: float) -> list[str]:
+        """Digests of the blobs last written before `cutoff` (a Unix time); staged uploads left
+        behind by a process that died are removed here too."""
+        return await asyncio.to_thread(self._stored_before, cutoff)
+
+    def _stored_before(self, cutoff: float) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        found: list[str] = []
+        for path in self.root.rglob("*"):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            if not path.is_file() or stat.st_mtime >= cutoff:
+                continue
+            if path.parent.name == STAGING or path.name.startswith(".sweep-"):
+                _discard(str(path))  # left behind by a process that stopped half-way
+            elif _DIGEST.fullmatch(path.name):
+                found.append(path.name)
+        return found
+
+    async def remove_if_before(self, sha256: str, cutoff: float) -> bool:
+        return await asyncio.to_thread(self._remove_if_before, sha256, cutoff)
+
+    def _remove_if_before(self, sha256: str, cutoff: float) -> bool:
+        """Removes the blob unless it was written at or after `cutoff`. An upload may publish the
+        same bytes at any moment: the file is first moved aside (atomic), then its time is read
+        from the moved file; a fresh one is put back."""
+        target = self._path(sha256)
+        aside = target.with_name(f".sweep-{sha256}")
+        try:
+            os.rename(target, aside)
+        except FileNotFoundError:
+            return False
+        if os.stat(aside).st_mtime >= cutoff:
+            with contextlib.suppress(FileNotFoundError):
+                if not target.exists():
+                    os.rename(aside, target)
+                else:  # an upload published the same bytes meanwhile
+                    os.unlink(aside)
+            return False
+        os.unlink(aside)
+        return True
 
 
 def _discard(path: str) -> None:

@@ -19,10 +19,10 @@ from app.domain.principal import Principal
 from app.domain.records import CommentRecord, TicketRecord
 from app.events.outbox import Outbox
 from app.services import idempotency
-from app.services.attachments import attach_files, store_uploads
+from app.services.attachments import StagedUploads, attach_files, staged_uploads
 from app.services.lifecycle import change_status, lock_with_parent
 from app.services.runtime import Runtime
-from app.services.ticket_changes import Actor, apply_change, record
+from app.services.ticket_changes import Actor, apply_change, ensure_visible, record
 from app.services.ticket_search import reindex_ticket
 from app.storage import IncomingFile
 
@@ -88,7 +88,20 @@ async def add_comment(
     firstRespondedAt and starts a NEW ticket. A CLOSED ticket takes internal notes only."""
     require(principal, Permission.UPDATE_TICKET)
     clean = _body(rt, body)
-    files = await store_uploads(rt, uploads, ["attachments"])
+    async with rt.reader.connect() as conn:
+        await ensure_visible(conn, principal, ticket_id, ["ticketId"])
+    async with staged_uploads(rt, uploads, ["attachments"]) as files:
+        return await _add_comment(rt, principal, ticket_id, clean, visibility, files)
+
+
+async def _add_comment(
+    rt: Runtime,
+    principal: Principal,
+    ticket_id: int,
+    clean: str,
+    visibility: CommentVisibility,
+    files: StagedUploads,
+) -> tuple[CommentRecord, TicketRecord]:
     now = rt.clock.now()
     actor = Actor.of(principal)
     async with rt.transaction() as tx:
@@ -129,10 +142,23 @@ async def add_customer_reply(
         problems = v.Problems()
         v.required_text(problems, idempotency_key, ["idempotencyKey"], 200)
         problems.raise_if_any()
-    files = await store_uploads(rt, uploads, ["attachments"])
+    async with rt.reader.connect() as conn:
+        await ensure_visible(conn, principal, ticket_id, ["ticketId"])
+    async with staged_uploads(rt, uploads, ["attachments"]) as files:
+        return await _add_customer_reply(rt, principal, ticket_id, clean, files, idempotency_key)
+
+
+async def _add_customer_reply(
+    rt: Runtime,
+    principal: Principal,
+    ticket_id: int,
+    clean: str,
+    files: StagedUploads,
+    idempotency_key: str | None,
+) -> tuple[CommentRecord, TicketRecord]:
     now = rt.clock.now()
     scope = f"addCustomerReply:{ticket_id}"
-    fingerprint = idempotency.request_fingerprint([clean, [f.sha256 for f in files]])
+    fingerprint = idempotency.request_fingerprint([clean, [f.sha256 for f in files.files]])
     async with rt.transaction() as tx:
         ticket, parent = await _lock(tx, principal, ticket_id)
         if idempotency_key is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import insert, select
 
 from app.auth.policy import Action as Permission
@@ -11,9 +13,9 @@ from app.domain.enums import TicketEventType, TicketStatus
 from app.domain.errors import NotFound, PreconditionFailed
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
-from app.services.attachments import attach_files, store_uploads
+from app.services.attachments import StagedUploads, attach_files, staged_uploads
 from app.services.runtime import Runtime
-from app.services.ticket_changes import Actor, apply_change, lock_ticket, record
+from app.services.ticket_changes import Actor, apply_change, ensure_visible, lock_ticket, record
 from app.services.tickets import NewTicket, _validated_intake, insert_ticket
 
 t, g = tables.tickets, tables.groups
@@ -27,7 +29,21 @@ async def create_sub_ticket(
     the child, so the parent's agents can follow it; SUB_TICKET_CREATED goes on the parent."""
     require(principal, Permission.CREATE_TICKET)
     intake = _validated_intake(rt, data)
-    files = await store_uploads(rt, data.attachments, ["input", "attachments"])
+    async with rt.reader.connect() as conn:
+        await ensure_visible(conn, principal, parent_id, ["parentId"])
+    async with staged_uploads(rt, data.attachments, ["input", "attachments"]) as files:
+        return await _create_sub_ticket(rt, principal, parent_id, data, intake, group_id, files)
+
+
+async def _create_sub_ticket(
+    rt: Runtime,
+    principal: Principal,
+    parent_id: int,
+    data: NewTicket,
+    intake: dict[str, Any],
+    group_id: int | None,
+    files: StagedUploads,
+) -> TicketRecord:
     now = rt.clock.now()
     actor = Actor.of(principal)
     async with rt.transaction() as tx:

@@ -58,6 +58,14 @@ async def lock_ticket(
     return found[ticket_id]
 
 
+async def ensure_visible(conn: AsyncConnection, principal: Principal, ticket_id: int, field: Sequence[str]) -> None:
+    """NOT_FOUND on `field` unless the ticket exists and the caller may see it. A check without a
+    lock, made before a request receives uploaded bytes; the use case checks again under lock."""
+    found = await conn.scalar(select(t.c.id).where(t.c.id == ticket_id, visible_to(principal)))
+    if found is None:
+        raise NotFound("no such ticket", list(field))
+
+
 async def lock_pair(
     conn: AsyncConnection, principal: Principal, first: tuple[int, str], second: tuple[int, str]
 ) -> tuple[TicketRecord, TicketRecord]:

@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import insert, select
 
 from app.auth.policy import Action, require
@@ -25,7 +24,7 @@ from app.domain.sentiment import classify, sentiment_score
 from app.events.outbox import Outbox
 from app.services import idempotency
 from app.services.assignment import assignment_data, mark_assigned, pick_agent
-from app.services.attachments import attach_files, store_uploads
+from app.services.attachments import StagedUploads, attach_files, staged_uploads
 from app.services.customers import CustomerRef, resolve_customer_ref
 from app.services.lexicons import sentiment_lexicon
 from app.services.runtime import Runtime
@@ -79,17 +78,6 @@ def _category(problems: v.Problems, value: str | None, field: list[str]) -> str 
     return text_value.lower() if text_value else None
 
 
-def _custom_fields(problems: v.Problems, value: Any, field: list[str]) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        problems.add("must be a JSON object", field)
-        return {}
-    if len(orjson.dumps(value)) > 32_768:
-        problems.add("must be at most 32 KiB of JSON", field)
-    return value
-
-
 async def create_ticket(
     rt: Runtime, principal: Principal, data: NewTicket, idempotency_key: str | None = None
 ) -> tuple[TicketRecord, bool]:
@@ -104,12 +92,23 @@ async def create_ticket(
         problems = v.Problems()
         v.required_text(problems, idempotency_key, ["idempotencyKey"], 200)
         problems.raise_if_any()
-    files = await store_uploads(rt, data.attachments, ["input", "attachments"])
+    async with staged_uploads(rt, data.attachments, ["input", "attachments"]) as files:
+        return await _create_ticket(rt, principal, data, intake, idempotency_key, files)
+
+
+async def _create_ticket(
+    rt: Runtime,
+    principal: Principal,
+    data: NewTicket,
+    intake: dict[str, Any],
+    idempotency_key: str | None,
+    files: StagedUploads,
+) -> tuple[TicketRecord, bool]:
     now = rt.clock.now()
     async with rt.transaction() as tx:
         if idempotency_key is not None:
             request_hash = idempotency.request_fingerprint(
-                {**asdict(replace(data, attachments=())), "files": [f.sha256 for f in files]}
+                {**asdict(replace(data, attachments=())), "files": [f.sha256 for f in files.files]}
             )
             existing = await idempotency.claim(tx.conn, principal, "createTicket", idempotency_key, request_hash)
             if existing is not None:
@@ -133,7 +132,7 @@ def _validated_intake(rt: Runtime, data: NewTicket) -> dict[str, Any]:
         "description": v.required_text(problems, data.description, ["input", "description"], limits.max_description),
         "tags": v.tags(problems, data.tags, ["input", "tags"], limits),
         "category": _category(problems, data.category, ["input", "category"]),
-        "custom_fields": _custom_fields(problems, data.custom_fields, ["input", "customFields"]),
+        "custom_fields": v.json_object(problems, data.custom_fields, ["input", "customFields"]),
         "external_ref": v.optional_text(problems, data.external_ref, ["input", "externalRef"], 200),
         "language": v.language(problems, data.language, ["input", "language"]),
         "channel": data.channel.value,
@@ -262,7 +261,7 @@ async def update_ticket(
     if changes.tags is not UNSET:
         values["tags"] = v.tags(problems, changes.tags, ["input", "tags"], limits)
     if changes.custom_fields is not UNSET:
-        values["custom_fields"] = _custom_fields(problems, changes.custom_fields, ["input", "customFields"])
+        values["custom_fields"] = v.json_object(problems, changes.custom_fields, ["input", "customFields"])
     if changes.external_ref is not UNSET:
         values["external_ref"] = v.optional_text(problems, changes.external_ref, ["input", "externalRef"], 200)
     problems.raise_if_any()
