@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
 
 from app.auth import tokens
 from app.auth.passwords import verify_password
@@ -30,6 +30,9 @@ class LoginResult:
     agent: AgentRecord
 
 
+_LOGIN_LOCK = 7301  # advisory lock namespace of login attempts
+
+
 class TooManyAttempts(Forbidden):
     pass
 
@@ -46,7 +49,13 @@ async def login(rt: Runtime, email: str, password: str, client_address: str | No
         [f"ip:{client_address}"] if client_address else []
     )
     window_start = now - timedelta(minutes=settings.login_window_minutes)
-    async with rt.engine.connect() as conn:
+    async with rt.engine.begin() as conn:
+        # Count and record this attempt atomically, before the password is checked: with N
+        # attempts in flight at once, exactly `login_lockout_after` of them get a password
+        # check, whatever the interleaving. The locks serialise the attempts of one account
+        # (and one address), in a fixed order so two subjects never deadlock.
+        for subject in sorted(subjects):
+            await conn.execute(select(func.pg_advisory_xact_lock(_LOGIN_LOCK, func.hashtext(subject))))
         failures = (
             await conn.execute(
                 select(func.count(), lf.c.subject)
@@ -59,6 +68,18 @@ async def login(rt: Runtime, email: str, password: str, client_address: str | No
             raise TooManyAttempts(
                 f"too many failed logins; try again in {settings.login_window_minutes} minutes", ["email"]
             )
+        # Counted as a failure until the password proves right.
+        attempt_ids = (
+            (
+                await conn.execute(
+                    insert(lf).returning(lf.c.id), [{"subject": subject, "failed_at": now} for subject in subjects]
+                )
+            )
+            .scalars()
+            .all()
+            if subjects
+            else []
+        )
         row = (
             await conn.execute(
                 select(*columns_for(a, AgentRecord), a.c.password_hash).where(
@@ -71,9 +92,6 @@ async def login(rt: Runtime, email: str, password: str, client_address: str | No
         await asyncio.sleep(min(8.0, 0.25 * 2 ** (worst - settings.login_slowdown_after)))
     ok = await verify_password(row.password_hash if row else None, password)
     if not ok or row is None:
-        if subjects:
-            async with rt.engine.begin() as conn:
-                await conn.execute(insert(lf), [{"subject": subject, "failed_at": now} for subject in subjects])
         raise InvalidInput("wrong email or password", [])
     agent = AgentRecord(*row[:-1])
     secret = tokens.new_secret(tokens.SESSION_PREFIX)
@@ -86,7 +104,14 @@ async def login(rt: Runtime, email: str, password: str, client_address: str | No
                 expires_at=now + settings.session_ttl,
             )
         )
-        await conn.execute(delete(lf).where(lf.c.subject == subjects[0]))
+        # This attempt was no failure; the account's earlier failures are forgiven. Attempts
+        # counted after this one stay counted: a right password does not open a window for
+        # guesses that were already in flight.
+        if attempt_ids:
+            forgiven: ColumnElement[bool] = lf.c.id.in_(attempt_ids)
+            if subjects[0].startswith("email:"):
+                forgiven = or_(forgiven, and_(lf.c.subject == subjects[0], lf.c.id < min(attempt_ids)))
+            await conn.execute(delete(lf).where(forgiven))
         # Old expired sessions of this agent are of no use to anyone.
         await conn.execute(delete(s).where(s.c.agent_id == agent.id, s.c.expires_at < now))
     return LoginResult(secret, agent)
