@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from app.domain.errors import InvalidInput, ValidationErrors
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{4,32}$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# Every free-form JSON input (custom fields, external references) is stored in a row that is
+# read with every page of its kind: a cap keeps one caller from making every page heavy.
+MAX_JSON_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,4 +133,23 @@ def password(problems: Problems, value: str, field: Sequence[str]) -> str:
 def capacity(problems: Problems, value: int | None, field: Sequence[str]) -> int | None:
     if value is not None and not 0 <= value <= 1000:
         problems.add("must be between 0 and 1000", field)
+    return value
+
+
+def json_object(
+    problems: Problems, value: Any, field: Sequence[str], max_bytes: int = MAX_JSON_BYTES
+) -> dict[str, Any]:
+    """A free-form JSON object of at most `max_bytes` (as compact JSON); null is the empty object."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add("must be a JSON object", field)
+        return {}
+    try:
+        size = len(orjson.dumps(value))
+    except orjson.JSONEncodeError:  # nested deeper than any real record is
+        problems.add("is nested too deeply", field)
+        return {}
+    if size > max_bytes:
+        problems.add(f"must be at most {max_bytes // 1024} KiB of JSON", field)
     return value

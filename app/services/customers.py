@@ -67,10 +67,7 @@ def _clean(data: CustomerInput, *, creating: bool) -> dict[str, Any]:
     if data.tags is not _UNSET:
         values["tags"] = v.tags(problems, data.tags, ["input", "tags"], v.TextLimits())
     if data.external_refs is not _UNSET:
-        refs = data.external_refs if data.external_refs is not None else {}
-        if not isinstance(refs, dict):
-            problems.add("must be a JSON object", ["input", "externalRefs"])
-        values["external_refs"] = refs
+        values["external_refs"] = v.json_object(problems, data.external_refs, ["input", "externalRefs"])
     problems.raise_if_any()
     return values
 
