@@ -11,6 +11,7 @@ DUPLICATE_OF link); nothing ever leaves CLOSED.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from app.domain.enums import TicketStatus
@@ -77,3 +78,19 @@ def after_agent_public_reply(current: TicketStatus) -> tuple[TicketStatus, Actio
     if current is S.NEW:
         return S.OPEN, Action.START
     return current, None
+
+
+# What may still change on a CLOSED ticket besides internal notes: tags, so that what is learnt
+# afterwards (a late satisfaction score, a report's classification) can still be recorded.
+EDITABLE_WHEN_CLOSED = frozenset({"tags"})
+
+
+def check_edit(current: TicketStatus, fields: Iterable[str]) -> None:
+    """A CLOSED ticket is final: edits other than EDITABLE_WHEN_CLOSED are refused, naming the fields."""
+    if current is not S.CLOSED:
+        return
+    refused = sorted(set(fields) - EDITABLE_WHEN_CLOSED)
+    if refused:
+        raise InvalidTransition(
+            f"the ticket is CLOSED: only its tags and internal notes may change, not {', '.join(refused)}"
+        )

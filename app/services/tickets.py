@@ -14,9 +14,10 @@ from app.db import tables
 from app.db.repositories.routing import enabled_rules
 from app.db.repositories.tickets import TICKET_COLUMNS
 from app.domain import validation as v
-from app.domain.enums import Channel, CustomerTier, TicketEventType, TicketPriority
+from app.domain.enums import Channel, CustomerTier, TicketEventType, TicketPriority, TicketStatus
 from app.domain.intake import initial_priority, intake_tags, ticket_language
 from app.domain.language import detect_language
+from app.domain.lifecycle import check_edit
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
 from app.domain.routing import TicketFacts, route
@@ -273,6 +274,7 @@ async def update_ticket(
         diff = {k: {"from": before[k], "to": val} for k, val in values.items() if before[k] != val}
         if not diff:
             return ticket
+        check_edit(TicketStatus(ticket.status), _camel(diff))
         now = rt.clock.now()
         updated = await apply_change(tx, ticket, {k: values[k] for k in diff}, now)
         if "subject" in diff or "description" in diff:

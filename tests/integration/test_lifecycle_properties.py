@@ -17,10 +17,11 @@ from app.domain.lifecycle import Action
 from app.services import conversation, lifecycle
 from app.services.customers import CustomerRef
 from app.services.runtime import Runtime
-from app.services.tickets import NewTicket, create_ticket
+from app.services.tickets import NewTicket, TicketChanges, create_ticket, update_ticket
 from tests.conftest import Actor
 
 S = TicketStatus
+PRIORITIES = ["LOW", "NORMAL", "HIGH", "URGENT"]
 
 # The contract's graph, independent of app.domain.lifecycle.
 GRAPH: dict[tuple[TicketStatus, Action], TicketStatus] = {
@@ -39,6 +40,8 @@ MUTATIONS = [a for a in Action if a is not Action.MERGE_CLOSE]
 CUSTOMER_REPLY = "customer_reply"
 PUBLIC_COMMENT = "public_comment"
 INTERNAL_NOTE = "internal_note"
+EDIT_PRIORITY = "edit_priority"  # updateTicket: refused on a CLOSED ticket
+EDIT_TAGS = "edit_tags"  # updateTicket: tags may still change on a CLOSED ticket
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Step:
 steps = st.lists(
     st.builds(
         Step,
-        kind=st.sampled_from([*MUTATIONS, CUSTOMER_REPLY, PUBLIC_COMMENT, INTERNAL_NOTE]),
+        kind=st.sampled_from([*MUTATIONS, CUSTOMER_REPLY, PUBLIC_COMMENT, INTERNAL_NOTE, EDIT_PRIORITY, EDIT_TAGS]),
         expected=st.sampled_from(["current", "current", "none", "stale"]),
     ),
     max_size=12,
@@ -72,6 +75,12 @@ def predict(status: TicketStatus, step: Step) -> TicketStatus | type[DomainError
         if status is S.CLOSED:
             return InvalidTransition
         return S.OPEN if status is S.NEW else status
+    if step.kind == EDIT_PRIORITY:
+        if step.expected == "stale":
+            return VersionConflict
+        return InvalidTransition if status is S.CLOSED else status
+    if step.kind == EDIT_TAGS and step.expected == "stale":
+        return VersionConflict
     return status  # an internal note is taken in every status, CLOSED included
 
 
@@ -91,7 +100,21 @@ async def snapshot(rt: Runtime, ticket_id: int) -> tuple[str, int, int, int]:
 
 
 async def apply(rt: Runtime, admin: Actor, ticket_id: int, step: Step, version: int) -> None:
-    if step.kind == CUSTOMER_REPLY:
+    expected = {"current": version, "none": None, "stale": version - 1}[step.expected]
+    if step.kind in (EDIT_PRIORITY, EDIT_TAGS):
+        # Each edit is a real change: the priority moves to another and the tags grow.
+        async with rt.engine.connect() as conn:
+            current = (
+                await conn.execute(select(tables.tickets.c.priority).where(tables.tickets.c.id == ticket_id))
+            ).one()
+        other = next(p for p in PRIORITIES if p != current[0])
+        changes = (
+            TicketChanges(priority=other)
+            if step.kind == EDIT_PRIORITY
+            else TicketChanges(tags=[f"v{n}" for n in range(version + 1)])
+        )
+        await update_ticket(rt, admin.principal, ticket_id, changes, expected)
+    elif step.kind == CUSTOMER_REPLY:
         await conversation.add_customer_reply(rt, admin.principal, ticket_id, "Still broken, see attached.")
     elif step.kind == PUBLIC_COMMENT:
         await conversation.add_comment(rt, admin.principal, ticket_id, "We are on it.", CommentVisibility.PUBLIC)
@@ -99,7 +122,6 @@ async def apply(rt: Runtime, admin: Actor, ticket_id: int, step: Step, version: 
         await conversation.add_comment(rt, admin.principal, ticket_id, "Vendor ticket 42.", CommentVisibility.INTERNAL)
     else:
         assert isinstance(step.kind, Action)
-        expected = {"current": version, "none": None, "stale": version - 1}[step.expected]
         await lifecycle.transition(
             rt,
             admin.principal,
