@@ -15,6 +15,7 @@ from app.auth.policy import may_read_internal_comments
 from app.db.repositories import tickets as ticket_reads
 from app.domain import enums
 from app.domain.errors import InvalidInput
+from app.domain.event_data import public_event_data
 from app.domain.records import (
     AttachmentRecord,
     CommentRecord,
@@ -164,7 +165,7 @@ class TicketEvent(Node):
             id=ids.encode("TicketEvent", r.id),
             cursor=EventPosition(r.txid, r.id).encode(),
             type=TicketEventType(r.type),
-            data=JSON(r.data),
+            data=JSON(public_event_data(r.data)),
             occurred_at=r.occurred_at,
             ticket_pk=r.ticket_id,
             actor_agent_pk=r.actor_agent_id,

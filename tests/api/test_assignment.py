@@ -79,9 +79,21 @@ async def open_counts(admin: Actor, group: GroupRecord) -> dict[str, int]:
 
 
 async def assignment_events(admin: Actor, ticket_id: str) -> list[tuple[str, Any, Any, str]]:
-    """(type, assigneeId, previousAssigneeId, reason) of the ticket's ASSIGNED/UNASSIGNED events."""
+    """(type, assignee, previous assignee, reason) of the ticket's ASSIGNED/UNASSIGNED events; the
+    agents as primary keys, decoded from the global ids the history shows."""
     events = await history(admin.client, ticket_id, "ASSIGNED", "UNASSIGNED")
-    return [(e["type"], e["data"]["assigneeId"], e["data"]["previousAssigneeId"], e["data"]["reason"]) for e in events]
+    return [
+        (e["type"], agent_pk(e["data"]["assigneeId"]), agent_pk(e["data"]["previousAssigneeId"]), e["data"]["reason"])
+        for e in events
+    ]
+
+
+def agent_pk(global_id: str | None) -> int | None:
+    if global_id is None:
+        return None
+    pk = ids.decode_as(global_id, "Agent")
+    assert pk is not None, global_id
+    return pk
 
 
 async def set_vacation(admin: Actor, agent: Actor, on_vacation: bool) -> dict[str, Any]:

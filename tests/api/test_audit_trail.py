@@ -104,7 +104,7 @@ def expected_trail(created: dict[str, Any], life: Life, customer_pk: int) -> lis
     """(type, actor, data subset) of every change, oldest first."""
     worker = ("agent", life.worker.agent.id)
     customer = ("customer", customer_pk)
-    relayed_by = life.intake.agent.id  # the relay's API token is the admin's
+    relayed_by = ids.encode("Agent", life.intake.agent.id)  # the relay's API token is the admin's
     return [
         {
             "type": "CREATED",
@@ -114,7 +114,7 @@ def expected_trail(created: dict[str, Any], life: Life, customer_pk: int) -> lis
                 "subject": "洗衣机漏水",
                 "channel": "PHONE",
                 "priority": "LOW",
-                "customerId": customer_pk,
+                "customerId": ids.encode("Customer", customer_pk),
                 "parentId": None,
                 "version": 1,
             },

@@ -396,9 +396,9 @@ async def test_commented_events_never_carry_the_body(admin: Actor) -> None:
         assert "SECRET-" not in raw
         assert "body" not in event["data"]
     assert [(e["data"]["commentId"], e["data"]["visibility"]) for e in commented] == [
-        (ids.decode_as(ids_by_visibility["PUBLIC"], "Comment"), "PUBLIC"),
-        (ids.decode_as(ids_by_visibility["INTERNAL"], "Comment"), "INTERNAL"),
-        (ids.decode_as(customer["comment"]["id"], "Comment"), "PUBLIC"),
+        (ids_by_visibility["PUBLIC"], "PUBLIC"),
+        (ids_by_visibility["INTERNAL"], "INTERNAL"),
+        (customer["comment"]["id"], "PUBLIC"),
     ]
 
 

@@ -317,10 +317,10 @@ async def test_keyword_rules_route_classify_and_tag_and_the_created_event_says_w
     (created,) = await history(admin.client, outage["id"], "CREATED")
     routing = created["data"]["routing"]
     assert routing["rules"] == [
-        {"id": ids.decode_as(net_rule["id"], "RoutingRule"), "name": "网络故障"},
-        {"id": ids.decode_as(everyone["id"], "RoutingRule"), "name": "全部打标签"},
+        {"id": net_rule["id"], "name": "网络故障"},
+        {"id": everyone["id"], "name": "全部打标签"},
     ]
-    assert routing["groupId"] == network.id
+    assert routing["groupId"] == gid(network)
     assert routing["category"] == "network"
 
     login = await create_ticket(admin.client, subject="账号问题", description="我无法登录账号，密码是对的。")
@@ -529,7 +529,7 @@ async def test_auto_assign_runs_the_rules_again_after_a_rule_is_added(
     assert [e["type"] for e in updated] == ["ASSIGNED", "UPDATED"]
     assert updated[0]["data"]["reason"] == "LEAST_LOADED"
     assert updated[1]["data"]["routing"]["rules"] == [
-        {"id": ids.decode_as(rule["id"], "RoutingRule"), "name": "网络故障"}
+        {"id": rule["id"], "name": "网络故障"}
     ]
 
     # Running it again with nothing new changes nothing.

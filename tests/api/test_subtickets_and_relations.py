@@ -175,7 +175,7 @@ async def test_refund_split_across_after_sales_logistics_and_finance(
     ]
     created = [e for e in await history(admin.client, parent["id"]) if e["type"] == "SUB_TICKET_CREATED"]
     assert [e["data"]["number"] for e in created] == [subs[n]["number"] for n in ("check", "pickup", "refund")]
-    assert [e["data"]["groupId"] for e in created] == [after_sales.id, logistics.id, finance.id]
+    assert [e["data"]["groupId"] for e in created] == [gid("Group", g.id) for g in (after_sales, logistics, finance)]
     assert {e["actorAgent"]["id"] for e in created} == {gid("Agent", xiao_li.agent.id)}
 
     # The parent's group follows every sub-ticket; other departments see only their own.
@@ -325,13 +325,11 @@ async def test_links_show_on_both_tickets_with_linked_events_and_refuse_duplicat
 
     outage_linked = [e for e in await history(admin.client, outage["id"]) if e["type"] == "LINKED"]
     assert [(e["data"]["otherTicketId"], e["data"]["kind"]) for e in outage_linked] == [
-        (pk_of(report["id"]), "RELATED"),
-        (pk_of(other["id"]), "CAUSED_BY"),
+        (report["id"], "RELATED"),
+        (other["id"], "CAUSED_BY"),
     ]
     report_linked = [e for e in await history(admin.client, report["id"]) if e["type"] == "LINKED"]
-    assert [(e["data"]["otherTicketId"], e["data"]["kind"]) for e in report_linked] == [
-        (pk_of(outage["id"]), "RELATED")
-    ]
+    assert [(e["data"]["otherTicketId"], e["data"]["kind"]) for e in report_linked] == [(outage["id"], "RELATED")]
     assert report_linked[0]["actorAgent"]["id"] == gid("Agent", admin.agent.id)
 
     before = await counts(rt)
@@ -432,8 +430,8 @@ async def test_merge_moves_the_conversation_and_closes_the_source_as_a_duplicate
     assert (closing["data"]["to"], closing["data"]["reason"]) == ("CLOSED", "MERGED")
     for events in (source_events, await history(admin.client, target["id"])):
         (merge_event,) = [e for e in events if e["type"] == "MERGED"]
-        assert merge_event["data"]["sourceId"] == pk_of(source["id"])
-        assert merge_event["data"]["targetId"] == pk_of(target["id"])
+        assert merge_event["data"]["sourceId"] == source["id"]
+        assert merge_event["data"]["targetId"] == target["id"]
         assert merge_event["data"]["movedComments"] == 4
         assert merge_event["data"]["movedAttachments"] == 1
         assert merge_event["actorAgent"]["id"] == gid("Agent", admin.agent.id)
@@ -517,8 +515,8 @@ async def test_collaborators_can_see_and_comment(
 
     events = [e for e in await history(owner.client, ticket["id"]) if e["type"] == "COLLABORATOR_ADDED"]
     assert [(e["data"]["agentId"], e["data"]["groupId"]) for e in events] == [
-        (courier_desk.agent.id, None),
-        (None, finance.id),
+        (gid("Agent", courier_desk.agent.id), None),
+        (None, gid("Group", finance.id)),
     ]
     assert {e["actorAgent"]["id"] for e in events} == {gid("Agent", owner.agent.id)}
 
@@ -567,11 +565,14 @@ async def test_escalation_raises_the_level_and_moves_the_ticket_off_a_non_member
     (escalation,) = [e for e in events if e["type"] == "ESCALATED"]
     assert escalation["data"]["reason"] == "客户多次投诉，需要二线处理"
     assert escalation["data"]["level"] == 1
-    assert (escalation["data"]["fromGroupId"], escalation["data"]["toGroupId"]) == (tier1.id, tier2.id)
+    assert (escalation["data"]["fromGroupId"], escalation["data"]["toGroupId"]) == (
+        gid("Group", tier1.id),
+        gid("Group", tier2.id),
+    )
     assert escalation["actorAgent"]["id"] == gid("Agent", supervisor.agent.id)
     (unassigned,) = [e for e in events if e["type"] == "UNASSIGNED"]
     assert unassigned["data"]["reason"] == "ESCALATION"
-    assert unassigned["data"]["previousAssigneeId"] == first_line.agent.id
+    assert unassigned["data"]["previousAssigneeId"] == gid("Agent", first_line.agent.id)
 
     again = (await supervisor.client.mutate(ESCALATE, {"id": ticket["id"], "reason": "仍未解决"}))["ticket"]
     assert again["escalationLevel"] == 2
