@@ -35,6 +35,7 @@ from app.events.wallboard_feed import WallboardFeed
 from app.limits import BodySizeLimit
 from app.logging_setup import configure_logging
 from app.metrics import MetricsMiddleware, metrics_endpoint
+from app.services.live_access import LiveAccess
 from app.services.runtime import Runtime
 from app.services.wallboard import wallboard_numbers
 from app.settings import Settings, get_settings
@@ -73,6 +74,7 @@ def create_app(
             hub, lambda group_id: wallboard_numbers(engine, group_id, rt.clock.now(), settings.timezone)
         )
         app.state.runtime, app.state.hub, app.state.wallboard = rt, hub, wallboard
+        app.state.access = LiveAccess(rt)
         sweeps = asyncio.create_task(housekeeping(rt)) if background_tasks else None
         sla_scheduler = SlaSchedulerTask(rt) if background_tasks and settings.run_scheduler else None
         app.state.sla_scheduler = sla_scheduler

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     event_poll_seconds: float = 1.0
     # Largest websocket message a client may send; a bigger one closes the socket with 1009.
     max_ws_message_bytes: int = 1_048_576
+    # Long-lived connections re-read their caller's credential (revoked, expired, deactivated,
+    # role and groups) at most this many seconds late: websockets close with 4403, every
+    # operation and every delivered event uses the caller as re-read.
+    credential_recheck_seconds: float = Field(default=5.0, gt=0)
 
     # Input limits.
     max_subject_length: int = 500

@@ -10,6 +10,10 @@ Both: server messages go out as text frames.
 
 Legacy graphql-ws (subscriptions-transport-ws): a `start` may carry any operation, and a message
 that is not an object gets an `error` message instead of tearing the connection down.
+
+Both: the connection's credential is re-read before every operation and every few seconds
+while the socket is open; once it is gone the socket is closed with 4403
+(resolvers/ws_credentials.py).
 """
 
 from __future__ import annotations
@@ -22,10 +26,16 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+    SubscribeMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyConnectionInit
+from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage, StartMessage
 
+from resolvers.ws_credentials import ConnectionCredential
 from schema.context import Context
 
 
@@ -71,6 +81,10 @@ def transport_ws_violation(message: object) -> str | None:
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.credential = ConnectionCredential(self.context, self.websocket)
+
     async def handle_message(self, message: Message) -> None:
         if (violation := transport_ws_violation(message)) is not None:
             await self.handle_invalid_message(violation)
@@ -82,6 +96,18 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if message.get("payload", {}) is None:
             message = {"type": "connection_init"}
         await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            self.credential.watch()
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # Every operation (query, mutation, subscription) runs as the caller is now.
+        if self.connection_acknowledged and await self.credential.refuse_if_gone():
+            return
+        await super().handle_subscribe(message)
+
+    async def shutdown(self) -> None:
+        await self.credential.stop()
+        await super().shutdown()
 
 
 class _AnyOperation:
@@ -103,6 +129,21 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.schema = cast("BaseSchema", _AnyOperation(self.schema))
+        self.credential = ConnectionCredential(self.context, self.websocket)
+
+    async def handle_connection_init(self, message: LegacyConnectionInit) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            self.credential.watch()
+
+    async def handle_start(self, message: StartMessage) -> None:
+        if self.connection_acknowledged and await self.credential.refuse_if_gone():
+            return
+        await super().handle_start(message)
+
+    async def cleanup(self) -> None:
+        await self.credential.stop()
+        await super().cleanup()
 
     async def handle_message(self, message: OperationMessage) -> None:
         raw: object = message

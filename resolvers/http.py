@@ -113,6 +113,7 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             token=token if isinstance(request, Request) else None,
             hub=getattr(state, "hub", None),
             wallboard=getattr(state, "wallboard", None),
+            access=getattr(state, "access", None),
         )
 
     async def on_ws_connect(self, context: Context) -> dict[str, Any] | None:

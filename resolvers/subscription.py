@@ -1,32 +1,30 @@
 """Root Subscription and the wallboard query: live events with replay, and wallboard snapshots.
 
-Permissions are checked when subscribing and again for every event delivered: the caller's
-credential and group memberships are re-read every few seconds, so a revoked token or an
-agent removed from a group stops receiving that group's tickets.
+Permissions are checked when subscribing and again for every item delivered, in one place
+every subscription goes through (`_live`): the caller is re-read (at most
+HELPDESK_CREDENTIAL_RECHECK_SECONDS late, app.services.live_access), so a revoked token ends the
+subscription with UNAUTHENTICATED and a lost permission (an agent removed from the group of a
+wallboard) with FORBIDDEN. Each event is shown only to callers who may see its ticket, by the
+rule of `ticket(id)`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
 from app.auth.policy import may_watch_wallboard
-from app.db.repositories.tickets import visible_ticket_ids
 from app.domain.errors import InvalidInput
 from app.domain.principal import Principal
 from app.domain.records import TicketEventRecord
 from app.events.cursors import EventPosition
 from app.events.hub import EventHub, ListenerOverflow
-from app.services import auth as auth_service
-from app.services.runtime import Runtime
 from app.services.wallboard import wallboard_numbers
 from resolvers.access import Info, principal_of, unauthenticated
 from schema import ids
@@ -34,72 +32,64 @@ from schema.enums import TicketEventType
 from schema.realtime import AssignmentEvent, SlaEvent, WallboardSnapshot
 from schema.tickets import TicketEvent
 
-RECHECK_SECONDS = 5.0
 T = TypeVar("T")
-
-
-class CredentialCache:
-    """One re-check per credential every few seconds, however many subscriptions use it: with
-    thousands of subscribers on one token, an event costs one query, not one per subscriber."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, asyncio.Future[Principal | None]]] = {}
-
-    async def principal(self, rt: Runtime, token: str) -> Principal | None:
-        now = time.monotonic()
-        entry = self._entries.get(token)
-        if entry is None or now - entry[0] >= RECHECK_SECONDS:
-            future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
-            self._entries[token] = (now, future)
-            try:
-                future.set_result(await auth_service.authenticate(rt, token))
-            except Exception as exc:  # every waiter sees the same failure; the next call retries
-                future.set_exception(exc)
-                del self._entries[token]
-                raise
-            if len(self._entries) > 10_000:  # forget the oldest credentials
-                for stale in sorted(self._entries, key=lambda k: self._entries[k][0])[:1000]:
-                    del self._entries[stale]
-            return future.result()
-        return await asyncio.shield(entry[1])
-
-
-CREDENTIALS = CredentialCache()
+# Raises a GraphQLError (FORBIDDEN) when the caller may not have the subscription.
+Permission = Callable[[Principal], None]
 
 
 @dataclass
-class EventAccess:
-    """Whether the subscriber may see each event's ticket, re-checked as time goes by."""
+class Subscriber:
+    """The caller of one subscription, as they are now."""
 
     info: Info
     principal: Principal
-    checked_at: float = field(default_factory=time.monotonic)
-    _verdicts: dict[int, tuple[bool, float]] = field(default_factory=dict)
 
-    async def _refresh(self) -> None:
-        if time.monotonic() - self.checked_at < RECHECK_SECONDS:
-            return
-        token = self.info.context.token
-        fresh = await CREDENTIALS.principal(self.info.context.rt, token) if token else None
+    async def current(self) -> Principal:
+        """Re-reads the caller through the process's shared cache; UNAUTHENTICATED once the
+        credential is revoked or expired or its agent deactivated."""
+        context = self.info.context
+        if context.token is None or context.access is None:
+            return self.principal
+        fresh = await context.access.principal(context.token)
         if fresh is None:
             raise unauthenticated()
-        self.principal = fresh
-        self.info.context.principal = fresh
-        self.checked_at = time.monotonic()
-        self._verdicts.clear()
+        # Deliveries resolve their fields with loaders built for the caller as they are now.
+        self.principal = context.principal = fresh
+        return fresh
 
-    async def allows(self, event: TicketEventRecord) -> bool:
-        await self._refresh()
-        p = self.principal
-        if p.sees_all_tickets or (event.group_id is not None and event.group_id in p.group_ids):
-            return True
-        cached = self._verdicts.get(event.ticket_id)
-        if cached is not None and time.monotonic() - cached[1] < RECHECK_SECONDS:
-            return cached[0]
-        async with self.info.context.rt.engine.connect() as conn:
-            verdict = bool(await visible_ticket_ids(conn, p, [event.ticket_id]))
-        self._verdicts[event.ticket_id] = (verdict, time.monotonic())
-        return verdict
+    async def may_see(self, event: TicketEventRecord) -> bool:
+        """The rule of `ticket(id)`, whatever group the event is addressed to."""
+        principal = await self.current()
+        access = self.info.context.access
+        if access is None or principal.sees_all_tickets:
+            return principal.sees_all_tickets
+        return await access.may_see_ticket(principal, event.ticket_id, (event.data or {}).get("version"))
+
+
+def anyone_signed_in(principal: Principal) -> None:
+    """Event streams: the caller only needs to be signed in; each event is checked on its own."""
+
+
+def _live(
+    info: Info, permitted: Permission, items: Callable[[Subscriber], AsyncGenerator[T, None]]
+) -> AsyncGenerator[T, None]:
+    """Every subscription goes through here. Now: the caller must be signed in and `permitted`,
+    and gets one of the connection's slots. Then, before every item delivered, the caller is
+    re-read and `permitted` asked again, so a subscription ends (UNAUTHENTICATED or FORBIDDEN)
+    as soon as the caller may no longer have it."""
+    subscriber = Subscriber(info, principal_of(info))
+    permitted(subscriber.principal)
+    release = _claim_slot(info)
+
+    async def checked() -> AsyncGenerator[T, None]:
+        async with aclosing(items(subscriber)) as stream:
+            async for item in stream:
+                permitted(await subscriber.current())
+                # Each delivery resolves its selection with fresh loaders: nothing stale.
+                info.context.fresh_loaders()
+                yield item
+
+    return _holding_slot(release, checked())
 
 
 def _claim_slot(info: Info) -> Callable[[], None]:
@@ -159,20 +149,6 @@ def _id_filter(global_id: str | None, type_name: str) -> int | None:
     return pk
 
 
-async def _visible_events(
-    info: Info, access: EventAccess, prefilter: Callable[[TicketEventRecord], bool], position: EventPosition | None
-) -> AsyncIterator[TicketEventRecord]:
-    hub: EventHub = info.context.hub
-    try:
-        async for event in hub.stream(prefilter, position):
-            if await access.allows(event):
-                # Each delivery resolves its selection with fresh loaders: nothing stale.
-                info.context.fresh_loaders()
-                yield event
-    except ListenerOverflow as exc:
-        raise GraphQLError(str(exc), extensions={"code": "SUBSCRIBER_TOO_SLOW"}) from exc
-
-
 def _event_stream(
     info: Info,
     prefilter: Callable[[TicketEventRecord], bool],
@@ -180,15 +156,18 @@ def _event_stream(
     shape: Callable[[TicketEventRecord], T],
 ) -> AsyncGenerator[T, None]:
     """Checks the caller, the cursor and the slot now; the events come when iterated."""
-    access = EventAccess(info, principal_of(info))
     position = _after(after)
-    release = _claim_slot(info)
+    hub: EventHub = info.context.hub
 
-    async def shaped() -> AsyncGenerator[T, None]:
-        async for event in _visible_events(info, access, prefilter, position):
-            yield shape(event)
+    async def visible(subscriber: Subscriber) -> AsyncGenerator[T, None]:
+        try:
+            async for event in hub.stream(prefilter, position):
+                if await subscriber.may_see(event):
+                    yield shape(event)
+        except ListenerOverflow as exc:
+            raise GraphQLError(str(exc), extensions={"code": "SUBSCRIBER_TOO_SLOW"}) from exc
 
-    return _holding_slot(release, shaped())
+    return _live(info, anyone_signed_in, visible)
 
 
 @strawberry.type
@@ -251,30 +230,29 @@ class Subscription:
     async def wallboard(
         self, info: Info, group_id: strawberry.ID | None = None
     ) -> AsyncGenerator[WallboardSnapshot, None]:
-        group = _wallboard_access(info, group_id)
-        feed = info.context.wallboard
-        if feed is None:
-            raise GraphQLError("subscriptions are not available on this endpoint", extensions={"code": "UNAVAILABLE"})
-        release = _claim_slot(info)
+        group = _id_filter(group_id, "Group")
 
-        async def snapshots() -> AsyncGenerator[WallboardSnapshot, None]:
-            async for numbers in feed.watch(group):
+        async def snapshots(subscriber: Subscriber) -> AsyncGenerator[WallboardSnapshot, None]:
+            # The feed exists wherever the hub does (_claim_slot refuses the rest).
+            async for numbers in info.context.wallboard.watch(group):
                 yield WallboardSnapshot.of(numbers)
 
-        return _holding_slot(release, snapshots())
+        return _live(info, _watching(group), snapshots)
 
 
-def _wallboard_access(info: Info, group_id: str | None) -> int | None:
-    group = _id_filter(group_id, "Group")
-    if may_watch_wallboard(principal_of(info), group):
-        return group
-    raise GraphQLError("your role may not watch this wallboard", extensions={"code": "FORBIDDEN"})
+def _watching(group: int | None) -> Permission:
+    def permitted(principal: Principal) -> None:
+        if not may_watch_wallboard(principal, group):
+            raise GraphQLError("your role may not watch this wallboard", extensions={"code": "FORBIDDEN"})
+
+    return permitted
 
 
 @strawberry.type
 class RealtimeQuery:
     @strawberry.field
     async def wallboard(self, info: Info, group_id: strawberry.ID | None = None) -> WallboardSnapshot:
-        group = _wallboard_access(info, group_id)
+        group = _id_filter(group_id, "Group")
+        _watching(group)(principal_of(info))
         rt = info.context.rt
         return WallboardSnapshot.of(await wallboard_numbers(rt.engine, group, rt.clock.now(), rt.settings.timezone))

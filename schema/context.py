@@ -36,6 +36,7 @@ from app.domain.records import (
 )
 from app.events.cursors import EventPosition
 from app.services import knowledge as knowledge_service
+from app.services.live_access import LiveAccess
 from app.services.runtime import Runtime
 
 K = TypeVar("K")
@@ -194,11 +195,13 @@ class Context:
     client_address: str | None = None
     # Set by Strawberry from a websocket's connection_init payload.
     connection_params: dict[str, Any] | None = None
-    # The bearer secret, kept so long-lived subscriptions can re-check it.
+    # The bearer secret, kept so a websocket can re-read its caller while it is open.
     token: str | None = None
     # Realtime plumbing of this process (app.events.hub.EventHub, app.events.wallboard_feed.WallboardFeed).
     hub: Any = None
     wallboard: Any = None
+    # The process's shared re-reads of callers and ticket visibility (websockets).
+    access: LiveAccess | None = None
     active_subscriptions: int = 0
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
 

@@ -43,7 +43,9 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, log_json=False)
+    # Websockets re-read their caller every half second (production: 5 s), so the tests of a
+    # revoked or demoted credential on an open socket wait that long, not ten times as long.
+    return Settings(database_url=database_url, log_json=False, credential_recheck_seconds=0.5)
 
 
 @pytest.fixture(scope="session")

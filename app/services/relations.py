@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.policy import Action as Permission
 from app.auth.policy import require
@@ -164,7 +167,9 @@ async def add_collaborator(
             if not exists:
                 raise NotFound("no such agent", ["agentId"])
             stmt = pg_insert(tables.ticket_collaborators).values(ticket_id=ticket.id, agent_id=agent_id, created_at=now)
-        else:
+            inserted = await tx.conn.execute(stmt.on_conflict_do_nothing().returning(stmt.table.c.ticket_id))
+            added = inserted.first() is not None
+        elif group_id is not None:  # exactly one of the two is given (checked above)
             exists = (
                 await tx.conn.execute(
                     select(func.count()).select_from(tables.groups).where(tables.groups.c.id == group_id)
@@ -172,14 +177,25 @@ async def add_collaborator(
             ).scalar_one()
             if not exists:
                 raise NotFound("no such group", ["groupId"])
-            stmt = pg_insert(tables.ticket_collaborating_groups).values(
-                ticket_id=ticket.id, group_id=group_id, created_at=now
-            )
-        added = (await tx.conn.execute(stmt.on_conflict_do_nothing().returning(stmt.table.c.ticket_id))).first()
-        if added is None:
+            added = await add_collaborating_group(tx.conn, ticket.id, group_id, now)
+        if not added:
             raise Duplicate("already collaborating on this ticket", ["agentId" if agent_id is not None else "groupId"])
         updated = await apply_change(tx, ticket, {}, now)
         await record(
-            tx, updated, TicketEventType.COLLABORATOR_ADDED, actor, now, {"agentId": agent_id, "groupId": group_id}
+            tx, updated, TicketEventType.COLLABORATOR_ADDED, actor, now, collaborator_added(agent_id, group_id)
         )
     return updated
+
+
+async def add_collaborating_group(conn: AsyncConnection, ticket_id: int, group_id: int, now: datetime) -> bool:
+    """Makes the group a collaborating group of the ticket (its agents may see it and act on it;
+    `visible_to`). False when it already was. The caller holds the ticket's lock and records
+    COLLABORATOR_ADDED when it records the change."""
+    stmt = pg_insert(tables.ticket_collaborating_groups).values(ticket_id=ticket_id, group_id=group_id, created_at=now)
+    added = await conn.execute(stmt.on_conflict_do_nothing().returning(stmt.table.c.ticket_id))
+    return added.first() is not None
+
+
+def collaborator_added(agent_id: int | None, group_id: int | None) -> dict[str, int | None]:
+    """The data of a COLLABORATOR_ADDED event."""
+    return {"agentId": agent_id, "groupId": group_id}

@@ -28,6 +28,7 @@ from app.domain import sla as rules
 from app.domain.enums import SlaEventKind, SlaTarget, TicketEventType, TicketPriority
 from app.domain.records import SlaClockRecord, TicketRecord
 from app.events.outbox import Outbox
+from app.services.relations import add_collaborating_group, collaborator_added
 from app.services.runtime import Runtime
 from app.services.sla import (
     config_in_use,
@@ -108,8 +109,9 @@ async def _breach_consequences(
 ) -> TicketRecord:
     """One ticket change for the breach (one new version): escalation level +1 and, when the
     policy says so, priority one step up. The ticket stays with its group and assignee; if its
-    group has an escalation group, an ESCALATED event addressed to that group notifies its
-    supervisors."""
+    group has an escalation group, that group becomes a collaborating group of the ticket (its
+    agents and supervisors may see it and act on it: that is what escalation is for; recorded as
+    COLLABORATOR_ADDED, like addCollaborator) and an ESCALATED event is addressed to it."""
     policy = config.policy(clock.policy_id)
     values: dict[str, Any] = {"escalation_level": ticket.escalation_level + 1}
     priority = TicketPriority(ticket.priority)
@@ -129,8 +131,12 @@ async def _breach_consequences(
         )
     escalate_to = escalation_groups.get(ticket.group_id) if ticket.group_id is not None else None
     if escalate_to is not None:
-        # Addressed to the escalation group (ticket_events.group_id), so its supervisors'
-        # subscriptions receive it; the ticket itself stays where it is.
+        if escalate_to != ticket.group_id and await add_collaborating_group(tx.conn, updated.id, escalate_to, now):
+            await record(
+                tx, updated, TicketEventType.COLLABORATOR_ADDED, SYSTEM, now, collaborator_added(None, escalate_to)
+            )
+        # Addressed to the escalation group (ticket_events.group_id), so subscriptions filtered
+        # on that group receive it; its agents may see the ticket now, so it is delivered to them.
         await tx.append(
             ticket_id=updated.id,
             group_id=escalate_to,

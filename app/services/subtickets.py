@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from app.auth.policy import Action as Permission
 from app.auth.policy import require
@@ -14,6 +14,7 @@ from app.domain.errors import NotFound, PreconditionFailed
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
 from app.services.attachments import StagedUploads, attach_files, staged_uploads
+from app.services.relations import add_collaborating_group
 from app.services.runtime import Runtime
 from app.services.ticket_changes import Actor, apply_change, ensure_visible, lock_ticket, record
 from app.services.tickets import NewTicket, _validated_intake, insert_ticket
@@ -60,11 +61,7 @@ async def _create_sub_ticket(
         child = await insert_ticket(rt, tx, principal, data, intake, now, parent_id=parent.id, group_id=target_group)
         await attach_files(tx, child, files, None, actor, now)
         if parent.group_id is not None and parent.group_id != target_group:
-            await tx.conn.execute(
-                insert(tables.ticket_collaborating_groups).values(
-                    ticket_id=child.id, group_id=parent.group_id, created_at=now
-                )
-            )
+            await add_collaborating_group(tx.conn, child.id, parent.group_id, now)
         parent_after = await apply_change(tx, parent, {}, now)
         await record(
             tx,

@@ -16,6 +16,13 @@ caller. The outcomes (see README "Who may do what"):
 A refused mutation must carry no data besides its userErrors. The callers share one world (built
 once for this module); a row that changes something builds its own fresh target, so rows do not
 depend on each other.
+
+The matrix also runs every operation over a websocket with a credential that was revoked, and
+with one demoted, after the socket opened: once HELPDESK_CREDENTIAL_RECHECK_SECONDS have passed,
+a revoked credential gets UNAUTHENTICATED for every row (the socket is closed with 4403, as a dead
+credential is refused at connection_init), and an admin demoted to AGENT with no groups gets
+what such an agent gets (the `other_group_agent` column: an agent who sees none of the world's
+group).
 """
 
 from __future__ import annotations
@@ -469,7 +476,13 @@ MATRIX: list[Row] = [
     ),
     Row("customers", "query { customers { totalCount } }", SIGNED_IN, shows=lambda w, v: v["totalCount"] >= 1),
     Row("agents", "query { agents { id } }", SIGNED_IN, shows=lambda w, v: len(v) >= 1),
-    Row("groups", "query { groups { id } }", SIGNED_IN, shows=lambda w, v: len(v) == 2),
+    # (The world's groups, whatever groups the createGroup row has added by then.)
+    Row(
+        "groups",
+        "query { groups { id } }",
+        SIGNED_IN,
+        shows=lambda w, v: {gid("Group", w.group), gid("Group", w.other_group)} <= {g["id"] for g in v},
+    ),
     Row(
         "knowledgeArticle",
         "query($id: ID!) { knowledgeArticle(id: $id) { id } }",
@@ -870,8 +883,8 @@ async def connect(url: str, token: str | None) -> Any | None:
     return ws
 
 
-async def messages(ws: Any, within: float) -> AsyncIterator[dict[str, Any]]:
-    """Messages of operation "1" (pings answered) until `within` seconds pass."""
+async def messages(ws: Any, within: float, op: str = "1") -> AsyncIterator[dict[str, Any]]:
+    """Messages of operation `op` (pings answered) until `within` seconds pass."""
     deadline = asyncio.get_running_loop().time() + within
     while (left := deadline - asyncio.get_running_loop().time()) > 0:
         try:
@@ -880,7 +893,7 @@ async def messages(ws: Any, within: float) -> AsyncIterator[dict[str, Any]]:
             return
         if message.get("type") == "ping":
             await ws.send(json.dumps({"type": "pong"}))
-        elif message.get("id") == "1":
+        elif message.get("id") == op:
             yield message
 
 
@@ -918,6 +931,80 @@ async def test_each_caller_gets_the_documented_outcome(
         else:
             observed[role] = await http_outcome(row, world, role, anonymous)
     assert observed == row.outcomes
+
+
+# ---------------------------------------------------------------- credentials that change under an open socket
+
+
+async def socket_outcome(row: Row, w: World, role: str, ws: Any, op: str) -> str:
+    """The row's outcome on an open graphql-transport-ws socket (queries and mutations too);
+    a socket closed with 4403 (the credential is gone) is UNAUTHENTICATED."""
+    variables = await row.variables(w, role)
+    payload = {"query": row.document, "variables": variables}
+    try:
+        await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": payload}))
+        within = NOTHING_DELIVERED_SECONDS if row.kind == "subscription" else 10
+        async for message in messages(ws, within, op):
+            if message["type"] == "error":
+                return error_code(message["payload"])
+            assert message["type"] == "next", message
+            result = message["payload"]
+            if result.get("errors"):
+                return error_code(result["errors"])
+            value = result["data"][row.field]
+            if row.kind == "mutation":
+                return mutation_outcome(value)
+            if row.shows(w, value):
+                return OK
+            if row.kind == "query":
+                return HIDDEN
+        if row.kind != "subscription":
+            return "NO ANSWER"
+        await ws.send(json.dumps({"id": op, "type": "complete"}))
+        return HIDDEN
+    except websockets.ConnectionClosed as closed:
+        return UNAUTHENTICATED if closed.rcvd is not None and closed.rcvd.code == 4403 else f"CLOSED {closed}"
+
+
+def recheck_seconds(server: ServerThread) -> float:
+    period: float = server.app.state.runtime.settings.credential_recheck_seconds
+    return period
+
+
+async def test_a_credential_revoked_after_the_socket_opened_runs_no_row(world: World, server: ServerThread) -> None:
+    # An admin's API token, so any row the revocation failed to stop would run (OK) instead.
+    token = await auth.create_api_token(world.rt, world.admin, "revoked under an open socket", None, None)
+    # One socket per row, all opened before the revocation: each row is sent on a socket that
+    # was live when the credential was revoked (a socket closed by one row serves no other).
+    sockets = await asyncio.gather(*(connect(server.url, token.secret) for _ in MATRIX))
+    assert all(ws is not None for ws in sockets)
+    try:
+        await auth.revoke_api_token(world.rt, world.admin, token.token.id)
+        await asyncio.sleep(recheck_seconds(server) + 0.3)
+        observed = {
+            row.id: await socket_outcome(row, world, "admin", ws, "1") for row, ws in zip(MATRIX, sockets, strict=True)
+        }
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets if ws is not None))
+    assert observed == {row.id: UNAUTHENTICATED for row in MATRIX}
+
+
+async def test_an_admin_demoted_after_the_socket_opened_gets_what_an_agent_without_groups_gets(
+    world: World, server: ServerThread
+) -> None:
+    demoted, session, _ = await make_agent(world.rt, AgentRole.ADMIN, [], "demoted")
+    ws = await connect(server.url, session)
+    assert ws is not None
+    world.principals["demoted"] = demoted  # rows about the caller's own things (API tokens) use this agent
+    try:
+        changes = agent_service.AgentChanges(role=AgentRole.AGENT, group_ids=[])
+        await agent_service.update_agent(world.rt, world.admin, demoted.agent_id, changes)
+        await asyncio.sleep(recheck_seconds(server) + 0.3)
+        observed = {row.id: await socket_outcome(row, world, "demoted", ws, str(n)) for n, row in enumerate(MATRIX)}
+    finally:
+        del world.principals["demoted"]
+        await ws.close()
+    assert observed == {row.id: row.outcomes["other_group_agent"] for row in MATRIX}
 
 
 INTROSPECTION = """

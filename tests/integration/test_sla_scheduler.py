@@ -123,8 +123,14 @@ async def test_seeds_scenario_warns_then_breaches_once_each_with_three_scheduler
     assert (view.first_response.state, view.first_response.remaining_seconds) == ("BREACHED", -30 * 60)
 
     sla_events = [e for e in await events_of(manual_rt, ticket_id) if e.type not in ("CREATED", "ASSIGNED")]
-    assert [e.type for e in sla_events] == ["SLA_WARNING", "SLA_BREACHED", "PRIORITY_CHANGED", "ESCALATED"]
-    warning, breach, priority, escalated = sla_events
+    assert [e.type for e in sla_events] == [
+        "SLA_WARNING",
+        "SLA_BREACHED",
+        "PRIORITY_CHANGED",
+        "COLLABORATOR_ADDED",
+        "ESCALATED",
+    ]
+    warning, breach, priority, collaborating, escalated = sla_events
     assert warning.data == {
         "kind": "WARNING",
         "clockId": first.id,
@@ -143,6 +149,9 @@ async def test_seeds_scenario_warns_then_breaches_once_each_with_three_scheduler
     )
     assert (warning.actor_agent_id, breach.actor_agent_id) == (None, None)  # the system
     assert priority.data == {"from": "HIGH", "to": "URGENT", "reason": "SLA_BREACHED", "version": created.version + 1}
+    # The escalation group works on the ticket beside its own group, in the breach's change.
+    assert collaborating.data == {"agentId": None, "groupId": supervisors.id, "version": created.version + 1}
+    assert collaborating.actor_agent_id is None
     assert escalated.group_id == supervisors.id  # addressed to the escalation group's supervisors
     assert (escalated.data["reason"], escalated.data["toGroupId"], escalated.data["fromGroupId"]) == (
         "SLA_BREACHED",

@@ -1,0 +1,87 @@
+"""Who a long-lived connection's caller is now, and which tickets they may see, for websockets.
+
+A websocket outlives the request that authenticated it, so its caller is re-read while it is
+open: at most HELPDESK_CREDENTIAL_RECHECK_SECONDS late, and through one shared lookup per
+credential (or per visibility and ticket) per period, however many connections and
+subscriptions ask. Thousands of subscribers on one token cost one query per period, and one
+event costs one visibility query per distinct visibility, not one per subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any, Generic, TypeVar
+
+from app.db.repositories.tickets import visible_ticket_ids
+from app.domain.enums import AgentRole
+from app.domain.principal import Principal
+from app.services import auth as auth_service
+from app.services.runtime import Runtime
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# Entries kept per cache; past it the oldest tenth is forgotten (looked up again when asked).
+MAX_ENTRIES = 10_000
+
+
+class Recheck(Generic[K, V]):
+    """A value per key, looked up at most once per `period` seconds: callers asking meanwhile
+    share the answer, and callers asking while a lookup runs wait for that same lookup."""
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._entries: dict[K, tuple[float, asyncio.Future[V]]] = {}
+
+    async def get(self, key: K, lookup: Callable[[], Coroutine[Any, Any, V]]) -> V:
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is None or now - entry[0] >= self.period:
+            # A task of its own: a caller that goes away does not cancel the others' answer.
+            task = asyncio.ensure_future(lookup())
+            task.add_done_callback(lambda done: self._forget_failure(key, done))
+            entry = self._entries[key] = (now, task)
+            if len(self._entries) > MAX_ENTRIES:
+                for stale in sorted(self._entries, key=lambda k: self._entries[k][0])[: MAX_ENTRIES // 10]:
+                    del self._entries[stale]
+        return await asyncio.shield(entry[1])
+
+    def _forget_failure(self, key: K, done: asyncio.Future[V]) -> None:
+        # Every waiter sees the failure; the next call looks again.
+        failed = done.cancelled() or done.exception() is not None
+        if failed and key in self._entries and self._entries[key][1] is done:
+            del self._entries[key]
+
+
+# What a visibility verdict depends on: the caller's visibility, the ticket, and the ticket's
+# version (everything that changes who sees a ticket changes its version; the period bounds the rest).
+VerdictKey = tuple[int, AgentRole, frozenset[int], int, object]
+
+
+class LiveAccess:
+    """The caller behind a bearer secret and their ticket visibility, re-read every period."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self.period = rt.settings.credential_recheck_seconds
+        self._credentials: Recheck[str, Principal | None] = Recheck(self.period)
+        self._verdicts: Recheck[VerdictKey, bool] = Recheck(self.period)
+
+    async def principal(self, secret: str) -> Principal | None:
+        """The principal behind `secret` as of at most one period ago; None once the credential
+        is revoked or expired or its agent deactivated."""
+        return await self._credentials.get(secret, lambda: auth_service.authenticate(self._rt, secret))
+
+    async def may_see_ticket(self, principal: Principal, ticket_id: int, version: object = None) -> bool:
+        """Whether `principal` may see the ticket: the rule of `ticket(id)` (`visible_to`), as of
+        at most one period ago. Supervisors and admins see every ticket without a query."""
+        if principal.sees_all_tickets:
+            return True
+        key: VerdictKey = (principal.agent_id, principal.role, principal.group_ids, ticket_id, version)
+        return await self._verdicts.get(key, lambda: self._visible(principal, ticket_id))
+
+    async def _visible(self, principal: Principal, ticket_id: int) -> bool:
+        async with self._rt.reader.connect() as conn:
+            return bool(await visible_ticket_ids(conn, principal, [ticket_id]))
