@@ -1,10 +1,12 @@
-"""The demo data (app.demo): realistic, consistent with the rules later services enforce, and
+"""The demo data (app.demo): realistic, seeded through the services (which enforce every rule
+the data must obey), fitting its own rules (nothing for the schedulers to do once seeded), and
 seeded once however often and however concurrently `seed_demo` runs."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +19,9 @@ from sqlalchemy import func, select
 from app.clock import ManualClock
 from app.db import tables
 from app.db.engine import create_engine, sync_url
+from app.db.repositories import tickets as ticket_reads
 from app.demo import (
+    ARTICLES,
     CALENDARS,
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,
@@ -25,12 +29,13 @@ from app.demo import (
     SLA_POLICIES,
     TICKETS,
     DemoResult,
-    check_demo_data,
     seed_demo,
 )
 from app.domain.enums import OPEN_STATUSES, AgentRole, Channel, TicketStatus
 from app.domain.lifecycle import TRANSITIONS as LIFECYCLE
 from app.services import auth as auth_service
+from app.services import knowledge as knowledge_service
+from app.services import lifecycle as lifecycle_service
 from app.services.runtime import Runtime
 from app.settings import Settings
 from tests.support import base_database_url, create_test_database, drop_database, empty_database
@@ -80,6 +85,7 @@ COUNTED = [
     tables.sla_policies,
     tables.sla_clocks,
     tables.routing_rules,
+    tables.knowledge_articles,
 ]
 OPEN = {s.value for s in OPEN_STATUSES}
 
@@ -97,8 +103,13 @@ async def rows(rt: Runtime, query: Any) -> list[Any]:
         return list((await conn.execute(query)).all())
 
 
-def test_the_declared_data_is_consistent() -> None:
-    check_demo_data()
+def test_the_keys_the_seeder_finds_records_by_are_unique() -> None:
+    # A second run recognises what exists by these; the services do not make them unique.
+    assert len({spec.key for spec in TICKETS}) == len(TICKETS)
+    assert len({(spec.customer, spec.subject) for spec in TICKETS}) == len(TICKETS)
+    assert len({spec.key for spec in ARTICLES}) == len({spec.title for spec in ARTICLES}) == len(ARTICLES)
+    assert len({spec.name for spec in SLA_POLICIES}) == len(SLA_POLICIES)
+    assert len({spec.name for spec in ROUTING_RULES}) == len(ROUTING_RULES)
 
 
 # The demo's stories are told backwards from "now", and its SLA notices fire in business hours
@@ -123,6 +134,9 @@ async def test_seeding_creates_varied_consistent_usable_data(rt: Runtime, moment
     await check_assignments(rt)
     await check_logins(rt)
     await check_sla(rt, result)
+    await check_knowledge(rt, result)
+    # Last, as it may change tickets: starting the server must find nothing to auto-close.
+    await check_nothing_to_auto_close(rt)
 
 
 async def check_content(rt: Runtime, result: DemoResult) -> None:
@@ -334,6 +348,56 @@ async def check_sla(rt: Runtime, result: DemoResult) -> None:
         assert event.occurred_at <= tickets[event.ticket_id].updated_at
 
 
+async def check_knowledge(rt: Runtime, result: DemoResult) -> None:
+    """Published bilingual articles, there before the first ticket, that the console suggests
+    for the tickets they answer and that a search finds."""
+    assert result.articles == len(ARTICLES) >= 15
+    assert f"{len(ARTICLES)} knowledge articles" in result.summary()
+    articles = {r.title: r for r in await rows(rt, select(tables.knowledge_articles))}
+    tickets = {r.subject: r for r in await rows(rt, select(t))}
+    assert len(articles) == len(ARTICLES)
+    first_ticket = min(r.created_at for r in tickets.values())
+    agents = {r.id: r.role for r in await rows(rt, select(tables.agents))}
+    for article in articles.values():
+        assert article.status == "PUBLISHED" and article.published_at < first_ticket, article.title
+        assert agents[article.author_agent_id] in ("AGENT", "SUPERVISOR"), article.title
+        # Bilingual, like the rest of the demo: a Chinese section and an English one.
+        assert re.search(r"[\u4e00-\u9fff]{4}", article.body) and re.search(r"[A-Z][a-z]+( [a-z]+){3}", article.body)
+
+    # What the agent console shows beside each ticket (Ticket.suggestedArticles).
+    specs = {spec.key: spec for spec in TICKETS}
+    async with rt.engine.connect() as conn:
+        records = list((await ticket_reads.tickets_by_ids(conn, [r.id for r in tickets.values()])).values())
+    found = await knowledge_service.suggestions_for_tickets(rt, records, 3)
+    suggested = {record.subject: [m.article for m in matches] for record, matches in zip(records, found, strict=True)}
+    assert all(suggested.values()), [subject for subject, shown in suggested.items() if not shown]
+    assert len({key for spec in ARTICLES for key in spec.answers}) >= 25
+    for spec in ARTICLES:
+        for key in spec.answers:
+            shown = [article.title for article in suggested[specs[key].subject]]
+            assert spec.title in shown, (key, spec.key, shown)
+    # What a customer sees typing the subject into the portal (suggestArticles) ...
+    for key, article_key in [("refund-status", "refund-timeline"), ("login-failed", "login"),
+                             ("wrong-item", "wrong-item")]:  # fmt: skip
+        title = next(spec.title for spec in ARTICLES if spec.key == article_key)
+        matches = await knowledge_service.suggest_articles(rt, None, None, specs[key].subject, None, 3)
+        assert title in [m.article.title for m in matches], (key, [m.article.title for m in matches])
+    # ... and searching the knowledge base in either language (searchArticles).
+    for query, article_key in [("退款多久到账", "refund-timeline"), ("forgot my password", "login"),
+                               ("earbuds pairing", "earbuds"), ("发票抬头", "invoices")]:  # fmt: skip
+        title = next(spec.title for spec in ARTICLES if spec.key == article_key)
+        matches = await knowledge_service.search_articles(rt, None, None, query, 3)
+        assert matches and matches[0].article.title == title, (query, [m.article.title for m in matches])
+
+
+async def check_nothing_to_auto_close(rt: Runtime) -> None:
+    """Every RESOLVED demo ticket was resolved within the auto-close window: the worker's first
+    sweep (at server start) closes nothing, and the wallboard shows the demo as seeded."""
+    assert await rows(rt, select(t.c.id).where(t.c.status == "RESOLVED"))
+    window = timedelta(hours=rt.settings.auto_close_after_hours)
+    assert await lifecycle_service.close_resolved_tickets(rt, window) == 0
+
+
 async def test_a_second_run_creates_nothing_and_says_so(rt: Runtime) -> None:
     first = await seed_demo(rt)
     before = await table_counts(rt)
@@ -345,6 +409,7 @@ async def test_a_second_run_creates_nothing_and_says_so(rt: Runtime) -> None:
     assert (second.groups, second.agents, second.customers, second.tickets) == (5, 12, 14, len(TICKETS))
     assert (second.comments, second.ratings) == (first.comments, first.ratings)
     assert (second.calendars, second.sla_policies) == (len(CALENDARS), len(SLA_POLICIES))
+    assert second.articles == first.articles == len(ARTICLES)
     assert await table_counts(rt) == before
 
 
@@ -365,10 +430,16 @@ async def test_an_interrupted_run_is_completed(rt: Runtime) -> None:
         # As if the first run had stopped before the last few tickets.
         last = [spec.subject for spec in TICKETS if spec.parent is None][-3:]
         await conn.execute(t.delete().where(t.c.subject.in_(last)))
+        # ... and between writing the last article and publishing it, and before writing another.
+        ka = tables.knowledge_articles
+        await conn.execute(ka.update().where(ka.c.title == ARTICLES[-1].title).values(status="DRAFT"))
+        await conn.execute(ka.delete().where(ka.c.title == ARTICLES[-2].title))
 
     result = await seed_demo(rt)
 
-    assert result.created and result.resumed and result.tickets == 3
+    assert result.created and result.resumed and result.tickets == 3 and result.articles == 1
+    articles = await rows(rt, select(tables.knowledge_articles.c.status))
+    assert {a.status for a in articles} == {"PUBLISHED"}
     assert "interrupted" in result.summary()
     after = await table_counts(rt)
     # The routing rules the first run added now route the re-created tickets too, which may
@@ -378,18 +449,19 @@ async def test_an_interrupted_run_is_completed(rt: Runtime) -> None:
 
 
 async def test_demo_data_from_before_the_sla_policies_is_completed(rt: Runtime) -> None:
-    # As if seeded by a version without calendar and policies, or stopped before the routing rules.
+    # As if seeded by a version without calendar, policies and articles, or stopped before the routing rules.
     await seed_demo(rt)
     async with rt.engine.begin() as conn:
         await conn.execute(tables.sla_policies.delete())
         await conn.execute(tables.business_calendars.delete())
         await conn.execute(tables.routing_rules.delete())
+        await conn.execute(tables.knowledge_articles.delete())
     before = rt.clock.now()
 
     result = await seed_demo(rt)
 
     assert result.created and result.resumed and result.tickets == 0
-    assert (result.calendars, result.sla_policies) == (1, 3)
+    assert (result.calendars, result.sla_policies, result.articles) == (1, 3, len(ARTICLES))
     counts = await table_counts(rt)
     assert (counts["business_calendars"], counts["sla_policies"]) == (1, 3)
     assert counts["routing_rules"] == len(ROUTING_RULES) and counts["tickets"] == len(TICKETS)

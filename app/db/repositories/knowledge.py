@@ -51,6 +51,12 @@ async def articles_by_ids(conn: AsyncConnection, ids: Collection[int]) -> dict[i
     return by_id(to_records(ArticleRecord, rows))
 
 
+async def articles_by_title(conn: AsyncConnection, titles: Collection[str]) -> dict[str, ArticleRecord]:
+    """Articles of any status by exact title (the oldest when several share one)."""
+    rows = await conn.execute(select(*ARTICLE_COLUMNS).where(ka.c.title.in_(list(titles))).order_by(ka.c.id.desc()))
+    return {record.title: record for record in to_records(ArticleRecord, rows)}
+
+
 async def list_articles(
     conn: AsyncConnection,
     statuses: Collection[str],

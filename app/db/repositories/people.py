@@ -44,6 +44,19 @@ async def customer_by_contact(conn: AsyncConnection, email: str | None, phone: s
     return CustomerRecord(*row) if row else None
 
 
+async def customers_by_contacts(
+    conn: AsyncConnection, emails: Sequence[str], phones: Sequence[str]
+) -> list[CustomerRecord]:
+    """Customers whose email (any case) or normalised phone is among those given, oldest first."""
+    lowered = [e.lower() for e in emails]
+    rows = await conn.execute(
+        select(*columns_for(c, CustomerRecord))
+        .where(or_(func.lower(c.c.email).in_(lowered), c.c.phone.in_(list(phones))))
+        .order_by(c.c.id)
+    )
+    return to_records(CustomerRecord, rows)
+
+
 async def search_customers(
     conn: AsyncConnection, search: str | None, after: tuple[str, int] | None, limit: int
 ) -> list[CustomerRecord]:
@@ -69,6 +82,14 @@ async def agents_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, 
     return by_id(to_records(AgentRecord, rows))
 
 
+async def agent_ids_by_email(conn: AsyncConnection, emails: Sequence[str]) -> dict[str, int]:
+    """Agents by email, whatever its case: lowercased email -> id."""
+    rows = await conn.execute(
+        select(func.lower(a.c.email), a.c.id).where(func.lower(a.c.email).in_([e.lower() for e in emails]))
+    )
+    return {email: agent_id for email, agent_id in rows}
+
+
 async def list_agents(conn: AsyncConnection, group_id: int | None, presence: str | None) -> list[AgentRecord]:
     query = select(*columns_for(a, AgentRecord)).where(a.c.deactivated_at.is_(None))
     if group_id is not None:
@@ -85,6 +106,14 @@ async def groups_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, 
 
 async def list_groups(conn: AsyncConnection) -> list[GroupRecord]:
     return to_records(GroupRecord, await conn.execute(select(*columns_for(g, GroupRecord)).order_by(g.c.name)))
+
+
+async def group_ids_by_name(conn: AsyncConnection, names: Sequence[str]) -> dict[str, int]:
+    """Groups by name, whatever its case: lowercased name -> id."""
+    rows = await conn.execute(
+        select(func.lower(g.c.name), g.c.id).where(func.lower(g.c.name).in_([n.lower() for n in names]))
+    )
+    return {name: group_id for name, group_id in rows}
 
 
 async def group_ids_of_agents(conn: AsyncConnection, agent_ids: Sequence[int]) -> dict[int, list[int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -48,6 +48,11 @@ async def all_calendars(conn: AsyncConnection) -> list[BusinessCalendarRecord]:
 async def calendars_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, BusinessCalendarRecord]:
     rows = await conn.execute(select(*CALENDAR_COLUMNS).where(among(cal.c.id, list(ids))))
     return {r.id: r for r in to_records(BusinessCalendarRecord, rows)}
+
+
+async def next_check_at(conn: AsyncConnection) -> datetime | None:
+    """When the SLA scheduler next has a clock to check (None: no clock waits for one)."""
+    return (await conn.execute(select(func.min(c.c.next_check_at)))).scalar_one()
 
 
 async def sla_config(conn: AsyncConnection) -> SlaConfig:

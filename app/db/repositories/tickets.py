@@ -73,6 +73,20 @@ async def tickets_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int,
     return by_id(to_records(TicketRecord, rows))
 
 
+async def any_ticket_exists(conn: AsyncConnection) -> bool:
+    return (await conn.execute(select(t.c.id).limit(1))).first() is not None
+
+
+async def ticket_ids_by_customer_subject(
+    conn: AsyncConnection, customer_ids: Sequence[int]
+) -> dict[tuple[int, str], int]:
+    """The tickets of these customers: (customer id, subject) -> ticket id (the newest if several)."""
+    rows = await conn.execute(
+        select(t.c.customer_id, t.c.subject, t.c.id).where(among(t.c.customer_id, customer_ids)).order_by(t.c.id)
+    )
+    return {(customer_id, subject): ticket_id for customer_id, subject, ticket_id in rows}
+
+
 async def visible_ticket_ids(conn: AsyncConnection, principal: Principal, ids: Sequence[int]) -> set[int]:
     rows = await conn.execute(select(t.c.id).where(among(t.c.id, ids), visible_to(principal)))
     return {row[0] for row in rows}

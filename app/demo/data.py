@@ -1,60 +1,27 @@
-"""Demo data worth looking at: five bilingual groups, a dozen agents, fourteen customers, a
-Shanghai office calendar with three SLA policies, and three dozen tickets whose histories tell a
-consistent story (SLA warnings and breaches included, each fired at the moment it fell due).
+"""The demo data, as plain records: five bilingual groups, a dozen agents, fourteen customers,
+a Shanghai office calendar with three SLA policies, the example routing rules, eighteen published
+knowledge articles, and three dozen tickets, each with the story of what happened to it.
 
-The data is declared first, as plain records. The seeding below replays each ticket's story
-through the services (intake, sub-tickets, lifecycle, conversation, escalation, edits, ratings),
-each step at its own moment in the last two weeks (the services read a stopped clock), so every
-history obeys the same rules as live traffic. Assignment has no service yet; it is written the
-way assignTicket will write it: one change, one version, one ASSIGNED event.
-
-`seed_demo` is idempotent, also when several processes run it at once: a transaction-scoped
-advisory lock serialises seeders, and whatever demo record already exists is left alone.
+Records refer to each other by key (an agent's groups, a ticket's customer and assignee). Nothing
+here is checked: app.demo.seed replays it through the services, which enforce the rules, and
+tests/integration/test_demo_seed.py seeds it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections import Counter
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from app.clock import ManualClock
-from app.db import tables
-from app.domain import validation
-from app.domain.business_time import parse_clock_time, zone_of
 from app.domain.enums import (
-    OPEN_STATUSES,
     AgentPresence,
     AgentRole,
     AssignmentStrategy,
     Channel,
-    CommentVisibility,
     CustomerTier,
     TicketPriority,
-    TicketStatus,
 )
-from app.domain.errors import InvalidTransition
 from app.domain.lifecycle import Action as Lifecycle
-from app.domain.lifecycle import after_agent_public_reply, after_customer_reply, next_status
-from app.domain.principal import Principal
-from app.services import agents as agent_service
-from app.services import assignment as assignment_service
-from app.services import conversation as conversation_service
-from app.services import customers as customer_service
-from app.services import escalation as escalation_service
-from app.services import lifecycle as lifecycle_service
-from app.services import routing_rules as routing_rule_service
-from app.services import satisfaction as satisfaction_service
-from app.services import sla as sla_service
-from app.services import sla_scheduler
-from app.services import subtickets as subticket_service
-from app.services import tickets as ticket_service
-from app.services.runtime import Runtime
 
 DEMO_ADMIN_EMAIL = "admin@helpdesk.demo"
 DEMO_ADMIN_PASSWORD = "helpdesk-demo"
@@ -178,6 +145,26 @@ class TicketSpec:
     group: str | None = None  # ... and the group it is for
     created_by: str = ADMIN  # the agent who logged it (phone calls, sub-tickets); else intake
     step_hours: float = 5.0  # at most this long between two steps of the story
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleSpec:
+    """A knowledge article, drafted by `author` (an agent key) and published by the supervisor of
+    the author's first group. `answers`: the keys of demo tickets it should be suggested for."""
+
+    key: str
+    title: str
+    category: str
+    tags: tuple[str, ...]
+    author: str
+    answers: tuple[str, ...]
+    body: str
+
+
+def _article(
+    key: str, title: str, category: str, tags: tuple[str, ...], author: str, answers: tuple[str, ...], body: str
+) -> ArticleSpec:
+    return ArticleSpec(key, title, category, tags, author, answers, body.strip())
 
 
 def start() -> Move:
@@ -354,7 +341,7 @@ E, P, W, C, S, A, API = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RuleSpec:
     name: str
     keywords: tuple[str, ...] = ()
@@ -365,20 +352,6 @@ class RuleSpec:
     skills: tuple[str, ...] = ()
     tiers: tuple[CustomerTier, ...] = ()
     stop: bool = False
-    route_to_group_id: int | None = None
-
-    def as_input(self) -> routing_rule_service.RuleInput:
-        return routing_rule_service.RuleInput(
-            name=self.name,
-            match_keywords=list(self.keywords),
-            match_tiers=[t.value for t in self.tiers],
-            set_category=self.category,
-            set_priority=self.priority.value if self.priority else None,
-            add_tags=list(self.tags),
-            route_to_group_id=self.route_to_group_id,
-            require_skills=list(self.skills),
-            stop_processing=self.stop,
-        )
 
 
 # The example rule set the README documents: first by position, later rules override the group.
@@ -408,14 +381,6 @@ class CalendarSpec:
     hours: tuple[tuple[int, str, str], ...]  # (weekday 0 = Monday, start, end) as HH:MM
     holidays: tuple[str, ...] = ()  # YYYY-MM-DD
 
-    def as_input(self) -> sla_service.CalendarInput:
-        return sla_service.CalendarInput(
-            name=self.name,
-            timezone=self.timezone,
-            hours=[sla_service.HoursInput(day, start, end) for day, start, end in self.hours],
-            holidays=list(self.holidays),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class SlaPolicySpec:
@@ -430,21 +395,6 @@ class SlaPolicySpec:
     warning_at_percent: int = 80
     # Off by default so the stories keep the priorities they were written with.
     escalate_priority_on_breach: bool = False
-
-    def as_input(self, calendar_id: int | None) -> sla_service.PolicyInput:
-        def seconds(hours: float | None) -> int | None:
-            return round(hours * 3600) if hours is not None else None
-
-        return sla_service.PolicyInput(
-            name=self.name,
-            match_tiers=[tier.value for tier in self.tiers],
-            match_priorities=[priority.value for priority in self.priorities],
-            first_response_seconds=seconds(self.first_response_hours),
-            resolution_seconds=seconds(self.resolution_hours),
-            warning_at_percent=self.warning_at_percent,
-            calendar_id=calendar_id,
-            escalate_priority_on_breach=self.escalate_priority_on_breach,
-        )
 
 
 def _days(first: str, count: int) -> tuple[str, ...]:
@@ -479,6 +429,334 @@ SLA_POLICIES: list[SlaPolicySpec] = [
         priorities=(TicketPriority.URGENT, TicketPriority.HIGH),
     ),
     SlaPolicySpec("标准 / Everyone else", 4, 48, "shanghai"),
+]  # fmt: skip
+
+
+# Published before the first ticket came in; `answers` names the demo tickets each should be
+# suggested for (tests/integration/test_demo_seed.py asks the knowledge base for them).
+ARTICLES: list[ArticleSpec] = [
+    # ------------------------------------------------ 技术支持组 / Technical Support
+    _article(
+        "watch-freeze", "手表死机、卡顿或反复重启 / Smartwatch freezes or keeps restarting", "technical",
+        ("smartwatch", "firmware", "死机"), "li.wei", ("watch-freeze",),
+        """
+## 手表死机或反复重启怎么办？
+
+1. 长按侧边按键 15 秒强制重启手表；
+2. 在手机 App「设备 > 固件更新」中检查并安装最新固件，已知问题通常在新版本中修复；
+3. 仍然死机：在 App「设置 > 关于 > 导出日志」中导出设备日志，附在工单中发给我们；
+4. 恢复出厂设置前请先同步数据，否则未同步的心率和睡眠记录会丢失。
+
+## My watch freezes or keeps restarting
+
+Hold the side button for 15 seconds to force a restart, then install the latest firmware from
+the app (Device > Firmware update). If the watch still freezes, export the device log
+(Settings > About > Export log) and attach it to your ticket. Sync before a factory reset.
+""",
+    ),
+    _article(
+        "firmware-update", "固件升级失败或卡住不动 / Firmware update fails or gets stuck", "technical",
+        ("firmware", "smartwatch", "升级"), "li.wei", ("firmware-stuck",),
+        """
+## 固件升级卡在 99% 或提示失败
+
+- 升级过程中请保持手表在充电座上、手机蓝牙开启并靠近手表；
+- 卡在 99% 超过 30 分钟：不要断电，先在手机上关闭再打开蓝牙，App 会自动续传；
+- 仍无进展：长按侧边按键 15 秒重启，手表会回到旧固件，之后可重新升级。
+
+## The firmware update is stuck or failed
+
+Keep the watch on its charger and the phone close by with Bluetooth on. If the update hangs at
+99% for more than 30 minutes, switch Bluetooth off and on again: the app resumes the transfer.
+A forced restart (15 seconds on the side button) rolls back to the previous firmware safely.
+""",
+    ),
+    _article(
+        "watch-sync", "手表步数、睡眠数据不同步到 App / Watch steps and sleep not syncing to the app", "technical",
+        ("smartwatch", "sync", "同步"), "zhang.min", ("watch-sync",),
+        """
+## 步数和睡眠数据不同步
+
+1. 确认手机系统设置中允许运动健康 App 后台运行和使用蓝牙；
+2. 在 App 首页下拉手动同步；
+3. 仍不同步：在 App 中解除绑定后重新配对，手表上的数据会保留 7 天，重新配对后自动补传。
+
+## Steps and sleep data are not syncing
+
+Allow the health app to run in the background and to use Bluetooth, then pull down on the home
+screen to sync. If nothing arrives, unpair and pair the watch again: it keeps seven days of data
+and uploads them after pairing.
+""",
+    ),
+    _article(
+        "earbuds", "蓝牙耳机无法配对或单耳没有声音 / Earbuds won't pair, or one earbud is silent", "technical",
+        ("earbuds", "bluetooth", "耳机"), "zhang.min", ("earbuds-pairing", "earphone-left-silent"),
+        """
+## 耳机无法配对或一只耳机没有声音
+
+- 重置耳机：两只耳机放入充电盒，同时长按两侧触控区 15 秒，指示灯闪烁琥珀色后松开；
+- 在手机蓝牙设置中「忽略此设备」后重新配对；
+- 重置后左耳或右耳仍没有声音，可能是单耳或充电盒故障，请联系售后申请保修更换。
+
+## The earbuds won't pair, or one side has no sound
+
+Reset the earbuds: put both in the case and hold both touch panels for 15 seconds until the LED
+blinks amber. Then forget the device in your phone's Bluetooth settings and pair again. If the
+left or right earbud is still silent after a reset, contact us for a warranty replacement.
+""",
+    ),
+    _article(
+        "app-crash", "App 闪退、打不开 / The app crashes or won't open", "technical",
+        ("mobile-app", "crash", "闪退"), "zhang.min", ("app-crash",),
+        """
+## App 闪退怎么办？
+
+1. 在应用商店把 App 更新到最新版本；
+2. 重启手机后再打开；
+3. 仍然闪退：请告诉我们 App 版本号、手机型号和系统版本，以及在哪个页面闪退（例如「我的订单」）。
+
+## The app crashes
+
+Update the app from the App Store or Google Play and restart your phone. If it still crashes,
+tell us the app version, your phone model and OS version, and which screen crashes (for example
+your order history): we reproduce it and ship a fix in the next release.
+""",
+    ),
+    _article(
+        "wifi", "设备连不上 Wi-Fi 网络 / A device can't connect to Wi-Fi", "technical",
+        ("network", "wifi", "printer"), "lucas.martin", ("printer-wifi",),
+        """
+## 打印机、摄像头等设备连不上 Wi-Fi
+
+很多智能设备（例如 P200 打印机）只支持 **2.4 GHz** Wi-Fi。更换或升级路由器后，请在路由器设置中
+确认 2.4 GHz 频段已开启，并且没有和 5 GHz 合并成同一个网络名称；然后在设备上重新配网。
+
+## A printer or other device no longer connects to Wi-Fi
+
+Many devices, such as the P200 printer (imprimante), support **2.4 GHz** Wi-Fi only. After a new
+or updated router, check that its 2.4 GHz band is on (not merged with 5 GHz under one network
+name), then set up the device's Wi-Fi connection again.
+""",
+    ),
+    _article(
+        "account-security", "丢失手机、收不到验证码或账号异常登录 / Lost phone, two-factor codes and suspicious logins",
+        "account", ("account-security", "2fa", "安全"), "lucas.martin", ("lost-2fa", "account-compromised"),
+        """
+## 丢失手机，收不到两步验证码
+
+请通过工单联系我们并上传身份证件照片，核验通过后我们会重置两步验证，您可以在新手机上重新绑定。
+
+## 发现陌生设备登录或收货地址被修改
+
+立即修改密码，并联系客服：我们会退出所有设备上的登录、临时冻结账号并核查异常操作。
+
+## Lost phone or suspicious logins
+
+Lost the phone with your authenticator app? Contact us with a photo of your ID; once verified we
+reset your two-factor settings. Login alerts from an unknown device, or a changed address? Change
+your password and call us: we sign out every device and freeze the account while we investigate.
+""",
+    ),
+    # ------------------------------------------------ 售后 / After-sales
+    _article(
+        "warranty", "保修范围与报修流程 / Warranty: what is covered and how to book a repair", "technical",
+        ("warranty", "repair", "保修"), "chen.jing", ("purifier-warranty", "laptop-overheat"),
+        """
+## 保修范围
+
+购买后 12 个月内（VIP 客户 24 个月），非人为损坏的硬件故障免费维修或更换，例如风扇异响、
+电池故障、过热关机、屏幕黑屏。请准备订单号和设备序列号，通过工单或电话报修，
+售后网点会在 48 小时内联系您上门检修或安排寄修。
+
+## Warranty
+
+Hardware faults not caused by accidents are repaired or replaced free of charge for 12 months
+after purchase (24 months for VIP customers): noisy fans, battery faults, overheating and shutting
+down, a black screen. Have your order number and serial number ready and open a ticket or call
+us; a service partner contacts you within 48 hours to repair it on site or by post.
+""",
+    ),
+    _article(
+        "returns", "如何申请退货退款、换货和上门取件 / How to return or exchange an item, with home pickup", "refund",
+        ("refund", "return", "exchange", "退货"), "chen.jing", ("refund-x9", "shoe-exchange"),
+        """
+## 退货退款与换货
+
+1. App「我的订单」中找到订单，点击「申请售后」，选择退货退款或换货（例如尺码不合适换大一码）；
+2. 大件商品（扫地机器人、电视等）可选择 **上门取件**，物流同事会联系您预约时间；
+3. 商品寄回并质检通过后，换货商品立即寄出，退款原路退回。
+
+签收后 7 天内支持无理由退货，商品需未使用、吊牌完好。
+
+## Returns, refunds and exchanges
+
+In the app, open the order under My orders and choose Return or Exchange (for example a size
+up). Large items such as robot vacuums can be picked up at home. Once the item is back and
+inspected, we send the exchange or refund the original payment method.
+""",
+    ),
+    _article(
+        "wrong-item", "收到错发、漏发或破损的商品 / Wrong, missing or damaged items", "logistics",
+        ("wrong-item", "missing-part", "damaged"), "james.obrien", ("wrong-item", "missing-cable", "blender-cracked"),
+        """
+## 收到的商品和订单不符、缺少配件或破损
+
+请在签收后 48 小时内通过工单联系我们，并附上商品和包装的照片：
+
+- 错发（颜色、容量与订单不符）：我们安排免费换货，上门取回错发商品；
+- 漏发配件（如充电线）：直接补发，无需寄回；
+- 运输破损：补发或更换损坏部件，破损件无需寄回。
+
+## The item is wrong, missing a part, or arrived damaged
+
+Tell us within 48 hours of delivery and attach photos of the item and the box. A wrong item is
+exchanged free of charge; a missing part (such as a charging cable) is sent by express post; a
+damaged or cracked part is replaced, and you do not need to send the broken one back.
+""",
+    ),
+    # ------------------------------------------------ 物流部 / Logistics
+    _article(
+        "delivery-delay", "物流延误、物流信息不更新 / Late delivery and tracking not updating", "logistics",
+        ("delivery", "tracking", "物流"), "zhao.lei", ("late-delivery", "tracking-stale"),
+        """
+## 包裹迟迟没到，物流信息几天没有更新
+
+- 物流信息超过 48 小时没有更新，通常是包裹在中转站滞留，我们会向承运商发起查件；
+- 超过承诺送达时间 3 天仍未送达，我们会补发或全额退款，并退还运费；
+- 请在工单中提供订单号和运单号（tracking number）。
+
+## My delivery is late, or the tracking number is not updating
+
+No carrier scan for more than 48 hours usually means the parcel is held at a hub: we open a trace
+with the carrier. If the order is three days past its promised date, we send a replacement or
+refund it, shipping fee included. Please give us the order and tracking numbers.
+""",
+    ),
+    _article(
+        "address-change", "修改收货地址 / Changing the delivery address", "logistics",
+        ("address-change", "地址"), "zhao.lei", ("address-change",),
+        """
+## 如何修改收货地址？
+
+订单 **发货前** 可在「我的订单 > 订单详情」中修改收货地址，或联系客服代为修改；已发货的订单
+请联系承运商改派，或由我们联系仓库拦截。
+
+## Changing the delivery address
+
+Before the order ships, change the address under My orders > Order details, or ask us to. Once it
+has shipped, the carrier can redirect the parcel; contact us and we arrange it.
+""",
+    ),
+    _article(
+        "customs", "国际包裹清关 / International parcels held at customs", "logistics",
+        ("customs", "cross-border", "清关"), "james.obrien", ("customs-hold",),
+        """
+## 包裹被海关扣留
+
+海关要求提供商业发票时，我们会直接把发票发给清关代理，通常 2 到 3 个工作日内完成清关；
+进口税费按目的国规定收取。
+
+## My parcel is held at customs
+
+When customs ask for a commercial invoice, we send it to the customs broker for you; clearance
+usually takes two to three working days. Import duties follow the rules of the destination country.
+""",
+    ),
+    # ------------------------------------------------ 财务组 / Finance
+    _article(
+        "refund-timeline", "退款多久到账？/ When will I get my refund?", "refund",
+        ("refund", "退款"), "liu.yang", ("refund-status",),
+        """
+## 退款到账时间
+
+退货签收并质检通过后，1 个工作日内发起退款，原路退回：
+
+| 支付方式 | 预计到账 |
+|---|---|
+| 支付宝 / 微信支付 | 1-3 个工作日 |
+| 银行卡 | 3-7 个工作日 |
+
+## When will I get my refund?
+
+We refund within one working day after your return arrives and passes inspection, to the
+original payment method: wallets take 1 to 3 working days, cards 3 to 7. The refund reference is
+on the order page if your bank needs it.
+""",
+    ),
+    _article(
+        "invoices", "开具、修改和重开发票（含增值税专用发票）/ Invoices: company details, VAT and re-issuing",
+        "billing", ("invoice", "发票", "vat"), "liu.yang", ("vat-invoice", "company-invoice", "invoice-reissue"),
+        """
+## 如何开具发票？
+
+- 电子普通发票：下单时填写抬头，发货后自动发送到邮箱；
+- **增值税专用发票**：请提供公司全称、税号、开户行及账号，1 个工作日内开具；
+- 发票抬头开错需要重开：在工单中写明正确抬头，原发票作废后重新开具。
+
+## Invoices
+
+Invoices are emailed once the order ships. For an invoice with your company name and VAT number,
+or to re-issue one with corrected company details, open a ticket with the order number and the
+details to print; we issue it within one working day.
+""",
+    ),
+    _article(
+        "payments", "已扣款但订单未支付、重复扣款 / Paid but the order shows unpaid, or charged twice", "billing",
+        ("payment", "double-charge", "支付"), "liu.yang", ("wechat-pay-unpaid", "double-charge"),
+        """
+## 微信支付或支付宝已扣款，订单仍显示待支付
+
+支付结果偶尔会延迟到达。请提供支付账单中的交易单号（微信以 4200 开头），我们核对后为您补单；
+若订单已取消，款项会在 3 个工作日内自动退回。
+
+## 重复扣款
+
+同一笔订阅或订单被扣款两次时，多扣的金额会全额退回原支付方式。
+
+## Paid, but the order says unpaid; or charged twice
+
+Payment confirmations are sometimes late. Send us the transaction number from your payment app
+and we match it to the order. If your card was charged twice (for example for a subscription
+renewal), we refund the duplicate charge to the card within 3 to 5 working days.
+""",
+    ),
+    # ------------------------------------------------ 账号管理组 / Accounts
+    _article(
+        "login", "无法登录、密码错误或账号被锁定 / Can't log in, wrong password or account locked", "account",
+        ("login", "password", "登录"), "sun.li", ("login-failed", "login-network-error"),
+        """
+## 无法登录
+
+- 提示「密码错误」：多次输错密码后账号会被临时锁定 30 分钟，可通过「忘记密码」用邮箱重置；
+- 收不到找回密码的短信：请改用邮箱找回，或联系客服为您解锁；
+- App 登录提示「网络错误」但网页版正常：请把 App 更新到最新版本，并检查系统设置中是否允许 App 使用网络。
+
+## Can't log in
+
+After several wrong passwords the account is locked for 30 minutes; reset your password by email
+with "Forgot password". If the app says "network error" but the website works, update the app and
+allow it to use mobile data and Wi-Fi in your phone's settings.
+""",
+    ),
+    _article(
+        "account-details", "更换绑定手机号、注销账号 / Changing your phone number, deleting your account", "account",
+        ("phone-binding", "privacy", "账号"), "sun.li", ("change-phone", "delete-account"),
+        """
+## 更换绑定手机号
+
+原手机号停用时，在 App「账号与安全」中完成人脸核验，即可更换绑定手机号。
+
+## 注销账号与删除个人数据
+
+注销后账号和个人数据将被删除（法律要求保留的订单和发票记录除外），我们会在 30 天内确认。
+
+## Phone number and account deletion
+
+To change the phone number on your account, verify your identity in the app under Account and
+security. To delete your account and personal data (GDPR), send us a request: we confirm the
+deletion within 30 days, keeping only the records the law obliges us to keep.
+""",
+    ),
 ]  # fmt: skip
 
 
@@ -545,6 +823,7 @@ TICKETS: list[TicketSpec] = [
             pending("En attente de la réponse du client"),
             Say(CUSTOMER, "J'ai réactivé le 2,4 GHz et l'imprimante est de nouveau connectée. Merci !"),
             resolve("Bande 2,4 GHz réactivée sur le routeur ; imprimante reconnectée."),
+            close(),
         ),
     ),
     TicketSpec(
@@ -601,7 +880,7 @@ TICKETS: list[TicketSpec] = [
     TicketSpec(
         "refund-x9", "li.na", E, "退货退款：扫地机器人 X9 需上门取件",
         "购买的扫地机器人 X9 使用一周后无法自动回充，申请退货退款。商品较大，希望上门取件。",
-        hours_ago=120, category="refund", tags=("refund", "return", "pickup"),
+        hours_ago=64, category="refund", tags=("refund", "return", "pickup"),
         custom_fields={"orderId": "SO-1023", "amount": 2899, "currency": "CNY", "sku": "X9-WHITE"},
         external_ref="SO-1023", step_hours=1.5,
         story=(
@@ -615,7 +894,7 @@ TICKETS: list[TicketSpec] = [
     TicketSpec(
         "refund-x9-pickup", "li.na", E, "[子工单] 上门取件：扫地机器人 X9（SO-1023）",
         "客户地址：北京市朝阳区望京街道 8 号。大件，需要两人搬运。",
-        hours_ago=116.5, category="logistics", tags=("pickup", "return"), parent="refund-x9", group="logistics",
+        hours_ago=60.5, category="logistics", tags=("pickup", "return"), parent="refund-x9", group="logistics",
         created_by="chen.jing", external_ref="SO-1023", step_hours=8,
         story=(
             Route("logistics", "zhao.lei"),
@@ -626,7 +905,7 @@ TICKETS: list[TicketSpec] = [
     TicketSpec(
         "refund-x9-inspection", "li.na", E, "[子工单] 退货质检：扫地机器人 X9（SO-1023）",
         "商品取回后检查外观、配件和回充故障，确认是否符合全额退款条件。",
-        hours_ago=116.4, category="refund", tags=("refund", "inspection"), parent="refund-x9", group="aftersales",
+        hours_ago=60.4, category="refund", tags=("refund", "inspection"), parent="refund-x9", group="aftersales",
         created_by="chen.jing", external_ref="SO-1023", step_hours=10,
         story=(
             Route("aftersales", "james.obrien"),
@@ -637,7 +916,7 @@ TICKETS: list[TicketSpec] = [
     TicketSpec(
         "refund-x9-approval", "li.na", E, "[子工单] 退款审批：¥2,899（SO-1023）",
         "质检通过后原路退回 2,899 元至客户支付宝账户。",
-        hours_ago=116.3, category="refund", tags=("refund", "approval"), parent="refund-x9", group="finance",
+        hours_ago=60.3, category="refund", tags=("refund", "approval"), parent="refund-x9", group="finance",
         created_by="chen.jing", external_ref="SO-1023", step_hours=6,
         custom_fields={"amount": 2899, "currency": "CNY", "method": "alipay"},
         story=(
@@ -675,7 +954,7 @@ TICKETS: list[TicketSpec] = [
     TicketSpec(
         "purifier-warranty", "liu.qiang", P, "空气净化器保修期内维修",
         "客户来电：空气净化器 AP-300 购买 10 个月，开机后风扇异响，申请保修。",
-        hours_ago=100, category="technical", tags=("warranty", "repair"), created_by="chen.jing",
+        hours_ago=56, category="technical", tags=("warranty", "repair"), created_by="chen.jing",
         custom_fields={"deviceModel": "AP-300", "orderId": "SO-0975"}, external_ref="SO-0975",
         story=(
             Route("aftersales", "chen.jing"),
@@ -821,7 +1100,7 @@ TICKETS: list[TicketSpec] = [
     TicketSpec(
         "company-invoice", "michael.brown", W, "Invoice for order SO-1031 with our company details",
         "Please issue the invoice for SO-1031 to Brown & Sons Hardware Ltd, VAT number GB123456789.",
-        hours_ago=90, category="billing", tags=("invoice",),
+        hours_ago=52, category="billing", tags=("invoice",),
         custom_fields={"orderId": "SO-1031", "vatNumber": "GB123456789"}, external_ref="SO-1031",
         story=(
             Route("finance", "liu.yang"),
@@ -914,6 +1193,7 @@ TICKETS: list[TicketSpec] = [
             start(),
             Say("sun.li", "您好，请在 App 中完成人脸核验，核验通过后即可更换绑定手机号。"),
             resolve("身份核验通过，已更换绑定手机号。"),
+            close(),
         ),
     ),
     TicketSpec(
@@ -935,555 +1215,3 @@ TICKETS: list[TicketSpec] = [
         story=(Route("accounts"),),
     ),
 ]  # fmt: skip
-
-
-# ---------------------------------------------------------------- the result
-
-
-@dataclass(frozen=True, slots=True)
-class DemoResult:
-    """What `seed_demo` did. `created` False: nothing was written and the counts are the demo
-    records found; otherwise the counts are what this call created (`resumed`: an earlier,
-    interrupted run had created the rest)."""
-
-    created: bool
-    groups: int
-    agents: int
-    customers: int
-    tickets: int
-    comments: int = 0
-    ratings: int = 0
-    resumed: bool = False
-    calendars: int = 0
-    sla_policies: int = 0
-
-    def summary(self) -> str:
-        counts = (
-            f"{self.groups} groups, {self.agents} agents, {self.customers} customers, {self.tickets} tickets, "
-            f"{self.calendars} business calendar(s), {self.sla_policies} SLA policies"
-        )
-        login = (
-            f"demo admin: {DEMO_ADMIN_EMAIL}; all demo agents (*@{DEMO_EMAIL_DOMAIN}) "
-            f"share the password {DEMO_ADMIN_PASSWORD}"
-        )
-        if not self.created:
-            return f"demo data already present ({counts}); nothing created\n{login}"
-        head = "demo data completed (an earlier run was interrupted): created" if self.resumed else "demo data:"
-        return f"{head} {counts}, {self.comments} comments, {self.ratings} ratings\n{login}"
-
-
-# ---------------------------------------------------------------- checking the data
-
-
-def check_demo_data() -> None:
-    """Raises ValueError when the declarations above contradict each other or the rules the
-    services enforce: unknown keys, a move the lifecycle forbids, an assignee outside the
-    ticket's group, more open tickets than an agent's capacity, a sub-ticket older than its
-    parent, two tickets of one customer with one subject, an SLA policy on an unknown or invalid
-    calendar or without a target, a ticket no SLA policy would cover. Seeding checks first, so it
-    never stops half-way on a mistake in the data."""
-    problems: list[str] = _sla_problems()
-    groups = {g.key: g for g in GROUPS}
-    agents = {a.key: a for a in AGENTS}
-    customers = {c.key for c in CUSTOMERS}
-    tickets = {t.key: t for t in TICKETS}
-    for g in GROUPS:
-        if g.supervisor not in agents or g.key not in agents[g.supervisor].groups:
-            problems.append(f"group {g.key}: supervisor {g.supervisor} is not a member")
-        if g.escalation is not None and g.escalation not in groups:
-            problems.append(f"group {g.key}: unknown escalation group {g.escalation}")
-    for agent in AGENTS:
-        problems += [f"agent {agent.key}: unknown group {k}" for k in agent.groups if k not in groups]
-    if len(tickets) != len(TICKETS) or len({(t.customer, t.subject) for t in TICKETS}) != len(TICKETS):
-        problems.append("ticket keys, and subjects per customer, must be unique")
-    load: Counter[str] = Counter()
-    for spec in TICKETS:
-        where = f"ticket {spec.key}"
-        if spec.customer not in customers:
-            problems.append(f"{where}: unknown customer {spec.customer}")
-        if spec.created_by != ADMIN and spec.created_by not in agents:
-            problems.append(f"{where}: unknown creator {spec.created_by}")
-        if (spec.parent is None) != (spec.group is None):
-            problems.append(f"{where}: a sub-ticket names its parent and its group, other tickets neither")
-        elif spec.parent is not None and (
-            spec.parent not in tickets or tickets[spec.parent].hours_ago <= spec.hours_ago or spec.group not in groups
-        ):
-            problems.append(f"{where}: the parent must be declared and come in earlier; the group must exist")
-        status, group, assignee = TicketStatus.NEW, spec.group, None
-        try:
-            for step in spec.story:
-                if isinstance(step, Route):
-                    if step.agent is not None and step.group not in getattr(agents.get(step.agent), "groups", ()):
-                        problems.append(f"{where}: {step.agent} is not a member of {step.group}")
-                    group, assignee = step.group, step.agent
-                elif isinstance(step, Escalate):
-                    group = step.group
-                    if assignee is not None and group not in agents[assignee].groups:
-                        assignee = None
-                elif isinstance(step, Move):
-                    status = next_status(status, step.action)
-                elif isinstance(step, Say) and step.author == CUSTOMER:
-                    status, _ = after_customer_reply(status)
-                elif isinstance(step, Say) and step.author not in agents:
-                    problems.append(f"{where}: unknown comment author {step.author}")
-                elif isinstance(step, Say) and not step.internal:
-                    if status is TicketStatus.CLOSED:
-                        problems.append(f"{where}: a public reply on a CLOSED ticket")
-                    status, _ = after_agent_public_reply(status)
-                elif isinstance(step, Rate) and status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
-                    problems.append(f"{where}: rated before it was resolved")
-                if isinstance(step, Route | Escalate) and step.group not in groups:
-                    problems.append(f"{where}: unknown group {step.group}")
-        except InvalidTransition as error:
-            problems.append(f"{where}: {error.message}")
-        if assignee is not None and status in OPEN_STATUSES:
-            load[assignee] += 1
-    for key, count in load.items():
-        if count > agents[key].capacity:
-            problems.append(f"agent {key}: {count} open tickets, capacity {agents[key].capacity}")
-    if problems:
-        raise ValueError("inconsistent demo data:\n" + "\n".join(problems))
-
-
-def _sla_problems() -> list[str]:
-    problems: list[str] = []
-    calendars = {spec.key: spec for spec in CALENDARS}
-    if len(calendars) != len(CALENDARS) or len({spec.name for spec in CALENDARS}) != len(CALENDARS):
-        problems.append("calendar keys and names must be unique")
-    for cal_spec in CALENDARS:
-        where = f"calendar {cal_spec.key}"
-        try:
-            zone_of(cal_spec.timezone)
-            for day, start_at, end_at in cal_spec.hours:
-                if not 0 <= day <= 6 or parse_clock_time(start_at) >= parse_clock_time(end_at):
-                    problems.append(f"{where}: bad business hours {day} {start_at}-{end_at}")
-            for day_text in cal_spec.holidays:
-                date.fromisoformat(day_text)
-        except ValueError as error:
-            problems.append(f"{where}: {error}")
-    if len({spec.name for spec in SLA_POLICIES}) != len(SLA_POLICIES):
-        problems.append("SLA policy names must be unique")
-    for policy in SLA_POLICIES:
-        where = f"SLA policy {policy.name}"
-        if policy.calendar is not None and policy.calendar not in calendars:
-            problems.append(f"{where}: unknown calendar {policy.calendar}")
-        targets = [h for h in (policy.first_response_hours, policy.resolution_hours) if h is not None]
-        if not targets or any(h <= 0 for h in targets) or not 1 <= policy.warning_at_percent <= 99:
-            problems.append(f"{where}: needs positive targets and a warning between 1 and 99 percent")
-    # The demo shows SLA due times on every open ticket: the last policy must take whatever the others do not.
-    if not SLA_POLICIES or SLA_POLICIES[-1].tiers or SLA_POLICIES[-1].priorities:
-        problems.append("the last SLA policy must match every ticket")
-    return problems
-
-
-# ---------------------------------------------------------------- seeding
-
-_LOCK_KEY = "helpdesk:seed-demo"
-t = tables.tickets
-
-
-async def seed_demo(rt: Runtime) -> DemoResult:
-    """Loads the demo data once. A second call, or a concurrent one from another process, waits
-    for the first and creates nothing; a run that was interrupted is completed, record by record."""
-    check_demo_data()
-    async with rt.engine.connect() as lock_conn, lock_conn.begin():
-        # Held until this outer transaction ends, i.e. after everything below has committed.
-        await lock_conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": _LOCK_KEY})
-        found = await _find_existing(lock_conn)
-        if found.complete():
-            comments, ratings = await _count_activity(lock_conn, list(found.tickets.values()))
-            return DemoResult(
-                False,
-                len(found.groups),
-                len(found.agents),
-                len(found.customers),
-                len(found.tickets),
-                comments,
-                ratings,
-                calendars=len(found.calendars),
-                sla_policies=len(found.policies),
-            )
-        return await _Seeder(rt, found).run()
-
-
-@dataclass
-class _Found:
-    """Demo records already in the database, by their key in the data above."""
-
-    groups: dict[str, int] = field(default_factory=dict)
-    agents: dict[str, int] = field(default_factory=dict)
-    customers: dict[str, int] = field(default_factory=dict)
-    tickets: dict[str, int] = field(default_factory=dict)
-    calendars: dict[str, int] = field(default_factory=dict)
-    policies: dict[str, int] = field(default_factory=dict)  # by name
-    rules: set[str] = field(default_factory=set)  # routing rule names
-
-    def complete(self) -> bool:
-        return (
-            len(self.groups) == len(GROUPS)
-            and len(self.agents) == len(AGENTS) + 1
-            and len(self.customers) == len(CUSTOMERS)
-            and len(self.tickets) == len(TICKETS)
-            and len(self.calendars) == len(CALENDARS)
-            and len(self.policies) == len(SLA_POLICIES)
-            and len(self.rules) == len(ROUTING_RULES)
-        )
-
-    def anything(self) -> bool:
-        return bool(self.groups or self.agents or self.customers or self.tickets or self.calendars or self.policies)
-
-
-def _normal_phone(phone: str | None) -> str | None:
-    return validation.phone(validation.Problems(), phone, [])
-
-
-async def _find_existing(conn: AsyncConnection) -> _Found:
-    g, a, c = tables.groups, tables.agents, tables.customers
-    found = _Found()
-    calendars = {spec.name: spec.key for spec in CALENDARS}
-    for cal_id, name in await conn.execute(
-        select(tables.business_calendars.c.id, tables.business_calendars.c.name)
-        .where(tables.business_calendars.c.name.in_(calendars))
-        .order_by(tables.business_calendars.c.id)
-    ):
-        found.calendars.setdefault(calendars[name], cal_id)
-    policies = [spec.name for spec in SLA_POLICIES]
-    sp = tables.sla_policies
-    for policy_id, name in await conn.execute(select(sp.c.id, sp.c.name).where(sp.c.name.in_(policies))):
-        found.policies.setdefault(name, policy_id)
-    r = tables.routing_rules
-    rules = [spec.name for spec in ROUTING_RULES]
-    found.rules = set((await conn.execute(select(r.c.name).where(r.c.name.in_(rules)))).scalars())
-    names = {spec.name.lower(): spec.key for spec in GROUPS}
-    for gid, name in await conn.execute(select(g.c.id, func.lower(g.c.name)).where(func.lower(g.c.name).in_(names))):
-        found.groups[names[name]] = gid
-    emails = {spec.email.lower(): spec.key for spec in AGENTS} | {DEMO_ADMIN_EMAIL.lower(): ADMIN}
-    for aid, email in await conn.execute(
-        select(a.c.id, func.lower(a.c.email)).where(func.lower(a.c.email).in_(emails))
-    ):
-        found.agents[emails[email]] = aid
-    by_email = {spec.email.lower(): spec.key for spec in CUSTOMERS if spec.email}
-    by_phone = {_normal_phone(spec.phone): spec.key for spec in CUSTOMERS if spec.phone}
-    rows = await conn.execute(
-        select(c.c.id, func.lower(c.c.email), c.c.phone).where(
-            or_(func.lower(c.c.email).in_(by_email), c.c.phone.in_([p for p in by_phone if p]))
-        )
-    )
-    for cid, email, phone in rows:
-        key = by_email.get(email) or by_phone.get(phone)
-        if key is not None:
-            found.customers.setdefault(key, cid)
-    if found.customers:
-        rows = await conn.execute(
-            select(t.c.id, t.c.customer_id, t.c.subject).where(t.c.customer_id.in_(list(found.customers.values())))
-        )
-        existing = {(customer_id, subject): tid for tid, customer_id, subject in rows}
-        for spec in TICKETS:
-            cid = found.customers.get(spec.customer)
-            if (cid, spec.subject) in existing:
-                found.tickets[spec.key] = existing[(cid, spec.subject)]
-    return found
-
-
-async def _count_activity(conn: AsyncConnection, ticket_ids: list[int]) -> tuple[int, int]:
-    comments = await conn.scalar(
-        select(func.count()).select_from(tables.comments).where(tables.comments.c.ticket_id.in_(ticket_ids))
-    )
-    ratings = await conn.scalar(
-        select(func.count())
-        .select_from(tables.satisfaction_ratings)
-        .where(tables.satisfaction_ratings.c.ticket_id.in_(ticket_ids))
-    )
-    return int(comments or 0), int(ratings or 0)
-
-
-@dataclass(frozen=True, slots=True)
-class _Action:
-    at: datetime
-    spec: TicketSpec
-    step: Step | None  # None: the ticket comes in
-
-
-def _timeline(specs: list[TicketSpec], now: datetime) -> list[_Action]:
-    """Every ticket's arrival and story steps, in time order across tickets, so the event log
-    reads chronologically. Steps of one ticket are evenly spaced and all lie in the past."""
-    actions: list[tuple[datetime, int, _Action]] = []
-    for spec in specs:
-        created = now - timedelta(hours=spec.hours_ago)
-        gap = min(timedelta(hours=spec.step_hours), timedelta(hours=spec.hours_ago) * 0.9 / (len(spec.story) + 1))
-        actions.append((created, len(actions), _Action(created, spec, None)))
-        for i, step in enumerate(spec.story, start=1):
-            moment = created + gap * i
-            actions.append((moment, len(actions), _Action(moment, spec, step)))
-    return [action for _, _, action in sorted(actions, key=lambda item: (item[0], item[1]))]
-
-
-class _Seeder:
-    """Creates what is missing, through the services, each change at its moment in the story."""
-
-    def __init__(self, rt: Runtime, found: _Found) -> None:
-        self.rt = rt
-        self.found = found
-        self.now = rt.clock.now()
-        self.groups = dict(found.groups)
-        self.agents = dict(found.agents)
-        self.customers = dict(found.customers)
-        self.tickets = dict(found.tickets)
-        self.calendars = dict(found.calendars)
-        self.agent_specs = {spec.key: spec for spec in AGENTS}
-        self.supervisors = {spec.key: spec.supervisor for spec in GROUPS}
-        # Where each ticket being seeded is: (group key, assignee key).
-        self.holder: dict[str, tuple[str | None, str | None]] = {}
-        self.created: Counter[str] = Counter()
-
-    def at(self, moment: datetime) -> Runtime:
-        """The runtime as it was at `moment`: services stamp their rows and events with it."""
-        return dataclasses.replace(self.rt, clock=ManualClock(moment))
-
-    def principal(self, key: str) -> Principal:
-        if key == ADMIN:
-            return Principal(agent_id=self.agents[ADMIN], role=AgentRole.ADMIN)
-        spec = self.agent_specs[key]
-        group_ids = frozenset(self.groups[g] for g in spec.groups)
-        return Principal(agent_id=self.agents[key], role=spec.role, group_ids=group_ids)
-
-    def responsible(self, ticket_key: str) -> str:
-        """Who acts on a ticket: its assignee, else its group's supervisor, else the admin."""
-        group, assignee = self.holder.get(ticket_key, (None, None))
-        return assignee or (self.supervisors[group] if group else ADMIN)
-
-    async def run(self) -> DemoResult:
-        resumed = self.found.anything()
-        await self._groups()
-        await self._agents()
-        await self._customers()
-        await self._sla()
-        for action in _timeline([s for s in TICKETS if s.key not in self.tickets], self.now):
-            await self._fire_sla_due(action.at)
-            if action.step is None:
-                await self._create_ticket(action.spec, action.at)
-            else:
-                await self._apply(action.spec, action.step, action.at)
-        await self._fire_sla_due(self.now)
-        await self._routing_rules()
-        c = self.created
-        return DemoResult(
-            True,
-            c["groups"],
-            c["agents"],
-            c["customers"],
-            c["tickets"],
-            c["comments"],
-            c["ratings"],
-            resumed,
-            calendars=c["calendars"],
-            sla_policies=c["sla_policies"],
-        )
-
-    # ------------------------------------------------ people
-
-    async def _groups(self) -> None:
-        start = self.now - timedelta(days=60)
-        for i, spec in enumerate(GROUPS):
-            if spec.key in self.groups:
-                continue
-            group = await agent_service.create_group(
-                self.at(start + timedelta(minutes=i)),
-                None,
-                agent_service.NewGroup(
-                    name=spec.name,
-                    description=spec.description,
-                    assignment_strategy=spec.strategy,
-                    escalation_group_id=self.groups[spec.escalation] if spec.escalation else None,
-                ),
-            )
-            self.groups[spec.key] = group.id
-            self.created["groups"] += 1
-
-    async def _agents(self) -> None:
-        start = self.now - timedelta(days=45)
-        if ADMIN not in self.agents:
-            admin, _ = await agent_service.ensure_admin(
-                self.at(start), DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, DEMO_ADMIN_NAME
-            )
-            self.agents[ADMIN] = admin.id
-            self.created["agents"] += 1
-        for i, spec in enumerate(AGENTS, start=1):
-            if spec.key in self.agents:
-                continue
-            agent = await agent_service.create_agent(
-                self.at(start + timedelta(hours=i)),
-                None,
-                agent_service.NewAgent(
-                    name=spec.name,
-                    email=spec.email,
-                    password=DEMO_ADMIN_PASSWORD,
-                    role=spec.role,
-                    skills=list(spec.skills),
-                    languages=list(spec.languages),
-                    capacity=spec.capacity,
-                    group_ids=[self.groups[key] for key in spec.groups],
-                ),
-            )
-            self.agents[spec.key] = agent.id
-            self.created["agents"] += 1
-            if spec.presence is not AgentPresence.OFFLINE:
-                await agent_service.set_presence(self.rt, self.principal(spec.key), spec.presence)
-            if spec.on_vacation:
-                await agent_service.update_agent(
-                    self.rt, self.principal(ADMIN), agent.id, agent_service.AgentChanges(on_vacation=True)
-                )
-
-    async def _customers(self) -> None:
-        start = self.now - timedelta(days=30)
-        for i, spec in enumerate(CUSTOMERS):
-            if spec.key in self.customers:
-                continue
-            customer = await customer_service.create_customer(
-                self.at(start + timedelta(hours=6 * i)),
-                self.principal(ADMIN),
-                customer_service.CustomerInput(
-                    name=spec.name,
-                    email=spec.email,
-                    phone=spec.phone,
-                    company=spec.company,
-                    tier=spec.tier.value,
-                    language=spec.language,
-                    tags=list(spec.tags),
-                    external_refs=spec.external_refs,
-                ),
-            )
-            self.customers[spec.key] = customer.id
-            self.created["customers"] += 1
-
-    # ------------------------------------------------ SLA
-
-    async def _sla(self) -> None:
-        """The business calendar and policies, before the tickets so each ticket's clocks start
-        at intake. Creating a policy re-evaluates the open tickets at that moment, so it is only
-        backdated into an empty helpdesk: tickets already there (older demo data, real ones) get
-        clocks from now on, as a new policy never breaches old tickets retroactively."""
-        async with self.rt.engine.connect() as conn:
-            empty = (await conn.execute(select(t.c.id).limit(1))).first() is None
-        start = self.now - timedelta(days=20) if empty else self.now
-        admin = self.principal(ADMIN)
-        for i, cal_spec in enumerate(CALENDARS):
-            if cal_spec.key in self.calendars:
-                continue
-            calendar = await sla_service.create_calendar(
-                self.at(start + timedelta(minutes=i)), admin, cal_spec.as_input()
-            )
-            self.calendars[cal_spec.key] = calendar.id
-            self.created["calendars"] += 1
-        for i, spec in enumerate(SLA_POLICIES, start=len(CALENDARS)):
-            if spec.name in self.found.policies:
-                continue
-            calendar_id = self.calendars[spec.calendar] if spec.calendar else None
-            await sla_service.create_policy(self.at(start + timedelta(minutes=i)), admin, spec.as_input(calendar_id))
-            self.created["sla_policies"] += 1
-
-    async def _fire_sla_due(self, until: datetime) -> None:
-        """What the SLA scheduler would have fired by `until`: each warning and breach at the
-        moment it fell due, so histories stay in time order and breaches raise priorities as
-        they would have live."""
-        previous: datetime | None = None
-        while True:
-            async with self.rt.engine.connect() as conn:
-                upcoming = await conn.scalar(select(func.min(tables.sla_clocks.c.next_check_at)))
-            if upcoming is None or upcoming > until:
-                return
-            fired = await sla_scheduler.run_due(self.at(upcoming))
-            if not fired and previous is not None and upcoming <= previous:
-                return  # nothing more to fire here (a check set aside for a retry): leave it to the scheduler
-            previous = upcoming
-
-    # ------------------------------------------------ tickets
-
-    async def _create_ticket(self, spec: TicketSpec, at: datetime) -> None:
-        data = ticket_service.NewTicket(
-            subject=spec.subject,
-            description=spec.description,
-            channel=spec.channel,
-            customer=customer_service.CustomerRef(id=self.customers[spec.customer]),
-            priority=spec.priority,
-            category=spec.category,
-            tags=list(spec.tags),
-            custom_fields=spec.custom_fields,
-            external_ref=spec.external_ref,
-            language=spec.language,
-        )
-        creator = self.principal(spec.created_by)
-        if spec.parent is not None and spec.group is not None:
-            ticket = await subticket_service.create_sub_ticket(
-                self.at(at), creator, self.tickets[spec.parent], data, self.groups[spec.group]
-            )
-        else:
-            ticket, _ = await ticket_service.create_ticket(self.at(at), creator, data)
-        self.tickets[spec.key] = ticket.id
-        self.holder[spec.key] = (spec.group, None)
-        self.created["tickets"] += 1
-
-    async def _apply(self, spec: TicketSpec, step: Step, at: datetime) -> None:
-        rt, ticket_id, actor = self.at(at), self.tickets[spec.key], self.principal(self.responsible(spec.key))
-        if isinstance(step, Route):
-            await self._assign(rt, spec, step)
-        elif isinstance(step, Move):
-            await lifecycle_service.transition(
-                rt,
-                actor,
-                ticket_id,
-                step.action,
-                reason=None if step.action is Lifecycle.RESOLVE else step.note,
-                resolution=step.note if step.action is Lifecycle.RESOLVE else None,
-            )
-        elif isinstance(step, Edit):
-            group, _ = self.holder[spec.key]
-            editor = self.principal(self.supervisors[group] if group else ADMIN)
-            await ticket_service.update_ticket(
-                rt,
-                editor,
-                ticket_id,
-                ticket_service.TicketChanges(
-                    priority=step.priority.value if step.priority else ticket_service.UNSET,
-                    category=step.category if step.category is not None else ticket_service.UNSET,
-                    tags=list(step.tags) if step.tags is not None else ticket_service.UNSET,
-                ),
-                None,
-            )
-        elif isinstance(step, Escalate):
-            updated = await escalation_service.escalate_ticket(
-                rt, actor, ticket_id, step.reason, self.groups[step.group]
-            )
-            _, assignee = self.holder[spec.key]
-            self.holder[spec.key] = (step.group, assignee if updated.assignee_id is not None else None)
-        elif isinstance(step, Say) and step.author == CUSTOMER:
-            await conversation_service.add_customer_reply(rt, actor, ticket_id, step.body)
-            self.created["comments"] += 1
-        elif isinstance(step, Say):
-            visibility = CommentVisibility.INTERNAL if step.internal else CommentVisibility.PUBLIC
-            await conversation_service.add_comment(rt, self.principal(step.author), ticket_id, step.body, visibility)
-            self.created["comments"] += 1
-        else:
-            await satisfaction_service.rate_ticket(rt, actor, ticket_id, step.score, step.comment)
-            self.created["ratings"] += 1
-
-    async def _assign(self, rt: Runtime, spec: TicketSpec, step: Route) -> None:
-        """A supervisor's manual assignment through assignTicket's service."""
-        supervisor = self.principal(self.supervisors[step.group])
-        agent_id = self.agents[step.agent] if step.agent else None
-        await assignment_service.assign_ticket(
-            rt, supervisor, self.tickets[spec.key], agent_id, self.groups[step.group], None
-        )
-        self.holder[spec.key] = (step.group, step.agent)
-
-    async def _routing_rules(self) -> None:
-        """The example rule set (README), added after the tickets so the seeded stories stay as
-        written; from then on every new ticket is routed by these rules."""
-        admin = self.principal(ADMIN)
-        for rule in ROUTING_RULES:
-            if rule.name in self.found.rules:
-                continue
-            data = replace(
-                rule, route_to_group_id=self.groups[rule.route_to_group_key] if rule.route_to_group_key else None
-            )
-            await routing_rule_service.create_rule(self.rt, admin, data.as_input())
