@@ -528,9 +528,7 @@ async def test_auto_assign_runs_the_rules_again_after_a_rule_is_added(
     updated = await history(admin.client, ticket["id"], "UPDATED", "ASSIGNED")
     assert [e["type"] for e in updated] == ["ASSIGNED", "UPDATED"]
     assert updated[0]["data"]["reason"] == "LEAST_LOADED"
-    assert updated[1]["data"]["routing"]["rules"] == [
-        {"id": rule["id"], "name": "网络故障"}
-    ]
+    assert updated[1]["data"]["routing"]["rules"] == [{"id": rule["id"], "name": "网络故障"}]
 
     # Running it again with nothing new changes nothing.
     same = (await admin.client.mutate(AUTO_ASSIGN, {"id": ticket["id"]}))["ticket"]
