@@ -22,7 +22,7 @@ from app.domain.records import CustomerRecord
 from app.services import sla
 from app.services.runtime import Runtime
 
-c = tables.customers
+cu = tables.customers
 _UNSET: Any = object()
 
 
@@ -87,9 +87,9 @@ async def create_customer(rt: Runtime, principal: Principal, data: CustomerInput
         async with rt.transaction() as tx:
             row = (
                 await tx.conn.execute(
-                    insert(c)
+                    insert(cu)
                     .values(**values, created_at=now, updated_at=now)
-                    .returning(*columns_for(c, CustomerRecord))
+                    .returning(*columns_for(cu, CustomerRecord))
                 )
             ).one()
     except IntegrityError as exc:
@@ -103,12 +103,12 @@ async def update_customer(rt: Runtime, principal: Principal, customer_id: int, d
     try:
         async with rt.transaction() as tx:
             retiered = await sla.lock_open_tickets_for_tier_change(tx, customer_id, values.get("tier"))
-            query = update(c).where(c.c.id == customer_id)
+            query = update(cu).where(cu.c.id == customer_id)
             if values:
                 query = query.values(**values, updated_at=rt.clock.now())
             else:
-                query = query.values(updated_at=c.c.updated_at)
-            row = (await tx.conn.execute(query.returning(*columns_for(c, CustomerRecord)))).first()
+                query = query.values(updated_at=cu.c.updated_at)
+            row = (await tx.conn.execute(query.returning(*columns_for(cu, CustomerRecord)))).first()
             if row is None:
                 raise NotFound("no such customer", ["id"])
             await sla.resync_tickets(tx, retiered, rt.clock.now())
@@ -145,15 +145,15 @@ async def resolve_customer_ref(conn: AsyncConnection, ref: CustomerRef, field: l
         return existing
     display_name = name or (email.split("@")[0] if email else phone) or "Customer"
     values = {"name": display_name, "email": email, "phone": phone, "created_at": now, "updated_at": now}
-    stmt = pg_insert(c).values(**values)
+    stmt = pg_insert(cu).values(**values)
     stmt = (
-        stmt.on_conflict_do_nothing(index_elements=[func.lower(c.c.email)], index_where=c.c.email.isnot(None))
+        stmt.on_conflict_do_nothing(index_elements=[func.lower(cu.c.email)], index_where=cu.c.email.isnot(None))
         if email
-        else stmt.on_conflict_do_nothing(index_elements=[c.c.phone], index_where=c.c.phone.isnot(None))
+        else stmt.on_conflict_do_nothing(index_elements=[cu.c.phone], index_where=cu.c.phone.isnot(None))
     )
     try:
         async with conn.begin_nested():
-            row = (await conn.execute(stmt.returning(*columns_for(c, CustomerRecord)))).first()
+            row = (await conn.execute(stmt.returning(*columns_for(cu, CustomerRecord)))).first()
     except IntegrityError:
         # The other contact field collided (e.g. new email, phone already known).
         row = None

@@ -37,7 +37,7 @@ from app.services.runtime import Runtime
 
 log = logging.getLogger("helpdesk.sla")
 
-t, c, p, cal = tables.tickets, tables.sla_clocks, tables.sla_policies, tables.business_calendars
+t, sc, p, cal = tables.tickets, tables.sla_clocks, tables.sla_policies, tables.business_calendars
 jobs = tables.sla_reevaluations
 _OPEN = [s.value for s in OPEN_STATUSES]
 # A ticket change that touches none of these cannot change its clocks.
@@ -105,10 +105,10 @@ async def write_clocks(conn: AsyncConnection, clocks: Sequence[SlaClockRecord]) 
     for clock in clocks:
         values = {name: getattr(clock, name) for name in _CLOCK_VALUES}
         if clock.id == 0:
-            written = await conn.execute(insert(c).values(**values).returning(*sla_reads.CLOCK_COLUMNS))
+            written = await conn.execute(insert(sc).values(**values).returning(*sla_reads.CLOCK_COLUMNS))
         else:
             written = await conn.execute(
-                update(c).where(c.c.id == clock.id).values(**values).returning(*sla_reads.CLOCK_COLUMNS)
+                update(sc).where(sc.c.id == clock.id).values(**values).returning(*sla_reads.CLOCK_COLUMNS)
             )
         row = written.one()
         stored.append(SlaClockRecord(*row))
@@ -120,10 +120,10 @@ async def refresh_ticket_summaries(conn: AsyncConnection, ticket_ids: Sequence[i
     included) and tickets.sla_at_risk (a counting clock has warned or breached) from the clocks.
     Returns the new due time of each ticket whose summary changed."""
     counting = and_(
-        c.c.ticket_id == t.c.id, c.c.running_since.isnot(None), c.c.met_at.is_(None), c.c.policy_id.isnot(None)
+        sc.c.ticket_id == t.c.id, sc.c.running_since.isnot(None), sc.c.met_at.is_(None), sc.c.policy_id.isnot(None)
     )
-    due = select(func.min(c.c.due_at)).where(counting).scalar_subquery()
-    at_risk = exists().where(counting, or_(c.c.warned_at.isnot(None), c.c.breached_at.isnot(None)))
+    due = select(func.min(sc.c.due_at)).where(counting).scalar_subquery()
+    at_risk = exists().where(counting, or_(sc.c.warned_at.isnot(None), sc.c.breached_at.isnot(None)))
     rows = await conn.execute(
         update(t)
         .where(t.c.id.in_(list(ticket_ids)), or_(t.c.sla_due_at.is_distinct_from(due), t.c.sla_at_risk != at_risk))

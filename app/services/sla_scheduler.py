@@ -42,7 +42,7 @@ from app.services.ticket_changes import SYSTEM, apply_change, record
 
 log = logging.getLogger("helpdesk.sla.scheduler")
 
-t, c, n, g = tables.tickets, tables.sla_clocks, tables.sla_notifications, tables.groups
+t, sc, n, g = tables.tickets, tables.sla_clocks, tables.sla_notifications, tables.groups
 BATCH = 500
 # A ticket whose check failed is looked at again after this long (it must not block the others).
 RETRY_AFTER = timedelta(seconds=60)
@@ -54,9 +54,9 @@ def due_claim_query(now: datetime, batch: int) -> Any:
     process holds are skipped. Walks the partial index on sla_clocks.next_check_at."""
     return (
         select(*TICKET_COLUMNS)
-        .select_from(c.join(t, t.c.id == c.c.ticket_id))
-        .where(c.c.next_check_at <= now)
-        .order_by(c.c.next_check_at)
+        .select_from(sc.join(t, t.c.id == sc.c.ticket_id))
+        .where(sc.c.next_check_at <= now)
+        .order_by(sc.c.next_check_at)
         .limit(batch)
         .with_for_update(of=t, skip_locked=True)
     )
@@ -68,7 +68,7 @@ def look_query(now: datetime) -> Any:
     to the schedulers."""
     jobs = tables.sla_reevaluations
     handed_over = select(jobs.c.id).where(jobs.c.scheduler_from <= now).exists()
-    return select(select(func.min(c.c.next_check_at)).scalar_subquery(), handed_over)
+    return select(select(func.min(sc.c.next_check_at)).scalar_subquery(), handed_over)
 
 
 def _event_data(kind: SlaEventKind, clock: SlaClockRecord, now: datetime, config: rules.SlaConfig) -> dict[str, Any]:
@@ -241,8 +241,8 @@ async def _run_batch(rt: Runtime, batch: int, *, isolated: bool = False) -> tupl
                     log.exception("SLA check of ticket %d failed; retrying in %s", ticket.id, RETRY_AFTER)
         if failed:
             await conn.execute(
-                update(c)
-                .where(c.c.ticket_id.in_(failed), c.c.next_check_at <= now)
+                update(sc)
+                .where(sc.c.ticket_id.in_(failed), sc.c.next_check_at <= now)
                 .values(next_check_at=now + RETRY_AFTER)
             )
         await refresh_ticket_summaries(conn, [ticket.id for ticket in tickets])

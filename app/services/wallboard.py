@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db import tables
 from app.domain.enums import OPEN_STATUSES, AgentPresence, SlaClockState, TicketStatus
 
-t, c, a, gm = tables.tickets, tables.sla_clocks, tables.agents, tables.group_members
+t, sc, a, gm = tables.tickets, tables.sla_clocks, tables.agents, tables.group_members
 _OPEN = [s.value for s in OPEN_STATUSES]
 
 
@@ -44,7 +44,7 @@ async def wallboard_numbers(
     today = start_of_today(now, timezone)
     in_group = t.c.group_id == group_id if group_id is not None else literal(True)
     open_unassigned = and_(in_group, t.c.status.in_(_OPEN), t.c.assignee_id.is_(None))
-    clock_in_group = select(t.c.id).where(t.c.id == c.c.ticket_id, in_group).exists()
+    clock_in_group = select(t.c.id).where(t.c.id == sc.c.ticket_id, in_group).exists()
     online = a.c.presence == AgentPresence.ONLINE.value
     if group_id is not None:
         online = and_(online, a.c.id.in_(select(gm.c.agent_id).where(gm.c.group_id == group_id)))
@@ -58,13 +58,13 @@ async def wallboard_numbers(
         metric(
             "at_risk",
             select(func.count()).where(
-                c.c.state == SlaClockState.RUNNING.value,
-                c.c.warned_at.isnot(None),
-                c.c.breached_at.is_(None),
+                sc.c.state == SlaClockState.RUNNING.value,
+                sc.c.warned_at.isnot(None),
+                sc.c.breached_at.is_(None),
                 clock_in_group,
             ),
         ),
-        metric("breached_today", select(func.count()).where(c.c.breached_at >= today, clock_in_group)),
+        metric("breached_today", select(func.count()).where(sc.c.breached_at >= today, clock_in_group)),
         metric("agents_online", select(func.count()).where(online, a.c.deactivated_at.is_(None))),
         metric(
             "oldest_wait",

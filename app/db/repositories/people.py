@@ -13,10 +13,10 @@ from app.db.repositories.rows import among, any_of_ids, by_id, columns_for, to_r
 from app.domain.enums import OPEN_STATUSES
 from app.domain.records import AgentRecord, CustomerRecord, GroupRecord
 
-c, a, g, gm, t = tables.customers, tables.agents, tables.groups, tables.group_members, tables.tickets
+cu, a, g, gm, t = tables.customers, tables.agents, tables.groups, tables.group_members, tables.tickets
 _OPEN = [s.value for s in OPEN_STATUSES]
 # The DataLoaders' lookups, built once.
-_CUSTOMERS_BY_IDS = select(*columns_for(c, CustomerRecord)).where(any_of_ids(c.c.id))
+_CUSTOMERS_BY_IDS = select(*columns_for(cu, CustomerRecord)).where(any_of_ids(cu.c.id))
 _AGENTS_BY_IDS = select(*columns_for(a, AgentRecord)).where(any_of_ids(a.c.id))
 _GROUPS_BY_IDS = select(*columns_for(g, GroupRecord)).where(any_of_ids(g.c.id))
 
@@ -29,16 +29,16 @@ async def customers_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[in
 async def customer_by_contact(conn: AsyncConnection, email: str | None, phone: str | None) -> CustomerRecord | None:
     conditions = []
     if email:
-        conditions.append(func.lower(c.c.email) == email.lower())
+        conditions.append(func.lower(cu.c.email) == email.lower())
     if phone:
-        conditions.append(c.c.phone == phone)
+        conditions.append(cu.c.phone == phone)
     if not conditions:
         return None
     # Email wins over phone when both match different customers.
-    order = func.lower(c.c.email) == (email or "").lower()
+    order = func.lower(cu.c.email) == (email or "").lower()
     row = (
         await conn.execute(
-            select(*columns_for(c, CustomerRecord)).where(or_(*conditions)).order_by(order.desc()).limit(1)
+            select(*columns_for(cu, CustomerRecord)).where(or_(*conditions)).order_by(order.desc()).limit(1)
         )
     ).first()
     return CustomerRecord(*row) if row else None
@@ -50,9 +50,9 @@ async def customers_by_contacts(
     """Customers whose email (any case) or normalised phone is among those given, oldest first."""
     lowered = [e.lower() for e in emails]
     rows = await conn.execute(
-        select(*columns_for(c, CustomerRecord))
-        .where(or_(func.lower(c.c.email).in_(lowered), c.c.phone.in_(list(phones))))
-        .order_by(c.c.id)
+        select(*columns_for(cu, CustomerRecord))
+        .where(or_(func.lower(cu.c.email).in_(lowered), cu.c.phone.in_(list(phones))))
+        .order_by(cu.c.id)
     )
     return to_records(CustomerRecord, rows)
 
@@ -61,19 +61,19 @@ async def search_customers(
     conn: AsyncConnection, search: str | None, after: tuple[str, int] | None, limit: int
 ) -> list[CustomerRecord]:
     """Customers by name, newest id last; `search` matches name, email, phone or company (trigram index)."""
-    query = select(*columns_for(c, CustomerRecord))
+    query = select(*columns_for(cu, CustomerRecord))
     if search:
-        query = query.where(c.c.search_text.contains(search.strip().lower(), autoescape=True))
+        query = query.where(cu.c.search_text.contains(search.strip().lower(), autoescape=True))
     if after is not None:
-        query = query.where(tuple_(c.c.name, c.c.id) > tuple_(after[0], after[1]))
-    rows = await conn.execute(query.order_by(c.c.name, c.c.id).limit(limit))
+        query = query.where(tuple_(cu.c.name, cu.c.id) > tuple_(after[0], after[1]))
+    rows = await conn.execute(query.order_by(cu.c.name, cu.c.id).limit(limit))
     return to_records(CustomerRecord, rows)
 
 
 async def count_customers(conn: AsyncConnection, search: str | None) -> int:
-    query = select(func.count()).select_from(c)
+    query = select(func.count()).select_from(cu)
     if search:
-        query = query.where(c.c.search_text.contains(search.strip().lower(), autoescape=True))
+        query = query.where(cu.c.search_text.contains(search.strip().lower(), autoescape=True))
     return int((await conn.execute(query)).scalar_one())
 
 

@@ -15,15 +15,15 @@ from app.domain.enums import SlaTarget
 from app.domain.records import BusinessCalendarRecord, SlaClockRecord, SlaPolicyRecord
 from app.domain.sla import SlaConfig, TicketSlaView, ticket_sla_view
 
-c, p, cal = tables.sla_clocks, tables.sla_policies, tables.business_calendars
-CLOCK_COLUMNS = columns_for(c, SlaClockRecord)
+sc, p, cal = tables.sla_clocks, tables.sla_policies, tables.business_calendars
+CLOCK_COLUMNS = columns_for(sc, SlaClockRecord)
 POLICY_COLUMNS = columns_for(p, SlaPolicyRecord)
 CALENDAR_COLUMNS = columns_for(cal, BusinessCalendarRecord)
 _LATEST_CLOCKS = (
     select(*CLOCK_COLUMNS)
-    .where(any_of_ids(c.c.ticket_id))
-    .ext(distinct_on(c.c.ticket_id, c.c.target))
-    .order_by(c.c.ticket_id, c.c.target, c.c.cycle.desc())
+    .where(any_of_ids(sc.c.ticket_id))
+    .ext(distinct_on(sc.c.ticket_id, sc.c.target))
+    .order_by(sc.c.ticket_id, sc.c.target, sc.c.cycle.desc())
 )
 _POLICIES_WITH_CALENDARS = (
     select(*POLICY_COLUMNS, *CALENDAR_COLUMNS)
@@ -52,7 +52,7 @@ async def calendars_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[in
 
 async def next_check_at(conn: AsyncConnection) -> datetime | None:
     """When the SLA scheduler next has a clock to check (None: no clock waits for one)."""
-    return (await conn.execute(select(func.min(c.c.next_check_at)))).scalar_one()
+    return (await conn.execute(select(func.min(sc.c.next_check_at)))).scalar_one()
 
 
 async def sla_config(conn: AsyncConnection) -> SlaConfig:

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql
 from app.db import tables
 from app.domain.enums import SlaTarget, TicketStatus
 
-t, cu, ag, gr, k = tables.tickets, tables.customers, tables.agents, tables.groups, tables.sla_clocks
+t, cu, ag, gr, sc = tables.tickets, tables.customers, tables.agents, tables.groups, tables.sla_clocks
 
 _DIALECT = postgresql.asyncpg.dialect()
 _NEWLINE = "\n"
@@ -216,8 +216,8 @@ def _latest_clock(target: SlaTarget, value: ColumnElement[Any]) -> ColumnElement
     """`value` of the ticket's clock of the highest cycle for target (null when there is none)."""
     return (
         select(value)
-        .where(k.c.ticket_id == t.c.id, k.c.target == _text(target.value))
-        .order_by(k.c.cycle.desc())
+        .where(sc.c.ticket_id == t.c.id, sc.c.target == _text(target.value))
+        .order_by(sc.c.cycle.desc())
         .limit(1)
         .scalar_subquery()
     )
@@ -236,10 +236,10 @@ def _sla(selection: Sequence[JsonField]) -> ColumnElement[Any]:
         target = _CLOCK_FIELDS.get(f.name)
         if target is None:
             raise Unsupported(f"TicketSla.{f.name}")
-        clock = case((k.c.policy_id.is_(None), null()), else_=_object("SlaClock", k, f.children))
+        clock = case((sc.c.policy_id.is_(None), null()), else_=_object("SlaClock", sc, f.children))
         arguments += [_text(f.key), _latest_clock(target, clock)]
     attached = [
-        func.coalesce(_latest_clock(target, k.c.policy_id.isnot(None)), false()) for target in _CLOCK_FIELDS.values()
+        func.coalesce(_latest_clock(target, sc.c.policy_id.isnot(None)), false()) for target in _CLOCK_FIELDS.values()
     ]
     return case((or_(*attached), func.json_build_object(*arguments)), else_=null())
 
