@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -153,3 +153,35 @@ def json_object(
     if size > max_bytes:
         problems.add(f"must be at most {max_bytes // 1024} KiB of JSON", field)
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class OrderedRuleInput:
+    """What every ordered, named rule list shares (routing rules, SLA policies, and the rules to
+    come): the first enabled rule by position whose conditions hold is the one that applies."""
+
+    name: str
+    position: int | None = None
+    enabled: bool = True
+    match_channels: list[str] = field(default_factory=list)
+    match_tiers: list[str] = field(default_factory=list)
+    match_categories: list[str] = field(default_factory=list)
+
+
+MAX_POSITION = 1_000_000
+
+
+def ordered_rule(problems: Problems, data: OrderedRuleInput) -> dict[str, object]:
+    """The cleaned shared columns (position is the caller's to place)."""
+    if data.position is not None and not -MAX_POSITION <= data.position <= MAX_POSITION:
+        problems.add(f"must be between -{MAX_POSITION} and {MAX_POSITION}", ["input", "position"])
+    categories = list(dict.fromkeys(c.strip().lower() for c in data.match_categories if c.strip()))
+    if len(categories) > 100:
+        problems.add("at most 100 categories", ["input", "matchCategories"])
+    return {
+        "name": required_text(problems, data.name, ["input", "name"], 200),
+        "enabled": data.enabled,
+        "match_channels": list(dict.fromkeys(data.match_channels)),
+        "match_tiers": list(dict.fromkeys(data.match_tiers)),
+        "match_categories": categories,
+    }

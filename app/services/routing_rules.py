@@ -20,14 +20,8 @@ r, g = tables.routing_rules, tables.groups
 
 
 @dataclass(frozen=True, slots=True)
-class RuleInput:
-    name: str
-    position: int | None = None
-    enabled: bool = True
+class RuleInput(v.OrderedRuleInput):
     match_keywords: list[str] = field(default_factory=list)
-    match_channels: list[str] = field(default_factory=list)
-    match_tiers: list[str] = field(default_factory=list)
-    match_categories: list[str] = field(default_factory=list)
     match_languages: list[str] = field(default_factory=list)
     set_category: str | None = None
     set_priority: str | None = None
@@ -50,12 +44,8 @@ def _clean(data: RuleInput) -> dict[str, object]:
         lang for lang in (v.language(problems, x, ["input", "matchLanguages"]) for x in data.match_languages) if lang
     ]
     values: dict[str, object] = {
-        "name": v.required_text(problems, data.name, ["input", "name"], 200),
-        "enabled": data.enabled,
+        **v.ordered_rule(problems, data),
         "match_keywords": keywords,
-        "match_channels": list(dict.fromkeys(data.match_channels)),
-        "match_tiers": list(dict.fromkeys(data.match_tiers)),
-        "match_categories": [c.strip().lower() for c in data.match_categories if c.strip()],
         "match_languages": languages,
         "set_category": (v.optional_text(problems, data.set_category, ["input", "setCategory"], 64) or "").lower()
         or None,
@@ -65,8 +55,6 @@ def _clean(data: RuleInput) -> dict[str, object]:
         "require_skills": v.tags(problems, data.require_skills, ["input", "requireSkills"], v.TextLimits(max_tags=50)),
         "stop_processing": data.stop_processing,
     }
-    if data.position is not None and not -1_000_000 <= data.position <= 1_000_000:
-        problems.add("must be between -1000000 and 1000000", ["input", "position"])
     problems.raise_if_any()
     return values
 

@@ -27,7 +27,7 @@ from app.db.repositories.rows import columns_for
 from app.db.repositories.tickets import TICKET_COLUMNS
 from app.domain import validation as v
 from app.domain.business_time import format_clock_time, parse_clock_time, zone_of
-from app.domain.enums import OPEN_STATUSES, Channel, CustomerTier, SlaTarget, TicketPriority
+from app.domain.enums import OPEN_STATUSES, CustomerTier, SlaTarget, TicketPriority
 from app.domain.errors import NotFound
 from app.domain.principal import Principal
 from app.domain.records import BusinessCalendarRecord, SlaClockRecord, SlaPolicyRecord, TicketRecord
@@ -369,14 +369,8 @@ async def create_calendar(rt: Runtime, principal: Principal, data: CalendarInput
 
 
 @dataclass(frozen=True, slots=True)
-class PolicyInput:
-    name: str
-    position: int | None = None
-    enabled: bool = True
+class PolicyInput(v.OrderedRuleInput):
     match_priorities: list[str] = field(default_factory=list)
-    match_tiers: list[str] = field(default_factory=list)
-    match_categories: list[str] = field(default_factory=list)
-    match_channels: list[str] = field(default_factory=list)
     match_group_ids: list[int] = field(default_factory=list)
     first_response_seconds: int | None = None
     resolution_seconds: int | None = None
@@ -388,12 +382,8 @@ class PolicyInput:
 def _clean_policy(data: PolicyInput) -> dict[str, Any]:
     problems = v.Problems()
     values: dict[str, Any] = {
-        "name": v.required_text(problems, data.name, ["input", "name"], 200),
-        "enabled": data.enabled,
+        **v.ordered_rule(problems, data),
         "match_priorities": [TicketPriority(x).value for x in dict.fromkeys(data.match_priorities)],
-        "match_tiers": [CustomerTier(x).value for x in dict.fromkeys(data.match_tiers)],
-        "match_categories": list(dict.fromkeys(x.strip().lower() for x in data.match_categories if x.strip())),
-        "match_channels": [Channel(x).value for x in dict.fromkeys(data.match_channels)],
         "match_group_ids": list(dict.fromkeys(data.match_group_ids)),
         "first_response_seconds": data.first_response_seconds,
         "resolution_seconds": data.resolution_seconds,
@@ -409,10 +399,6 @@ def _clean_policy(data: PolicyInput) -> dict[str, Any]:
         problems.add("give firstResponseSeconds, resolutionSeconds or both", ["input"])
     if not 1 <= data.warning_at_percent <= 99:
         problems.add("must be between 1 and 99", ["input", "warningAtPercent"])
-    if data.position is not None and not -1_000_000 <= data.position <= 1_000_000:
-        problems.add("must be between -1000000 and 1000000", ["input", "position"])
-    if len(values["match_categories"]) > 100:
-        problems.add("at most 100 categories", ["input", "matchCategories"])
     problems.raise_if_any()
     return values
 
