@@ -7,7 +7,9 @@ exactly like NOT_FOUND; a change that moves a ticket out of the caller's sight s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from schema import ids
 from tests.conftest import Actor
 from tests.support import GraphQLClient
 
+ROOT = Path(__file__).resolve().parents[2]
 MakeActor = Callable[..., Awaitable[Actor]]
 MakeGroup = Callable[..., Awaitable[GroupRecord]]
 
@@ -320,3 +323,16 @@ async def test_customers_come_back_to_every_agent_as_a_query_shows_them(desk: He
     # Bob cannot see the first group's ticket, so it is not in his count.
     assert updated["customer"]["openTicketCount"] == 0
     assert (await payload(desk.ann.client, CUSTOMER, {"id": customer}))["customer"]["openTicketCount"] == 1
+
+
+def test_only_resolvers_payloads_puts_a_ticket_comment_or_customer_into_a_payload() -> None:
+    """By construction: every payload that carries one is built where the rule is applied."""
+    built_elsewhere = re.compile(r"(Ticket|Comment|Customer)Payload\(\s*(ticket|comment|customer)=")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "resolvers").rglob("*.py"))
+        if path.name != "payloads.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if built_elsewhere.search(line)
+    ]
+    assert offenders == []
