@@ -24,9 +24,13 @@ def principal_of(info: Info) -> Principal:
     return principal
 
 
+def forbidden() -> GraphQLError:
+    return GraphQLError("your role may not read this", extensions={"code": "FORBIDDEN"})
+
+
 def may_read(info: Info, action: Action) -> Principal:
     """For root query fields: a role that may not read gets a GraphQL error FORBIDDEN."""
     principal = principal_of(info)
     if not allows(principal, action):
-        raise GraphQLError("your role may not read this", extensions={"code": "FORBIDDEN"})
+        raise forbidden()
     return principal

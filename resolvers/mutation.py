@@ -13,7 +13,15 @@ from app.services import auth as auth_service
 from app.services import customers as customer_service
 from app.services import tickets as ticket_service
 from resolvers.access import Info, principal_of
-from resolvers.payloads import attempt, decode_id, decode_ids, decode_optional_id
+from resolvers.payloads import (
+    Outcome,
+    attempt,
+    customer_payload,
+    decode_id,
+    decode_ids,
+    decode_optional_id,
+    ticket_payload,
+)
 from resolvers.uploads import incoming
 from schema import ids
 from schema.enums import AgentPresence
@@ -36,8 +44,7 @@ from schema.payloads import (
     LoginPayload,
     TicketPayload,
 )
-from schema.people import Agent, Customer, Group
-from schema.tickets import Ticket
+from schema.people import Agent, Group
 from schema.tokens import ApiToken
 
 
@@ -111,7 +118,7 @@ class Mutation:
                 external_refs=input.external_refs,
             )
             record = await customer_service.create_customer(info.context.rt, principal, data)
-            return CustomerPayload(customer=Customer.of(record))
+            return customer_payload(info, record)
 
         return await attempt(run, CustomerPayload)
 
@@ -133,7 +140,7 @@ class Mutation:
             )
             pk = decode_id(id, "Customer", ["id"])
             record = await customer_service.update_customer(info.context.rt, principal, pk, data)
-            return CustomerPayload(customer=Customer.of(record))
+            return customer_payload(info, record)
 
         return await attempt(run, CustomerPayload)
 
@@ -147,8 +154,8 @@ class Mutation:
 
         async def run() -> TicketPayload:
             data = new_ticket(input)
-            record, _ = await ticket_service.create_ticket(info.context.rt, principal, data, idempotency_key)
-            return TicketPayload(ticket=Ticket.of(record))
+            record, created = await ticket_service.create_ticket(info.context.rt, principal, data, idempotency_key)
+            return await ticket_payload(info, record, Outcome.CREATED if created else Outcome.REPLAYED)
 
         return await attempt(run, TicketPayload)
 
@@ -171,7 +178,7 @@ class Mutation:
             )
             pk = decode_id(id, "Ticket", ["id"])
             record = await ticket_service.update_ticket(info.context.rt, principal, pk, changes, expected_version)
-            return TicketPayload(ticket=Ticket.of(record))
+            return await ticket_payload(info, record)
 
         return await attempt(run, TicketPayload)
 

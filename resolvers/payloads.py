@@ -1,13 +1,21 @@
-"""Mapping expected failures to `userErrors`, in one place."""
+"""Building payloads: expected failures mapped to `userErrors`, and the objects a payload returns
+shown by the same rules as a query, in one place."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import TypeVar
 
+from app.auth.policy import Action, allows, may_read_comment
 from app.domain.errors import DomainError, NotFound
+from app.domain.records import CommentRecord, CustomerRecord, TicketRecord
+from resolvers.access import Info
 from schema import ids
 from schema.common import user_errors
+from schema.payloads import CommentPayload, CustomerPayload, TicketPayload
+from schema.people import Customer
+from schema.tickets import Comment, Ticket
 
 P = TypeVar("P")
 
@@ -37,3 +45,77 @@ def decode_ids(global_ids: list[str] | None, type_name: str, field: list[str]) -
     if global_ids is None:
         return None
     return [decode_id(g, type_name, field) for g in global_ids]
+
+
+# ---------------------------------------------------------------- what a payload may show
+
+
+class Outcome(Enum):
+    """What the mutation did; it decides what a caller who may not see a returned object gets."""
+
+    # A ticket this call made: its creator gets it back once (all of it is what they sent and what
+    # intake decided), even when routing put it where they cannot follow it.
+    CREATED = "created"
+    # This call changed something: an object the caller can no longer see (the change moved it out
+    # of their sight) is null, and the change stands, so there is no userError.
+    CHANGED = "changed"
+    # Nothing written (an idempotent replay): an object the caller can no longer see makes the whole
+    # payload exactly what a missing one gets, NOT_FOUND and no data.
+    REPLAYED = "replayed"
+
+
+class _Hidden(NotFound):
+    """A replayed object the caller may not see, reported on the idempotency key that named it."""
+
+    def __init__(self) -> None:
+        super().__init__("no such ticket", ["idempotencyKey"])
+
+
+async def _sees_ticket(info: Info, ticket_id: int) -> bool:
+    return ticket_id in await info.context.loaders.visible_ticket_ids([ticket_id])
+
+
+async def _shown_ticket(info: Info, record: TicketRecord, outcome: Outcome) -> Ticket | None:
+    if outcome is Outcome.CREATED or await _sees_ticket(info, record.id):
+        return Ticket.of(record)
+    if outcome is Outcome.REPLAYED:
+        raise _Hidden()
+    return None
+
+
+async def _shown_comment(info: Info, record: CommentRecord, outcome: Outcome) -> Comment | None:
+    # The query rule of node(Comment) and Ticket.comments: its ticket is visible, and INTERNAL
+    # notes are for those who may read them, even the caller's own (partner API tokens).
+    if may_read_comment(info.context.principal, record.visibility) and await _sees_ticket(info, record.ticket_id):
+        return Comment.of(record)
+    if outcome is Outcome.REPLAYED:
+        raise _Hidden()
+    return None
+
+
+async def ticket_payload(info: Info, record: TicketRecord, outcome: Outcome = Outcome.CHANGED) -> TicketPayload:
+    try:
+        return TicketPayload(ticket=await _shown_ticket(info, record, outcome))
+    except _Hidden as hidden:
+        return TicketPayload(user_errors=user_errors(hidden))
+
+
+async def comment_payload(
+    info: Info, comment: CommentRecord, ticket: TicketRecord, *, replayed: bool = False
+) -> CommentPayload:
+    """A new comment (or, replayed, the one the key made first) and its ticket after the change."""
+    outcome = Outcome.REPLAYED if replayed else Outcome.CHANGED
+    try:
+        return CommentPayload(
+            comment=await _shown_comment(info, comment, outcome), ticket=await _shown_ticket(info, ticket, outcome)
+        )
+    except _Hidden as hidden:
+        return CommentPayload(user_errors=user_errors(hidden))
+
+
+def customer_payload(info: Info, record: CustomerRecord) -> CustomerPayload:
+    """Customers are read by whoever may read customers (every signed-in agent), as in `customer(id)`."""
+    principal = info.context.principal
+    if principal is None or not allows(principal, Action.READ_CUSTOMERS):
+        return CustomerPayload(user_errors=user_errors(NotFound("no such customer", ["id"])))
+    return CustomerPayload(customer=Customer.of(record))

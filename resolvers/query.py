@@ -10,7 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from sqlalchemy import ColumnElement
 
-from app.auth.policy import Action, allows, may_read_internal_comments
+from app.auth.policy import Action, allows, may_read_comment
 from app.db.repositories import people
 from app.db.repositories.routing import all_rules
 from app.domain import enums
@@ -135,16 +135,14 @@ class Query:
                 comment = await loaders.comment.load(pk)
                 if comment is None or await loaders.ticket.load(comment.ticket_id) is None:
                     return None
-                if comment.visibility != enums.CommentVisibility.PUBLIC and not may_read_internal_comments(principal):
-                    return None
-                return Comment.of(comment)
+                return Comment.of(comment) if may_read_comment(principal, comment.visibility) else None
             case "Attachment":
                 attachment = await loaders.attachment.load(pk)
                 if attachment is None or await loaders.ticket.load(attachment.ticket_id) is None:
                     return None
-                if attachment.comment_id is not None and not may_read_internal_comments(principal):
+                if attachment.comment_id is not None:  # a file on a note is read like the note
                     comment = await loaders.comment.load(attachment.comment_id)
-                    if comment is None or comment.visibility != enums.CommentVisibility.PUBLIC:
+                    if comment is None or not may_read_comment(principal, comment.visibility):
                         return None
                 return Attachment.of(attachment)
             case "TicketEvent":

@@ -9,11 +9,10 @@ from app.db.repositories.routing import all_rules
 from app.services import assignment, routing_rules
 from app.services.runtime import Runtime
 from resolvers.access import Info, may_read, principal_of
-from resolvers.payloads import attempt, decode_id, decode_optional_id
+from resolvers.payloads import attempt, decode_id, decode_optional_id, ticket_payload
 from schema import ids
 from schema.payloads import DeletePayload, TicketPayload
 from schema.routing import RoutingRule, RoutingRuleInput, RoutingRulePayload
-from schema.tickets import Ticket
 
 
 def _rule_input(input: RoutingRuleInput) -> routing_rules.RuleInput:
@@ -103,7 +102,7 @@ class RoutingMutation:
                 decode_optional_id(group_id, "Group", ["groupId"]),
                 expected_version,
             )
-            return TicketPayload(ticket=Ticket.of(record))
+            return await ticket_payload(info, record)
 
         return await attempt(run, TicketPayload)
 
@@ -113,6 +112,6 @@ class RoutingMutation:
 
         async def run() -> TicketPayload:
             record = await assignment.auto_assign_ticket(info.context.rt, principal, decode_id(id, "Ticket", ["id"]))
-            return TicketPayload(ticket=Ticket.of(record))
+            return await ticket_payload(info, record)
 
         return await attempt(run, TicketPayload)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
-from app.auth.policy import Action, allows
+from app.auth.policy import SlaPolicyView, sla_policy_view
 from app.db.repositories import sla as sla_reads
 from app.domain.principal import Principal
 from app.domain.records import SlaPolicyRecord
 from app.services import sla
-from resolvers.access import Info, may_read, principal_of
+from resolvers.access import Info, forbidden, principal_of
 from resolvers.payloads import attempt, decode_id, decode_optional_id
 from schema import ids
 from schema.common import Node
@@ -60,9 +60,19 @@ async def _with_calendars(info: Info, policies: list[SlaPolicyRecord]) -> list[S
     return [SlaPolicy.of(p, calendars.get(p.calendar_id) if p.calendar_id else None) for p in policies]
 
 
+def _configuration_reader(info: Info) -> Principal:
+    """Listing policies and calendars is reading the SLA configuration: admins."""
+    principal = principal_of(info)
+    if sla_policy_view(principal) is not SlaPolicyView.CONFIGURATION:
+        raise forbidden()
+    return principal
+
+
 async def sla_node(info: Info, principal: Principal, type_name: str, pk: int) -> Node | None:
-    """`node(id)` for SlaPolicy and BusinessCalendar: only admins see them."""
-    if not allows(principal, Action.MANAGE_SLA):
+    """`node(id)` for SlaPolicy (anyone signed in: what SlaPolicy shows them) and BusinessCalendar
+    (configuration: admins), as app.auth.policy.sla_policy_view decides."""
+    view = sla_policy_view(principal)
+    if view is None or (type_name == "BusinessCalendar" and view is not SlaPolicyView.CONFIGURATION):
         return None
     async with info.context.rt.engine.connect() as conn:
         if type_name == "BusinessCalendar":
@@ -76,14 +86,14 @@ async def sla_node(info: Info, principal: Principal, type_name: str, pk: int) ->
 class SlaQuery:
     @strawberry.field(description="Admins: every SLA policy, in the order they are tried.")
     async def sla_policies(self, info: Info) -> list[SlaPolicy]:
-        may_read(info, Action.MANAGE_SLA)
+        _configuration_reader(info)
         async with info.context.rt.engine.connect() as conn:
             policies = await sla_reads.all_policies(conn)
         return await _with_calendars(info, policies)
 
     @strawberry.field(description="Admins: every business calendar.")
     async def business_calendars(self, info: Info) -> list[BusinessCalendar]:
-        may_read(info, Action.MANAGE_SLA)
+        _configuration_reader(info)
         async with info.context.rt.engine.connect() as conn:
             return [BusinessCalendar.of(c) for c in await sla_reads.all_calendars(conn)]
 

@@ -13,18 +13,19 @@ from app.services import conversation, escalation, lifecycle, relations, satisfa
 from app.services.runtime import Runtime
 from resolvers.access import Info, principal_of
 from resolvers.mutation import new_ticket
-from resolvers.payloads import attempt, decode_id, decode_optional_id
+from resolvers.payloads import Outcome, attempt, comment_payload, decode_id, decode_optional_id, ticket_payload
 from resolvers.uploads import incoming
 from schema.common import Upload
 from schema.enums import CommentVisibility, TicketLinkKind
 from schema.inputs import CreateTicketInput
 from schema.payloads import CommentPayload, TicketPayload
-from schema.tickets import Comment, Ticket
 
 
-async def _ticket_payload(change: Callable[[Runtime], Awaitable[TicketRecord]], info: Info) -> TicketPayload:
+async def _ticket_payload(
+    change: Callable[[Runtime], Awaitable[TicketRecord]], info: Info, outcome: Outcome = Outcome.CHANGED
+) -> TicketPayload:
     async def run() -> TicketPayload:
-        return TicketPayload(ticket=Ticket.of(await change(info.context.rt)))
+        return await ticket_payload(info, await change(info.context.rt), outcome)
 
     return await attempt(run, TicketPayload)
 
@@ -124,7 +125,7 @@ class TicketWorkMutation:
             group = decode_optional_id(group_id, "Group", ["groupId"])
             return await subtickets.create_sub_ticket(rt, principal, parent, new_ticket(input), group)
 
-        return await _ticket_payload(change, info)
+        return await _ticket_payload(change, info, Outcome.CREATED)
 
     @strawberry.mutation
     async def link_tickets(
@@ -188,7 +189,7 @@ class TicketWorkMutation:
             comment, ticket = await conversation.add_comment(
                 info.context.rt, principal, pk, body, enums.CommentVisibility(visibility), incoming(attachments)
             )
-            return CommentPayload(comment=Comment.of(comment), ticket=Ticket.of(ticket))
+            return await comment_payload(info, comment, ticket)
 
         return await attempt(run, CommentPayload)
 
@@ -211,9 +212,9 @@ class TicketWorkMutation:
 
         async def run() -> CommentPayload:
             pk = decode_id(ticket_id, "Ticket", ["ticketId"])
-            comment, ticket = await conversation.add_customer_reply(
+            comment, ticket, created = await conversation.add_customer_reply(
                 info.context.rt, principal, pk, body, incoming(attachments), idempotency_key
             )
-            return CommentPayload(comment=Comment.of(comment), ticket=Ticket.of(ticket))
+            return await comment_payload(info, comment, ticket, replayed=not created)
 
         return await attempt(run, CommentPayload)

@@ -85,8 +85,13 @@ class Loaders:
         self.ticket = DataLoader(self._visible_tickets)
         self.agent_group_ids = self._by_key(people.group_ids_of_agents, [])
         self.group_member_ids = self._by_key(people.member_ids_of_groups, [])
-        self.agent_open_count = self._by_key(people.open_ticket_counts_by_agent, 0)
-        self.customer_open_count = self._by_key(people.open_ticket_counts_by_customer, 0)
+        # Open tickets the caller may see, per assignee and per customer: one statement per batch.
+        self.agent_open_count = self._by_key(
+            lambda conn, keys: people.open_ticket_counts_by_agent(conn, keys, principal), 0
+        )
+        self.customer_open_count = self._by_key(
+            lambda conn, keys: people.open_ticket_counts_by_customer(conn, keys, principal), 0
+        )
         self.queue_length = self._by_key(people.queue_lengths, 0)
         self.sub_tickets = DataLoader(self._visible_sub_tickets)
         self.sub_ticket_progress = self._by_key(tickets.sub_ticket_progress, SubTicketProgressRecord(0, 0, 0))
@@ -130,6 +135,12 @@ class Loaders:
             children = await tickets.sub_tickets_of(conn, parent_ids)
             allowed = await self._allowed(conn, [c.id for kids in children.values() for c in kids])
         return [[c for c in children.get(pid, []) if c.id in allowed] for pid in parent_ids]
+
+    async def visible_ticket_ids(self, ids: list[int]) -> set[int]:
+        """Of these tickets, those the caller may see now: read afresh, never from a loader's cache
+        (a mutation of this very operation may just have moved one out of sight)."""
+        async with self.reads.use() as conn:
+            return await self._allowed(conn, ids)
 
     async def _allowed(self, conn: AsyncConnection, ids: list[int]) -> set[int]:
         if self._principal is None or not ids:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from graphql import GraphQLError
 
+from app.auth.policy import SlaPolicyView, sla_policy_view
 from app.domain import enums
 from app.domain.records import BusinessCalendarRecord, SlaPolicyRecord
 from app.domain.sla import SlaClockView, TicketSlaView
@@ -44,25 +46,25 @@ class BusinessCalendar(Node):
         )
 
 
-@strawberry.type
+def _forbidden_configuration() -> GraphQLError:
+    return GraphQLError("an SLA policy's configuration is for admins", extensions={"code": "FORBIDDEN"})
+
+
+@strawberry.type(
+    description=(
+        "Every signed-in caller reads a policy's name and targets; the rest is its configuration, "
+        "for admins (a FORBIDDEN error for anyone else)."
+    )
+)
 class SlaPolicy(Node):
     id: strawberry.ID
     name: str
-    position: int = strawberry.field(
-        description="Lower runs first; the first policy whose conditions all match a ticket applies."
-    )
-    enabled: bool
-    match_priorities: list[TicketPriority]
-    match_tiers: list[CustomerTier]
-    match_categories: list[str]
-    match_channels: list[Channel]
     first_response_seconds: int | None
     resolution_seconds: int | None
     warning_at_percent: int = strawberry.field(
         description="A WARNING event fires once this share of a target has elapsed (1-99)."
     )
-    escalate_priority_on_breach: bool = strawberry.field(description="Raise the priority one step on breach.")
-    group_pks: strawberry.Private[list[int]]
+    record: strawberry.Private[SlaPolicyRecord]
     calendar_record: strawberry.Private[BusinessCalendarRecord | None]
 
     @classmethod
@@ -70,28 +72,56 @@ class SlaPolicy(Node):
         return cls(
             id=ids.encode("SlaPolicy", r.id),
             name=r.name,
-            position=r.position,
-            enabled=r.enabled,
-            match_priorities=[enums.TicketPriority(x) for x in r.match_priorities],
-            match_tiers=[enums.CustomerTier(x) for x in r.match_tiers],
-            match_categories=r.match_categories,
-            match_channels=[enums.Channel(x) for x in r.match_channels],
             first_response_seconds=r.first_response_seconds,
             resolution_seconds=r.resolution_seconds,
             warning_at_percent=r.warning_at_percent,
-            escalate_priority_on_breach=r.escalate_priority_on_breach,
-            group_pks=r.match_group_ids,
+            record=r,
             calendar_record=calendar,
         )
 
+    def configuration(self, info: Info) -> SlaPolicyRecord:
+        """The policy's configuration, for those app.auth.policy.sla_policy_view lets read it."""
+        if sla_policy_view(info.context.principal) is not SlaPolicyView.CONFIGURATION:
+            raise _forbidden_configuration()
+        return self.record
+
+    @strawberry.field(description="Lower runs first; the first policy whose conditions all match a ticket applies.")
+    def position(self, info: Info) -> int:
+        return self.configuration(info).position
+
+    @strawberry.field
+    def enabled(self, info: Info) -> bool:
+        return self.configuration(info).enabled
+
+    @strawberry.field
+    def match_priorities(self, info: Info) -> list[TicketPriority]:
+        return [enums.TicketPriority(x) for x in self.configuration(info).match_priorities]
+
+    @strawberry.field
+    def match_tiers(self, info: Info) -> list[CustomerTier]:
+        return [enums.CustomerTier(x) for x in self.configuration(info).match_tiers]
+
+    @strawberry.field
+    def match_categories(self, info: Info) -> list[str]:
+        return self.configuration(info).match_categories
+
+    @strawberry.field
+    def match_channels(self, info: Info) -> list[Channel]:
+        return [enums.Channel(x) for x in self.configuration(info).match_channels]
+
     @strawberry.field(description="Empty matches every group.")
     async def match_groups(self, info: Info) -> list[Group]:
-        records = await info.context.loaders.group.load_many(self.group_pks)
+        records = await info.context.loaders.group.load_many(self.configuration(info).match_group_ids)
         return [Group.of(r) for r in records if r is not None]
 
     @strawberry.field(description="Null means around the clock.")
-    def calendar(self) -> BusinessCalendar | None:
+    def calendar(self, info: Info) -> BusinessCalendar | None:
+        self.configuration(info)
         return BusinessCalendar.of(self.calendar_record) if self.calendar_record else None
+
+    @strawberry.field(description="Raise the priority one step on breach.")
+    def escalate_priority_on_breach(self, info: Info) -> bool:
+        return self.configuration(info).escalate_priority_on_breach
 
 
 @strawberry.type

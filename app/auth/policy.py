@@ -2,14 +2,15 @@
 
 Services call `require` before they change anything; root query resolvers call it
 before they read. Ticket visibility (which tickets an agent sees) is a query
-predicate, in app.db.repositories.tickets.
+predicate, in app.db.repositories.tickets; what of a ticket's conversation and of an
+SLA policy a caller reads is decided here.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from app.domain.enums import AgentRole
+from app.domain.enums import AgentRole, CommentVisibility
 from app.domain.errors import Forbidden
 from app.domain.principal import CredentialKind, Principal
 
@@ -77,6 +78,29 @@ def may_read_internal_comments(principal: Principal | None) -> bool:
     """INTERNAL notes are for the team. Partner API tokens relay to customers (portals,
     chat bridges), so they never receive them, whatever their agent's role."""
     return principal is not None and principal.credential is not CredentialKind.API_TOKEN
+
+
+def may_read_comment(principal: Principal | None, visibility: str) -> bool:
+    """A comment of a ticket the caller sees: PUBLIC ones always, INTERNAL notes as above."""
+    return visibility == CommentVisibility.PUBLIC.value or may_read_internal_comments(principal)
+
+
+class SlaPolicyView(StrEnum):
+    """How much of an SLA policy a caller reads."""
+
+    # Name and targets (first response, resolution, the warning share): what an agent needs to
+    # read a ticket's clocks.
+    TARGETS = "targets"
+    # Everything, listing included: which tickets it matches, its order, calendar and breach action.
+    CONFIGURATION = "configuration"
+
+
+def sla_policy_view(principal: Principal | None) -> SlaPolicyView | None:
+    """Every signed-in caller (partner tokens as their agent) reads a policy's name and targets,
+    wherever it meets one (Ticket.sla.policy, node); its configuration is the admins'."""
+    if principal is None:
+        return None
+    return SlaPolicyView.CONFIGURATION if allows(principal, Action.MANAGE_SLA) else SlaPolicyView.TARGETS
 
 
 def may_watch_wallboard(principal: Principal, group_id: int | None) -> bool:

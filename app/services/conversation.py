@@ -132,10 +132,11 @@ async def add_customer_reply(
     body: str,
     uploads: Sequence[IncomingFile] = (),
     idempotency_key: str | None = None,
-) -> tuple[CommentRecord, TicketRecord]:
+) -> tuple[CommentRecord, TicketRecord, bool]:
     """A message from the ticket's customer relayed by an agent or an integration. It moves a
     PENDING ticket back to OPEN and reopens a RESOLVED one; a CLOSED ticket refuses it. With an
-    idempotency key, a relay that retries posts the message once."""
+    idempotency key, a relay that retries posts the message once: it gets (comment, ticket,
+    created) with the comment the key made first (wherever a merge has moved it) and created=False."""
     require(principal, Permission.UPDATE_TICKET)
     clean = _body(rt, body)
     if idempotency_key is not None:
@@ -165,7 +166,7 @@ async def _add_customer_reply(
             existing = await idempotency.claim(tx.conn, principal, scope, idempotency_key, fingerprint)
             if existing is not None:
                 row = (await tx.conn.execute(select(*columns_for(cm, CommentRecord)).where(cm.c.id == existing))).one()
-                return CommentRecord(*row), ticket
+                return CommentRecord(*row), ticket, False
         actor = Actor(customer_id=ticket.customer_id)
         _, action = after_customer_reply(TicketStatus(ticket.status))
         data = {"reason": "CUSTOMER_REPLY", "relayedByAgentId": principal.agent_id}
@@ -177,4 +178,4 @@ async def _add_customer_reply(
         await attach_files(tx, updated, files, comment.id, actor, now)
         if idempotency_key is not None:
             await idempotency.remember(tx.conn, principal, scope, idempotency_key, fingerprint, comment.id, now)
-    return comment, updated
+    return comment, updated, True

@@ -640,12 +640,12 @@ async def test_escalating_to_another_group_assigns_within_it(
     ticket = await new_ticket(admin)
     assert assignee_of(ticket) == aid(l1)
 
-    escalated = (
-        await l1.client.mutate(ESCALATE, {"id": ticket["id"], "reason": "needs L2", "toGroupId": gid(second_line)})
-    )["ticket"]
+    moved = await l1.client.mutate(ESCALATE, {"id": ticket["id"], "reason": "needs L2", "toGroupId": gid(second_line)})
+    assert moved["ticket"] is None  # done, and no longer L1's to see (tests/security/test_payload_visibility.py)
+    escalated = await detail(admin.client, ticket["id"])
     assert escalated["escalationLevel"] == 1
     assert escalated["group"]["id"] == gid(second_line)
-    assert escalated["assignee"] == {"id": aid(l2), "name": "L2 agent"}
+    assert (escalated["assignee"]["id"], escalated["assignee"]["name"]) == (aid(l2), "L2 agent")
     assert (await assignment_events(admin, ticket["id"]))[-1] == ("ASSIGNED", l2.agent.id, l1.agent.id, "ESCALATION")
     assert await open_counts(admin, first_line) == {aid(l1): 0}
 

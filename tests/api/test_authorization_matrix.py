@@ -437,7 +437,9 @@ MATRIX: list[Row] = [
     node_row("agent", "Agent", lambda w: w.spare_agent, SIGNED_IN),
     node_row("group", "Group", lambda w: w.other_group, SIGNED_IN),
     node_row("routing rule", "RoutingRule", lambda w: w.rule, ADMINS_NODE),
-    node_row("SLA policy", "SlaPolicy", lambda w: w.policy, ADMINS_NODE),
+    # Its name and targets (every signed-in caller); its configuration fields are the admins'
+    # (tests/security/test_sla_policy_visibility.py).
+    node_row("SLA policy", "SlaPolicy", lambda w: w.policy, SIGNED_IN),
     node_row("business calendar", "BusinessCalendar", lambda w: w.calendar, ADMINS_NODE),
     node_row(
         "the group agent's API token",

@@ -164,7 +164,7 @@ async def test_bad_calendars_and_policies_are_user_errors(admin: Actor) -> None:
     assert (await admin.client.run(POLICIES))["slaPolicies"] == []
 
 
-async def test_only_admins_manage_or_read_sla_configuration(
+async def test_only_admins_manage_or_list_sla_configuration(
     admin: Actor, make_actor: Callable[..., Awaitable[Actor]]
 ) -> None:
     supervisor = await make_actor(AgentRole.SUPERVISOR)
@@ -182,7 +182,9 @@ async def test_only_admins_manage_or_read_sla_configuration(
     for document in (POLICIES, CALENDARS):
         result = await supervisor.client.post(load_document(document))
         assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert (await supervisor.client.run(NODE, {"id": policy["id"]}))["node"] is None
+    # A policy's name and targets are for every agent (tests/security/test_sla_policy_visibility.py).
+    node = (await supervisor.client.run(NODE, {"id": policy["id"]}))["node"]
+    assert (node["name"], node["firstResponseSeconds"]) == ("policy", 60)
     assert len((await admin.client.run(POLICIES))["slaPolicies"]) == 1
 
 

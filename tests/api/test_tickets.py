@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, insert, select, update
 from app.db import tables
 from app.domain.enums import AgentRole
 from app.domain.records import GroupRecord
+from app.services import routing_rules
 from app.services.runtime import Runtime
 from schema import ids
 from tests.conftest import Actor
@@ -441,9 +442,15 @@ async def test_reusing_a_key_for_a_different_request_is_a_duplicate(admin: Actor
     assert await counts(rt) == (1, 1, 1)
 
 
-async def test_idempotency_keys_are_scoped_per_caller(make_actor: MakeActor, rt: Runtime) -> None:
-    shop = await make_actor(AgentRole.AGENT)
-    crm = await make_actor(AgentRole.AGENT)
+async def test_idempotency_keys_are_scoped_per_caller(
+    make_actor: MakeActor, make_group: MakeGroup, admin: Actor, rt: Runtime
+) -> None:
+    # Both work the group every ticket goes to: a replay shows only a ticket its caller still sees
+    # (tests/security/test_payload_visibility.py).
+    partners = await make_group("partners")
+    await routing_rules.create_rule(rt, admin.principal, routing_rules.RuleInput("all", route_to_group_id=partners.id))
+    shop = await make_actor(AgentRole.AGENT, groups=[partners])
+    crm = await make_actor(AgentRole.AGENT, groups=[partners])
     variables = {"input": partner_input(), "idempotencyKey": "order-1"}
     from_shop = (await shop.client.mutate(PARTNER_CREATE, variables))["ticket"]
     from_crm = (await crm.client.mutate(PARTNER_CREATE, variables))["ticket"]

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
 from app.db.repositories.rows import among, any_of_ids, by_id, columns_for, to_records
+from app.db.repositories.tickets import visible_to
 from app.domain.enums import OPEN_STATUSES
+from app.domain.principal import Principal
 from app.domain.records import AgentRecord, CustomerRecord, GroupRecord
 
 cu, a, g, gm, t = tables.customers, tables.agents, tables.groups, tables.group_members, tables.tickets
@@ -139,19 +141,29 @@ async def member_ids_of_groups(conn: AsyncConnection, group_ids: Sequence[int]) 
     return result
 
 
-async def open_ticket_counts_by_agent(conn: AsyncConnection, agent_ids: Sequence[int]) -> dict[int, int]:
+async def open_ticket_counts_by_agent(
+    conn: AsyncConnection, agent_ids: Sequence[int], viewer: Principal | None
+) -> dict[int, int]:
+    """Open tickets per assignee, counting only those `viewer` may see (nothing for no one)."""
+    if viewer is None:
+        return {}
     rows = await conn.execute(
         select(t.c.assignee_id, func.count())
-        .where(among(t.c.assignee_id, agent_ids), t.c.status.in_(_OPEN))
+        .where(among(t.c.assignee_id, agent_ids), t.c.status.in_(_OPEN), visible_to(viewer))
         .group_by(t.c.assignee_id)
     )
     return {agent_id: n for agent_id, n in rows}
 
 
-async def open_ticket_counts_by_customer(conn: AsyncConnection, customer_ids: Sequence[int]) -> dict[int, int]:
+async def open_ticket_counts_by_customer(
+    conn: AsyncConnection, customer_ids: Sequence[int], viewer: Principal | None
+) -> dict[int, int]:
+    """Open tickets per customer, counting only those `viewer` may see (nothing for no one)."""
+    if viewer is None:
+        return {}
     rows = await conn.execute(
         select(t.c.customer_id, func.count())
-        .where(among(t.c.customer_id, customer_ids), t.c.status.in_(_OPEN))
+        .where(among(t.c.customer_id, customer_ids), t.c.status.in_(_OPEN), visible_to(viewer))
         .group_by(t.c.customer_id)
     )
     return {customer_id: n for customer_id, n in rows}
