@@ -15,7 +15,7 @@ that is not an object gets an `error` message instead of tearing the connection 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -26,6 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Connec
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
 
+from app.limits import json_nesting
 from schema.context import Context
 
 
@@ -70,9 +71,26 @@ def transport_ws_violation(message: object) -> str | None:
     return None
 
 
+class _JsonNestingLimit(Protocol):
+    max_json_nesting: int
+
+
+def _nesting_limit(view: object) -> int:
+    """The view's limit (resolvers.http.HelpdeskGraphQL, which builds these handlers)."""
+    return cast("_JsonNestingLimit", view).max_json_nesting
+
+
+def too_deep(message: object, limit: int) -> str | None:
+    """Why a message is refused for nesting deeper than an HTTP request may (else None)."""
+    if (nesting := json_nesting(message)) > limit:
+        return f"Invalid message: its JSON nests {nesting} levels deep, the limit is {limit}"
+    return None
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_message(self, message: Message) -> None:
-        if (violation := transport_ws_violation(message)) is not None:
+        violation = transport_ws_violation(message) or too_deep(message, _nesting_limit(self.view))
+        if violation is not None:
             await self.handle_invalid_message(violation)
             return
         await super().handle_message(message)
@@ -114,6 +132,9 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             return
         if raw["type"] in ("start", "stop") and not _is_id(raw.get("id")):
             await self.websocket.send_json({"type": "error", "payload": {"message": "Invalid message: id required"}})
+            return
+        if (violation := too_deep(raw, _nesting_limit(self.view))) is not None:
+            await self.websocket.send_json({"type": "error", "id": raw.get("id"), "payload": {"message": violation}})
             return
         if raw["type"] == "start" and not (
             isinstance(raw.get("payload"), dict) and isinstance(raw["payload"].get("query"), str)
