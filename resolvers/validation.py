@@ -25,10 +25,10 @@ from strawberry.schema.schema import validate_document
 
 from resolvers.document_limits import TOO_COMPLEX, DocumentLimits, document_refusals
 
-# Units of graphql-core's overlapping-fields budget (about 3.6 us each): at most ~70 ms of CPU.
+# Units of graphql-core's overlapping-fields budget (about 3.6 us each): at most ~7 ms of CPU.
 # The frontend examples and GraphiQL's introspection query spend at most 45.
-OVERLAP_BUDGET = 20_000
-WORKERS = 2
+OVERLAP_BUDGET = 2_000
+WORKERS = 1
 
 
 class BudgetedOverlappingFields(OverlappingFieldsCanBeMergedRule):
