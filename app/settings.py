@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     # Document size with every fragment spread expanded, checked before validation walks it:
     # fields selected, fragment spreads, and nested selection sets (fields, inline fragments
     # and spreads alike).
-    max_expanded_fields: int = 2000
+    max_expanded_fields: int = 500
     max_fragment_spreads: int = 200
     max_selection_nesting: int = 64
     # How deeply a request body's JSON (its variables above all) may nest; deeper is a 400.
