@@ -1,4 +1,5 @@
-"""Request body limits, enforced before a handler reads the body (a pure ASGI middleware)."""
+"""Request body limits: the size, enforced before a handler reads the body (a pure ASGI
+middleware), and how deeply its JSON nests."""
 
 from __future__ import annotations
 
@@ -67,3 +68,21 @@ async def _too_large(send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def json_nesting(value: object) -> int:
+    """How deeply a decoded JSON value nests its arrays and objects (a scalar: 0), found without
+    recursion: a request's variables are walked recursively later (coercion, checks), so their
+    nesting is bounded before anything does."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+    return deepest

@@ -91,9 +91,13 @@ def create_app(
             await hub.stop()
             await broadcast.disconnect()
             await engine.dispose()
+            schema.close()
 
+    schema = build_schema(settings)
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     graphql = HelpdeskGraphQL(
-        build_schema(settings),
+        schema,
+        max_json_nesting=settings.max_json_nesting,
         graphql_ide="graphiql",
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         multipart_uploads_enabled=True,
@@ -104,7 +108,7 @@ def create_app(
         routes=[
             Route("/", root),
             Route("/healthz", healthz),
-            Route("/metrics", metrics_endpoint),
+            Route("/metrics", metrics_endpoint(metrics_token)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/attachments/{attachment_id}", download_attachment),
             WebSocketRoute("/graphql", graphql),

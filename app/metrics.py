@@ -6,7 +6,9 @@ pool, live subscription streams and asyncio tasks (what a soak watches for leaks
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Protocol
 
@@ -17,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.auth.tokens import bearer
 
 REQUESTS = Counter("helpdesk_http_requests_total", "HTTP requests", ["method", "path", "status"])
 LATENCY = Histogram(
@@ -100,5 +104,20 @@ class MetricsMiddleware:
             LATENCY.labels(method, path).observe(time.perf_counter() - started)
 
 
-async def metrics_endpoint(request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics_endpoint(token: str | None) -> Callable[[Request], Awaitable[Response]]:
+    """GET /metrics: open when `token` is None or empty, else only to `Authorization: Bearer <token>`
+    (compared in constant time, so the answer's timing tells nothing about the token)."""
+    expected = token.encode() if token else None
+
+    async def metrics(request: Request) -> Response:
+        if expected is not None:
+            given = bearer(request.headers.get("authorization"))
+            if given is None or not hmac.compare_digest(given.encode(), expected):
+                return Response(
+                    "metrics require Authorization: Bearer <metrics token>",
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics

@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,7 +38,17 @@ class Settings(BaseSettings):
     max_page_size: int = 100
     # Static cost of an operation: each field 1, times the `first` of every list above it.
     max_query_cost: int = 10_000
+    # Document size with every fragment spread expanded, checked before validation walks it:
+    # fields selected, fragment spreads, and nested selection sets (fields, inline fragments
+    # and spreads alike).
+    max_expanded_fields: int = 500
+    max_fragment_spreads: int = 200
+    max_selection_nesting: int = 64
+    # How deeply a request body's JSON (its variables above all) may nest; deeper is a 400.
+    max_json_nesting: int = 64
     max_request_bytes: int = 1_000_000
+    # When set, GET /metrics requires `Authorization: Bearer <this token>`; unset, it is open.
+    metrics_token: SecretStr | None = None
     # Browser origins allowed to call the API cross-site (comma-separated); empty: none (closed).
     cors_origins: str = ""
     # Realtime: live subscriptions per websocket connection; seconds between log polls.

@@ -24,46 +24,59 @@ class LoadersPerOperation(SchemaExtension):
         yield
 
 
-def _is_unexpected(error: GraphQLError) -> bool:
+def is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     return original is not None and not isinstance(original, GraphQLError)
 
 
+def mask_unexpected(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    """An unexpected error as the client sees it (INTERNAL_SERVER_ERROR and the request id), with
+    the exception and its traceback logged under that id; any other error as it is."""
+    if not is_unexpected(error):
+        return error
+    log.error(
+        "unexpected error in %s (request %s)",
+        ".".join(str(p) for p in error.path or []) or "operation",
+        request_id,
+        exc_info=error.original_error,
+        extra={"request_id": request_id},
+    )
+    return GraphQLError(
+        message="Internal server error",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )
+
+
 class MaskUnexpectedErrors(MaskErrors):
     """Unexpected exceptions reach the client as INTERNAL_SERVER_ERROR with a request id;
-    the exception and its traceback go to the log under the same id."""
+    the exception and its traceback go to the log under the same id. (An exception raised by
+    an extension's hook escapes this extension; HelpdeskSchema masks those the same way.)"""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error")
+        super().__init__(should_mask_error=is_unexpected, error_message="Internal server error")
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        context = self.execution_context.context
-        request_id = getattr(context, "request_id", None)
-        log.error(
-            "unexpected error in %s (request %s)",
-            ".".join(str(p) for p in error.path or []) or "operation",
-            request_id,
-            exc_info=error.original_error,
-            extra={"request_id": request_id},
-        )
-        return GraphQLError(
-            message=self.error_message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            original_error=None,
-            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-        )
+        return mask_unexpected(error, getattr(self.execution_context.context, "request_id", None))
 
 
 def contains_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(v) for v in value)
+    # A walk without recursion: how deep the values nest is the client's choice.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 

@@ -19,7 +19,7 @@ while the socket is open; once it is gone the socket is closed with 4403
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -35,6 +35,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyConnectionInit
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage, StartMessage
 
+from app.limits import json_nesting
 from resolvers.ws_credentials import ConnectionCredential
 from schema.context import Context
 
@@ -80,13 +81,30 @@ def transport_ws_violation(message: object) -> str | None:
     return None
 
 
+class _JsonNestingLimit(Protocol):
+    max_json_nesting: int
+
+
+def _nesting_limit(view: object) -> int:
+    """The view's limit (resolvers.http.HelpdeskGraphQL, which builds these handlers)."""
+    return cast("_JsonNestingLimit", view).max_json_nesting
+
+
+def too_deep(message: object, limit: int) -> str | None:
+    """Why a message is refused for nesting deeper than an HTTP request may (else None)."""
+    if (nesting := json_nesting(message)) > limit:
+        return f"Invalid message: its JSON nests {nesting} levels deep, the limit is {limit}"
+    return None
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.credential = ConnectionCredential(self.context, self.websocket)
 
     async def handle_message(self, message: Message) -> None:
-        if (violation := transport_ws_violation(message)) is not None:
+        violation = transport_ws_violation(message) or too_deep(message, _nesting_limit(self.view))
+        if violation is not None:
             await self.handle_invalid_message(violation)
             return
         await super().handle_message(message)
@@ -155,6 +173,9 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             return
         if raw["type"] in ("start", "stop") and not _is_id(raw.get("id")):
             await self.websocket.send_json({"type": "error", "payload": {"message": "Invalid message: id required"}})
+            return
+        if (violation := too_deep(raw, _nesting_limit(self.view))) is not None:
+            await self.websocket.send_json({"type": "error", "id": raw.get("id"), "payload": {"message": violation}})
             return
         if raw["type"] == "start" and not (
             isinstance(raw.get("payload"), dict) and isinstance(raw["payload"].get("query"), str)

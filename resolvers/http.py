@@ -20,6 +20,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.auth.tokens import bearer
+from app.limits import json_nesting
 from app.services import auth as auth_service
 from app.services.runtime import Runtime
 from resolvers.compiled import COMPILED, Abandon, CompiledDocuments, execute_plan
@@ -34,9 +35,10 @@ from schema.context import Context
 
 
 class HelpdeskGraphQL(GraphQL[Context, None]):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, max_json_nesting: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.compiled = CompiledDocuments(self.schema._schema)  # type: ignore[attr-defined]
+        self.max_json_nesting = max_json_nesting
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
@@ -50,6 +52,12 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         parsed = super().parse_json(data)
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "expected a JSON object")
+        # Every JSON part of a request comes through here (a body, a multipart form's
+        # `operations`, a GET's `variables`): bounded before anything walks it recursively.
+        if (nesting := json_nesting(parsed)) > self.max_json_nesting:
+            raise HTTPException(
+                400, f"the request's JSON nests {nesting} levels deep, the limit is {self.max_json_nesting}"
+            )
         return parsed
 
     async def parse_multipart(self, request: Any) -> dict[str, str]:

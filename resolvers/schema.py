@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import aclosing
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, StreamResult
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.settings import Settings
-from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters
+from resolvers.document_limits import DocumentLimits
+from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters, mask_unexpected
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.mutation import Mutation
 from resolvers.query import Query
@@ -25,6 +27,7 @@ from resolvers.routing import RoutingMutation, RoutingQuery
 from resolvers.sla import SlaMutation, SlaQuery
 from resolvers.subscription import RealtimeQuery, Subscription
 from resolvers.ticket_work import TicketWorkMutation
+from resolvers.validation import DocumentValidation, ValidateDocument
 from schema.common import SCALARS
 
 
@@ -46,6 +49,14 @@ class HelpdeskSchema(strawberry.Schema):
         # unexpected ones are logged by MaskUnexpectedErrors with the request id.
         return None
 
+    def __init__(self, *args: Any, validation: DocumentValidation, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.validation = validation
+
+    def close(self) -> None:
+        """Stops the validation worker threads (the app's lifespan calls it on shutdown)."""
+        self.validation.close()
+
     async def execute(
         self,
         query: str | None,
@@ -59,7 +70,7 @@ class HelpdeskSchema(strawberry.Schema):
         # Only the HTTP endpoint executes; a subscription there has no stream to deliver on
         # (they are served over the websocket), so it is refused as a bad request.
         allowed = set(allowed_operation_types or (OperationType.QUERY, OperationType.MUTATION))
-        return await super().execute(
+        result = await super().execute(
             query,
             variable_values,
             context_value,
@@ -68,9 +79,58 @@ class HelpdeskSchema(strawberry.Schema):
             allowed - {OperationType.SUBSCRIPTION},
             operation_extensions,
         )
+        _mask(result, context_value)
+        return result
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        results = await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+        return _masked_stream(results, context_value)
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def _mask(result: object, context: Any) -> None:
+    """An exception raised by an extension's hook (a limit, the NUL check, validation) leaves the
+    operation before MaskUnexpectedErrors sees the result: Strawberry then answers with the
+    exception's own message. It is masked here like any other."""
+    if isinstance(result, ExecutionResult) and result.errors:
+        request_id = getattr(context, "request_id", None)
+        result.errors = [mask_unexpected(error, request_id) for error in result.errors]
+
+
+async def _masked_stream(results: StreamResult, context: Any) -> StreamResult:
+    async with aclosing(results):
+        async for result in results:
+            _mask(result, context)
+            yield result
+
+
+def build_schema(settings: Settings) -> HelpdeskSchema:
+    """The schema; `close()` it when the app stops."""
+    validation = DocumentValidation(
+        DocumentLimits(
+            max_expanded_fields=settings.max_expanded_fields,
+            max_fragment_spreads=settings.max_fragment_spreads,
+            max_selection_nesting=settings.max_selection_nesting,
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+        )
+    )
     return HelpdeskSchema(
         config=StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=PerEventMemoExecutor,
@@ -79,13 +139,13 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=merge_types(
             "Mutation", (Mutation, TicketWorkMutation, RoutingMutation, SlaMutation, KnowledgeMutation)
         ),
+        validation=validation,
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            lambda: QueryCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
             lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            # The size limits, depth and aliases, then graphql-core's rules (off the event loop).
+            lambda: ValidateDocument(validation),
+            lambda: QueryCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
             RejectNulCharacters,
             LoadersPerOperation,
             MaskUnexpectedErrors,

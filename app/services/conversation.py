@@ -156,7 +156,7 @@ async def _add_customer_reply(
     clean: str,
     files: StagedUploads,
     idempotency_key: str | None,
-) -> tuple[CommentRecord, TicketRecord]:
+) -> tuple[CommentRecord, TicketRecord, bool]:
     now = rt.clock.now()
     scope = f"addCustomerReply:{ticket_id}"
     fingerprint = idempotency.request_fingerprint([clean, [f.sha256 for f in files.files]])
