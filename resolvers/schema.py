@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter, ParserCache
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, StreamResult
 from strawberry.tools import merge_types
@@ -27,7 +27,7 @@ from resolvers.routing import RoutingMutation, RoutingQuery
 from resolvers.sla import SlaMutation, SlaQuery
 from resolvers.subscription import RealtimeQuery, Subscription
 from resolvers.ticket_work import TicketWorkMutation
-from resolvers.validation import DocumentValidation, ValidateDocument
+from resolvers.validation import DocumentValidation, ParseDocument, ValidateDocument
 from schema.common import SCALARS
 
 
@@ -142,7 +142,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
         validation=validation,
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            lambda: ParserCache(maxsize=256),
+            lambda: ParseDocument(validation),
             # The size limits, depth and aliases, then graphql-core's rules (off the event loop).
             lambda: ValidateDocument(validation),
             lambda: QueryCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),

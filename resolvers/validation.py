@@ -16,8 +16,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, ValidationContext
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, ValidationContext, parse
 from graphql.validation import OverlappingFieldsCanBeMergedRule
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
@@ -60,6 +62,7 @@ class DocumentValidation:
         self.limits = limits
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, tuple[type[ASTValidationRule], ...]], list[GraphQLError]] = OrderedDict()
+        self._parsed: OrderedDict[tuple[str, tuple[tuple[str, Any], ...]], DocumentNode] = OrderedDict()
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -87,18 +90,56 @@ class DocumentValidation:
         if key is not None and (cached := self._cache.get(key)) is not None:
             self._cache.move_to_end(key)
             return cached
-        errors = document_refusals(document, self.limits)
-        if not errors:
-            rules = _with_budget(rules)
-            found = await asyncio.get_running_loop().run_in_executor(
-                self._workers(), validate_document, schema, document, rules
-            )
-            errors = [_explain_abort(error) for error in found]
+        errors = await asyncio.get_running_loop().run_in_executor(
+            self._workers(), self._validate, schema, document, _with_budget(rules)
+        )
         if key is not None:
             self._cache[key] = errors
             if len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return errors
+
+    def _validate(
+        self, schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+    ) -> list[GraphQLError]:
+        """The limits' one pass, then graphql-core's rules (in the worker thread)."""
+        refused = document_refusals(document, self.limits)
+        if refused:
+            return refused
+        return [_explain_abort(error) for error in validate_document(schema, document, rules)]
+
+    async def parse(self, query: str, options: dict[str, Any]) -> DocumentNode | None:
+        """The parsed document, from the cache or parsed in the worker thread; None when it does
+        not parse (the caller's own parse then reports the syntax error)."""
+        key = (query, tuple(sorted(options.items())))
+        if (cached := self._parsed.get(key)) is not None:
+            self._parsed.move_to_end(key)
+            return cached
+        try:
+            document = await asyncio.get_running_loop().run_in_executor(
+                self._workers(), partial(parse, query, **options)
+            )
+        except GraphQLError:
+            return None
+        self._parsed[key] = document
+        if len(self._parsed) > self.cache_size:
+            self._parsed.popitem(last=False)
+        return document
+
+
+class ParseDocument(SchemaExtension):
+    """Parses off the event loop, with a cache, in place of Strawberry's own parse (and of its
+    ParserCache, which parses on the loop): a document of thousands of tokens costs its own
+    request some milliseconds, not every other request."""
+
+    def __init__(self, validation: DocumentValidation) -> None:
+        self.validation = validation
+
+    async def on_parse(self) -> AsyncIterator[None]:
+        ctx = self.execution_context
+        if ctx.graphql_document is None and ctx.query:
+            ctx.graphql_document = await self.validation.parse(ctx.query, dict(ctx.parse_options))
+        yield
 
 
 class ValidateDocument(SchemaExtension):

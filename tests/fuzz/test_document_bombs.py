@@ -56,6 +56,9 @@ async def test_healthz_stays_under_100_ms_while_bombs_run(serve: ServerProcess) 
     codes: list[str | None] = []
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=50)) as http:
         await http.get(f"{url}/healthz")  # a warm connection for the probe
+        # One round unmeasured: the first requests pay for starting the validation worker and
+        # for first-use imports, which is start-up, not what a bomb costs.
+        await asyncio.gather(*(bomb(url, http, document, f"{name} warm-up") for name, document in BOMBS.items()))
         for round_ in range(ROUNDS):
             bombs = asyncio.gather(
                 *(
