@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import NoMatchFound
 
-from app.auth.policy import may_read_internal_comments
+from app.auth.policy import may_read_attachment
 from app.auth.tokens import bearer
 from app.db.repositories import tickets as ticket_reads
 from app.domain import global_ids
@@ -57,9 +57,9 @@ async def download_attachment(request: Request) -> Response:
         attachment = (await ticket_reads.attachments_by_ids(conn, [pk])).get(pk)
         if attachment is None or not await ticket_reads.visible_ticket_ids(conn, principal, [attachment.ticket_id]):
             return not_found
-        if attachment.comment_id is not None and not may_read_internal_comments(principal):
+        if attachment.comment_id is not None:
             comment = (await ticket_reads.comments_by_ids(conn, [attachment.comment_id])).get(attachment.comment_id)
-            if comment is None or comment.visibility != "PUBLIC":
+            if comment is None or not may_read_attachment(principal, comment.visibility):
                 return not_found
     headers = {
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.filename)}",

@@ -10,24 +10,21 @@ import strawberry
 from graphql import GraphQLError
 from sqlalchemy import ColumnElement
 
-from app.auth.policy import Action, allows, may_read_comment
+from app.auth.policy import Action
 from app.db.repositories import people
-from app.db.repositories.routing import all_rules
 from app.domain import enums
 from app.domain.global_ids import is_row_id
 from app.domain.ticket_query import TicketFilter as DomainTicketFilter
 from app.domain.ticket_query import TicketOrder as DomainTicketOrder
 from app.services import auth as auth_service
 from resolvers.access import Info, may_read, principal_of
-from resolvers.sla import sla_node
+from resolvers.nodes import FINDERS, PUBLIC_FINDERS
 from schema import ids
 from schema.common import Node, PageInfo, page_size
 from schema.enums import AgentPresence
 from schema.inputs import TicketFilter, TicketOrder
-from schema.knowledge import load_article
-from schema.people import Agent, Customer, Group, load_agent, load_customer, load_group
-from schema.routing import RoutingRule
-from schema.tickets import Attachment, Comment, Ticket, TicketConnection, TicketEvent, load_ticket, ticket_connection
+from schema.people import Agent, Customer, Group, load_agent, load_customer
+from schema.tickets import Ticket, TicketConnection, load_ticket, ticket_connection
 from schema.tokens import ApiToken
 
 
@@ -113,55 +110,13 @@ async def tickets_page(
 class Query:
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        article = ids.decode_as(id, "KnowledgeArticle")
-        if article is not None:  # published articles are public: the one node anonymous callers may read
-            return await load_article(info, article)
-        principal = principal_of(info)
         decoded = ids.decode(id)
-        if decoded is None:
+        if decoded is not None and decoded[0] in PUBLIC_FINDERS:
+            return await PUBLIC_FINDERS[decoded[0]](info, decoded[1])
+        principal = principal_of(info)
+        if decoded is None or decoded[0] not in FINDERS:
             return None
-        type_name, pk = decoded
-        loaders = info.context.loaders
-        match type_name:
-            case "Ticket":
-                return await load_ticket(info, pk)
-            case "Customer":
-                return await load_customer(info, pk)
-            case "Agent":
-                return await load_agent(info, pk)
-            case "Group":
-                return await load_group(info, pk)
-            case "Comment":
-                comment = await loaders.comment.load(pk)
-                if comment is None or await loaders.ticket.load(comment.ticket_id) is None:
-                    return None
-                return Comment.of(comment) if may_read_comment(principal, comment.visibility) else None
-            case "Attachment":
-                attachment = await loaders.attachment.load(pk)
-                if attachment is None or await loaders.ticket.load(attachment.ticket_id) is None:
-                    return None
-                if attachment.comment_id is not None:  # a file on a note is read like the note
-                    comment = await loaders.comment.load(attachment.comment_id)
-                    if comment is None or not may_read_comment(principal, comment.visibility):
-                        return None
-                return Attachment.of(attachment)
-            case "TicketEvent":
-                event = await loaders.event.load(pk)
-                if event is None or await loaders.ticket.load(event.ticket_id) is None:
-                    return None
-                return TicketEvent.of(event)
-            case "RoutingRule":
-                if not allows(principal, Action.MANAGE_ROUTING):
-                    return None
-                async with info.context.rt.engine.connect() as conn:
-                    rule = next((r for r in await all_rules(conn) if r.id == pk), None)
-                return RoutingRule.of(rule) if rule else None
-            case "SlaPolicy" | "BusinessCalendar":
-                return await sla_node(info, principal, type_name, pk)
-            case "ApiToken":
-                found = await auth_service.api_tokens_by_ids(info.context.rt, principal, [pk])
-                return ApiToken.of(found[pk]) if pk in found else None
-        return None
+        return await FINDERS[decoded[0]](info, principal, decoded[1])
 
     @strawberry.field(description="The authenticated caller, when it is an agent.")
     async def me(self, info: Info) -> Agent | None:

@@ -11,7 +11,7 @@ import strawberry
 from graphql import GraphQLError
 from sqlalchemy import ColumnElement
 
-from app.auth.policy import may_read_internal_comments
+from app.auth.policy import may_read_internal_notes
 from app.db.repositories import tickets as ticket_reads
 from app.domain import enums
 from app.domain.errors import InvalidInput
@@ -313,7 +313,7 @@ class Ticket(Node):
         visibility: CommentVisibility | None = None,
     ) -> CommentConnection:
         size = page_size(first, info.context.rt.settings.max_page_size)
-        if not may_read_internal_comments(info.context.principal):
+        if not may_read_internal_notes(info.context.principal):
             if visibility is enums.CommentVisibility.INTERNAL:
                 return CommentConnection(
                     edges=[], page_info=PageInfo.of([], False, False), ticket_pk=self.record.id, visibility="NONE"
@@ -338,7 +338,7 @@ class Ticket(Node):
         # Files attached to internal notes stay internal.
         loader = (
             loaders.ticket_attachments
-            if may_read_internal_comments(info.context.principal)
+            if may_read_internal_notes(info.context.principal)
             else loaders.ticket_public_attachments
         )
         records: list[AttachmentRecord] = await loader.load(self.record.id)

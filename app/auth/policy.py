@@ -74,15 +74,25 @@ def require_signed_in(principal: Principal, action: Action) -> None:
         raise Forbidden(f"{action.value} needs a signed-in session, not an API token")
 
 
-def may_read_internal_comments(principal: Principal | None) -> bool:
-    """INTERNAL notes are for the team. Partner API tokens relay to customers (portals,
-    chat bridges), so they never receive them, whatever their agent's role."""
+def may_read_comment(principal: Principal | None, visibility: str) -> bool:
+    """A comment of a ticket the caller sees: PUBLIC ones always. INTERNAL notes are for the
+    team: partner API tokens relay to customers (portals, chat bridges), so they never receive
+    them, whatever their agent's role. Every path asks this (node, Ticket.comments, payloads,
+    search, events' selections, downloads through may_read_attachment)."""
+    if visibility == CommentVisibility.PUBLIC.value:
+        return True
     return principal is not None and principal.credential is not CredentialKind.API_TOKEN
 
 
-def may_read_comment(principal: Principal | None, visibility: str) -> bool:
-    """A comment of a ticket the caller sees: PUBLIC ones always, INTERNAL notes as above."""
-    return visibility == CommentVisibility.PUBLIC.value or may_read_internal_comments(principal)
+def may_read_internal_notes(principal: Principal | None) -> bool:
+    """The question paths that filter many comments at once ask (lists, search weights)."""
+    return may_read_comment(principal, CommentVisibility.INTERNAL.value)
+
+
+def may_read_attachment(principal: Principal | None, note_visibility: str | None) -> bool:
+    """A file of a ticket the caller sees: one on a comment is read like that comment
+    (`note_visibility`); one on the ticket itself (None) like the ticket."""
+    return note_visibility is None or may_read_comment(principal, note_visibility)
 
 
 class SlaPolicyView(StrEnum):

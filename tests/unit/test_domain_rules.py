@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.auth.policy import MINIMUM_ROLE, Action, allows, may_read_internal_comments, require
+from app.auth.policy import MINIMUM_ROLE, Action, allows, may_read_internal_notes, require
 from app.domain import validation as v
 from app.domain.enums import AgentRole, CustomerTier, OrderDirection, TicketOrderField, TicketPriority
 from app.domain.errors import Forbidden, InvalidInput, ValidationErrors
@@ -143,6 +143,6 @@ def test_roles_are_ordered() -> None:
 
 
 def test_partner_tokens_never_read_internal_notes() -> None:
-    assert may_read_internal_comments(Principal(1, AgentRole.AGENT))
-    assert not may_read_internal_comments(Principal(1, AgentRole.ADMIN, credential=CredentialKind.API_TOKEN))
-    assert not may_read_internal_comments(None)
+    assert may_read_internal_notes(Principal(1, AgentRole.AGENT))
+    assert not may_read_internal_notes(Principal(1, AgentRole.ADMIN, credential=CredentialKind.API_TOKEN))
+    assert not may_read_internal_notes(None)

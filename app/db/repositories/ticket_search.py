@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, false
 
-from app.auth.policy import may_read_internal_comments
+from app.auth.policy import may_read_internal_notes
 from app.db import fulltext, tables
 from app.domain import segmentation
 from app.domain.enums import CommentVisibility
@@ -31,7 +31,7 @@ def document_literal(subject: str, description: str, comments: Iterable[tuple[st
 def search_condition(principal: Principal, text: str) -> ColumnElement[bool]:
     """Tickets containing every word of `text` (a word's sub-words and spellings are alternatives).
     Callers who may not read internal notes do not find tickets by words only a note contains."""
-    weights = "" if may_read_internal_comments(principal) else _WITHOUT_INTERNAL_NOTES
+    weights = "" if may_read_internal_notes(principal) else _WITHOUT_INTERNAL_NOTES
     tsquery = segmentation.tsquery_all_literal(segmentation.query_groups(text), weights)
     if tsquery is None:
         return false()

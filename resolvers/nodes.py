@@ -1,0 +1,87 @@
+"""`Query.node`: how each type of object is found by its global id, and who may see it. Each
+finder applies the one rule of its kind from app.auth.policy (or the ticket visibility the
+loaders apply); an object the caller may not see is None, exactly like a missing one."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from app.auth.policy import Action, allows, may_read_attachment, may_read_comment
+from app.db.repositories.routing import rule_by_id
+from app.domain.principal import Principal
+from app.services import auth as auth_service
+from resolvers.access import Info
+from resolvers.sla import sla_node
+from schema.common import Node
+from schema.knowledge import load_article
+from schema.people import load_agent, load_customer, load_group
+from schema.routing import RoutingRule
+from schema.tickets import Attachment, Comment, TicketEvent, load_ticket
+from schema.tokens import ApiToken
+
+Finder = Callable[[Info, Principal, int], Awaitable[Node | None]]
+
+
+async def _comment(info: Info, principal: Principal, pk: int) -> Node | None:
+    loaders = info.context.loaders
+    comment = await loaders.comment.load(pk)
+    if comment is None or await loaders.ticket.load(comment.ticket_id) is None:
+        return None
+    return Comment.of(comment) if may_read_comment(principal, comment.visibility) else None
+
+
+async def _attachment(info: Info, principal: Principal, pk: int) -> Node | None:
+    loaders = info.context.loaders
+    attachment = await loaders.attachment.load(pk)
+    if attachment is None or await loaders.ticket.load(attachment.ticket_id) is None:
+        return None
+    note = await loaders.comment.load(attachment.comment_id) if attachment.comment_id is not None else None
+    if attachment.comment_id is not None and note is None:
+        return None
+    return Attachment.of(attachment) if may_read_attachment(principal, note.visibility if note else None) else None
+
+
+async def _event(info: Info, principal: Principal, pk: int) -> Node | None:
+    loaders = info.context.loaders
+    event = await loaders.event.load(pk)
+    if event is None or await loaders.ticket.load(event.ticket_id) is None:
+        return None
+    return TicketEvent.of(event)
+
+
+async def _routing_rule(info: Info, principal: Principal, pk: int) -> Node | None:
+    if not allows(principal, Action.MANAGE_ROUTING):
+        return None
+    async with info.context.rt.reader.connect() as conn:
+        rule = await rule_by_id(conn, pk)
+    return RoutingRule.of(rule) if rule else None
+
+
+async def _api_token(info: Info, principal: Principal, pk: int) -> Node | None:
+    found = await auth_service.api_tokens_by_ids(info.context.rt, principal, [pk])
+    return ApiToken.of(found[pk]) if pk in found else None
+
+
+def _sla(type_name: str) -> Finder:
+    async def find(info: Info, principal: Principal, pk: int) -> Node | None:
+        return await sla_node(info, principal, type_name, pk)
+
+    return find
+
+
+FINDERS: dict[str, Finder] = {
+    "Ticket": lambda info, _principal, pk: load_ticket(info, pk),
+    "Customer": lambda info, _principal, pk: load_customer(info, pk),
+    "Agent": lambda info, _principal, pk: load_agent(info, pk),
+    "Group": lambda info, _principal, pk: load_group(info, pk),
+    "Comment": _comment,
+    "Attachment": _attachment,
+    "TicketEvent": _event,
+    "RoutingRule": _routing_rule,
+    "SlaPolicy": _sla("SlaPolicy"),
+    "BusinessCalendar": _sla("BusinessCalendar"),
+    "ApiToken": _api_token,
+}
+
+# Published articles are public: the one kind of node anonymous callers may read.
+PUBLIC_FINDERS: dict[str, Callable[[Info, int], Awaitable[Node | None]]] = {"KnowledgeArticle": load_article}
