@@ -27,6 +27,8 @@ from graphql import (
     SelectionSetNode,
 )
 
+from schema import errors as graphql_errors
+
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
 
@@ -137,7 +139,7 @@ def _definition_name(definition: OperationDefinitionNode | FragmentDefinitionNod
 
 
 def _too_complex(message: str, limit: int, node: OperationDefinitionNode | FragmentDefinitionNode) -> GraphQLError:
-    return GraphQLError(message, node, extensions={"code": TOO_COMPLEX, "limit": limit})
+    return graphql_errors.too_complex(message, node, limit=limit)
 
 
 def _size_refusal(
@@ -185,7 +187,7 @@ def document_refusals(document: DocumentNode, limits: DocumentLimits) -> list[Gr
         if (refusal := _size_refusal(definition, figure, limits)) is not None:
             return [refusal]
     errors = [
-        GraphQLError(
+        graphql_errors.invalid_document(
             f"'{operation.name.value if operation.name else 'anonymous'}' exceeds maximum operation depth "
             f"of {limits.max_depth}",
             operation,
@@ -195,5 +197,5 @@ def document_refusals(document: DocumentNode, limits: DocumentLimits) -> list[Gr
     ]
     aliases = sum(figure.aliases for _, figure in figures[: len(operations)])
     if aliases > limits.max_aliases:
-        errors.append(GraphQLError(f"{aliases} aliases found. Allowed: {limits.max_aliases}"))
+        errors.append(graphql_errors.invalid_document(f"{aliases} aliases found. Allowed: {limits.max_aliases}"))
     return errors

@@ -9,6 +9,7 @@ from typing import Any
 from graphql import BREAK, DocumentNode, GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import MaskErrors, SchemaExtension
 
+from schema import errors
 from schema.context import Context
 
 log = logging.getLogger("helpdesk.graphql")
@@ -41,15 +42,7 @@ def mask_unexpected(error: GraphQLError, request_id: str | None) -> GraphQLError
         exc_info=error.original_error,
         extra={"request_id": request_id},
     )
-    return GraphQLError(
-        message="Internal server error",
-        nodes=error.nodes,
-        source=error.source,
-        positions=error.positions,
-        path=error.path,
-        original_error=None,
-        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-    )
+    return errors.internal(error, request_id)
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -107,5 +100,5 @@ class RejectNulCharacters(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
         if nul_in_literals(ctx.graphql_document) or contains_nul(ctx.variables):
-            raise GraphQLError("input must not contain NUL characters", extensions={"code": "BAD_USER_INPUT"})
+            raise errors.invalid_argument("input must not contain NUL characters")
         yield

@@ -8,7 +8,6 @@ publishing and drafting from tickets do.
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
 
 from app.db.repositories import knowledge as article_reads
 from app.domain import knowledge as rules
@@ -16,7 +15,7 @@ from app.domain.errors import DomainError
 from app.services import knowledge as knowledge_service
 from resolvers.access import Info, principal_of
 from resolvers.payloads import attempt, decode_id
-from schema import ids
+from schema import errors, ids
 from schema.common import PageInfo, page_size
 from schema.enums import ArticleStatus
 from schema.knowledge import (
@@ -39,10 +38,6 @@ def _article_input(input: ArticleInput) -> knowledge_service.ArticleInput:
     return knowledge_service.ArticleInput(
         title=input.title, body=input.body, category=input.category, tags=input.tags, language=input.language
     )
-
-
-def _bad_input(error: DomainError) -> GraphQLError:
-    return GraphQLError(error.message, extensions={"code": "BAD_USER_INPUT", "field": error.field})
 
 
 @strawberry.type
@@ -89,7 +84,7 @@ class KnowledgeQuery:
                 info.context.rt, info.context.principal, _caller_key(info), query, size
             )
         except DomainError as error:
-            raise _bad_input(error) from None
+            raise errors.from_domain(error, field=error.field) from None
         return [ArticleMatch.of(m) for m in matches]
 
     @strawberry.field(
@@ -104,7 +99,7 @@ class KnowledgeQuery:
                 info.context.rt, info.context.principal, _caller_key(info), subject, description, size
             )
         except DomainError as error:
-            raise _bad_input(error) from None
+            raise errors.from_domain(error, field=error.field) from None
         return [ArticleMatch.of(m) for m in matches]
 
 

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
-import orjson
 import strawberry
-from graphql import GraphQLError
 from sqlalchemy import ColumnElement
 
 from app.auth.policy import Action
 from app.db.repositories import people
-from app.domain import enums
+from app.domain import cursors, enums
+from app.domain.errors import DomainError
 from app.domain.global_ids import is_row_id
 from app.domain.ticket_query import TicketFilter as DomainTicketFilter
 from app.domain.ticket_query import TicketOrder as DomainTicketOrder
 from app.services import auth as auth_service
 from resolvers.access import Info, may_read, principal_of
 from resolvers.nodes import FINDERS, PUBLIC_FINDERS
-from schema import ids
+from schema import errors, ids
 from schema.common import Node, PageInfo, page_size
 from schema.enums import AgentPresence
 from schema.inputs import TicketFilter, TicketOrder
@@ -42,21 +40,18 @@ class CustomerConnection:
 
 
 def _customer_cursor(name: str, pk: int) -> str:
-    return base64.urlsafe_b64encode(b"cu1:" + orjson.dumps([name, pk])).decode().rstrip("=")
+    return cursors.encode(cursors.CursorKind.CUSTOMERS, [name, pk])
 
 
 def _decode_customer_cursor(cursor: str) -> tuple[str, int]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        if not raw.startswith(b"cu1:"):
-            raise ValueError
-        name, pk = orjson.loads(raw[4:])
-        # Only what _customer_cursor writes: a stored name (PostgreSQL text never holds NUL) and a row id.
-        if not isinstance(name, str) or "\x00" in name or not is_row_id(pk):
-            raise ValueError("shape")
-        return name, pk
-    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
-        raise GraphQLError("`after` is not a valid cursor", extensions={"code": "BAD_USER_INPUT"}) from exc
+        body = cursors.decode(cursors.CursorKind.CUSTOMERS, cursor)
+    except DomainError as exc:
+        raise errors.from_domain(exc) from exc
+    # Only what _customer_cursor writes: a stored name (PostgreSQL text never holds NUL) and a row id.
+    if len(body) != 2 or not isinstance(body[0], str) or "\x00" in body[0] or not is_row_id(body[1]):
+        raise errors.invalid_argument("not a valid customer list cursor")
+    return body[0], body[1]
 
 
 def _filter_ids(global_id: str | None, type_name: str) -> int | None:
@@ -135,7 +130,7 @@ class Query:
             async with info.context.rt.engine.connect() as conn:
                 found = await ticket_id_by_number(conn, number)
             return await load_ticket(info, found) if found is not None else None
-        raise GraphQLError("give `id` or `number`", extensions={"code": "BAD_USER_INPUT"})
+        raise errors.invalid_argument("give `id` or `number`")
 
     @strawberry.field
     async def tickets(

@@ -18,7 +18,6 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     GraphQLField,
     GraphQLNamedType,
     GraphQLSchema,
@@ -33,6 +32,8 @@ from graphql import (
 )
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
 from strawberry.extensions import SchemaExtension
+
+from schema import errors
 
 PAGE_ARGUMENTS = ("first", "last")
 # What a resolver serves when `first` is given as null (schema.common.page_size).
@@ -165,9 +166,10 @@ class QueryCostLimiter(SchemaExtension):
                 ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables, self.max_page_size
             )
             if cost > self.max_cost:
-                raise GraphQLError(
+                raise errors.too_complex(
                     f"the query is too complex: it costs {cost}, the limit is {self.max_cost} "
                     "(each field counts 1, multiplied by the `first` of every list above it); ask for smaller pages",
-                    extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "limit": self.max_cost},
+                    cost=cost,
+                    limit=self.max_cost,
                 )
         yield

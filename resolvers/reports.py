@@ -6,13 +6,12 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
 
 from app.auth.policy import Action
 from app.domain.errors import DomainError
 from app.services.reports import helpdesk_report
 from resolvers.access import Info, may_read
-from schema import ids
+from schema import errors, ids
 from schema.reports import HelpdeskReport
 
 
@@ -33,14 +32,12 @@ class ReportQuery:
         if group_id is not None:
             group = ids.decode_as(group_id, "Group")
             if group is None:
-                raise GraphQLError(
-                    "`groupId` is not a group id", extensions={"code": "BAD_USER_INPUT", "argument": "groupId"}
-                )
+                raise errors.invalid_argument("`groupId` is not a group id", argument="groupId")
         try:
             zone = rt.settings.timezone if timezone is None else timezone
             record = await helpdesk_report(rt.engine, from_, to, group, zone, now=rt.clock.now())
         except DomainError as error:
             # A query has no userErrors: bad arguments are a GraphQL error naming the argument.
             argument = error.field[0] if error.field else None
-            raise GraphQLError(error.message, extensions={"code": "BAD_USER_INPUT", "argument": argument}) from error
+            raise errors.from_domain(error, argument=argument) from error
         return HelpdeskReport.of(record)

@@ -9,9 +9,9 @@ from app.db.repositories import sla as sla_reads
 from app.domain.principal import Principal
 from app.domain.records import SlaPolicyRecord
 from app.services import sla
-from resolvers.access import Info, forbidden, principal_of
+from resolvers.access import Info, principal_of
 from resolvers.payloads import attempt, decode_id, decode_optional_id
-from schema import ids
+from schema import errors, ids
 from schema.common import Node
 from schema.payloads import DeletePayload
 from schema.sla import (
@@ -64,7 +64,7 @@ def _configuration_reader(info: Info) -> Principal:
     """Listing policies and calendars is reading the SLA configuration: admins."""
     principal = principal_of(info)
     if sla_policy_view(principal) is not SlaPolicyView.CONFIGURATION:
-        raise forbidden()
+        raise errors.forbidden()
     return principal
 
 

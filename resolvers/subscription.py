@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import strawberry
-from graphql import GraphQLError
 
 from app.auth.policy import may_watch_wallboard
 from app.domain.errors import InvalidInput
@@ -26,8 +25,8 @@ from app.domain.records import TicketEventRecord
 from app.events.cursors import EventPosition
 from app.events.hub import EventHub, ListenerOverflow
 from app.services.wallboard import wallboard_numbers
-from resolvers.access import Info, principal_of, unauthenticated
-from schema import ids
+from resolvers.access import Info, principal_of
+from schema import errors, ids
 from schema.enums import TicketEventType
 from schema.realtime import AssignmentEvent, SlaEvent, WallboardSnapshot
 from schema.tickets import TicketEvent
@@ -52,7 +51,7 @@ class Subscriber:
             return self.principal
         fresh = await context.access.principal(context.token)
         if fresh is None:
-            raise unauthenticated()
+            raise errors.unauthenticated()
         # Deliveries resolve their fields with loaders built for the caller as they are now.
         self.principal = context.principal = fresh
         return fresh
@@ -98,12 +97,11 @@ def _claim_slot(info: Info) -> Callable[[], None]:
     the operation (an `error` message), not a result of it. Returns the release (idempotent)."""
     context = info.context
     if context.hub is None:
-        raise GraphQLError("subscriptions are not available on this endpoint", extensions={"code": "UNAVAILABLE"})
+        raise errors.unavailable("subscriptions are not available on this endpoint")
     limit = context.rt.settings.max_subscriptions_per_connection
     if context.active_subscriptions >= limit:
-        raise GraphQLError(
-            f"at most {limit} subscriptions per connection",
-            extensions={"code": "TOO_MANY_SUBSCRIPTIONS", "limit": limit},
+        raise errors.limit_reached(
+            "TOO_MANY_SUBSCRIPTIONS", f"at most {limit} subscriptions per connection", limit=limit
         )
     context.active_subscriptions += 1
     released = False
@@ -137,7 +135,7 @@ def _after(after: str | None) -> EventPosition | None:
     try:
         return EventPosition.decode(after) if after else None
     except InvalidInput as exc:
-        raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT"}) from exc
+        raise errors.from_domain(exc) from exc
 
 
 def _id_filter(global_id: str | None, type_name: str) -> int | None:
@@ -145,7 +143,7 @@ def _id_filter(global_id: str | None, type_name: str) -> int | None:
         return None
     pk = ids.decode_as(global_id, type_name)
     if pk is None:
-        raise GraphQLError(f"not a valid {type_name} id", extensions={"code": "BAD_USER_INPUT"})
+        raise errors.invalid_argument(f"not a valid {type_name} id")
     return pk
 
 
@@ -165,7 +163,7 @@ def _event_stream(
                 if await subscriber.may_see(event):
                     yield shape(event)
         except ListenerOverflow as exc:
-            raise GraphQLError(str(exc), extensions={"code": "SUBSCRIBER_TOO_SLOW"}) from exc
+            raise errors.limit_reached("SUBSCRIBER_TOO_SLOW", str(exc)) from exc
 
     return _live(info, anyone_signed_in, visible)
 
@@ -243,7 +241,7 @@ class Subscription:
 def _watching(group: int | None) -> Permission:
     def permitted(principal: Principal) -> None:
         if not may_watch_wallboard(principal, group):
-            raise GraphQLError("your role may not watch this wallboard", extensions={"code": "FORBIDDEN"})
+            raise errors.forbidden("your role may not watch this wallboard")
 
     return permitted
 

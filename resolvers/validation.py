@@ -25,7 +25,8 @@ from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from resolvers.document_limits import TOO_COMPLEX, DocumentLimits, document_refusals
+from resolvers.document_limits import DocumentLimits, document_refusals
+from schema import errors
 
 # Units of graphql-core's overlapping-fields budget (about 3.6 us each): at most ~7 ms of CPU.
 # The frontend examples and GraphiQL's introspection query spend at most 45.
@@ -46,10 +47,9 @@ def _with_budget(rules: Sequence[type[ASTValidationRule]]) -> tuple[type[ASTVali
 def _explain_abort(error: GraphQLError) -> GraphQLError:
     # graphql-core's own message for running out of budget says nothing about why.
     if isinstance(error, ValidationAbortedError) and error.message == "Validation aborted.":
-        return GraphQLError(
+        return errors.too_complex(
             "the document is too complex to validate: too many fields with the same name to compare, or "
             "fragments nested too deeply; use fewer repeated fields",
-            extensions={"code": TOO_COMPLEX},
         )
     return error
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, ValueNode
+from graphql import ValueNode
 from starlette.datastructures import UploadFile
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.file_uploads import Upload
@@ -15,6 +15,7 @@ from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types.scalar import ScalarDefinition
 
 from app.domain.errors import DomainError, ValidationErrors
+from schema import errors
 from schema.enums import ErrorCode
 
 __all__ = ["JSON", "SCALARS", "Node", "PageInfo", "Upload", "UserError", "page_size", "user_errors"]
@@ -24,12 +25,12 @@ def _file(value: Any) -> UploadFile:
     # Strawberry puts a multipart request's files into the variables; any other value given as an
     # Upload (a string in a JSON body) is not a file and must not reach a resolver.
     if not isinstance(value, UploadFile):
-        raise GraphQLError("an Upload must be a file part of a multipart request")
+        raise errors.invalid_document("an Upload must be a file part of a multipart request")
     return value
 
 
 def _no_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> Any:
-    raise GraphQLError("an Upload cannot be written in the query: send the file in a multipart request")
+    raise errors.invalid_document("an Upload cannot be written in the query: send the file in a multipart request")
 
 
 # A zone offset moves an instant by less than a day: within a day of the ends of Python's
@@ -104,9 +105,7 @@ def page_size(first: int | None, limit: int = 100, *, argument: str = "first") -
     if first is None:
         return 20
     if first < 0:
-        raise GraphQLError(f"`{argument}` must not be negative", extensions={"code": "BAD_USER_INPUT"})
+        raise errors.invalid_argument(f"`{argument}` must not be negative")
     if first > limit:
-        raise GraphQLError(
-            f"`{argument}` must be at most {limit}", extensions={"code": "BAD_USER_INPUT", "limit": limit}
-        )
+        raise errors.invalid_argument(f"`{argument}` must be at most {limit}", limit=limit)
     return first

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import strawberry
-from graphql import GraphQLError
 
+from app.domain import cursors
+from app.domain.errors import DomainError
 from app.domain.global_ids import is_row_id
 from app.domain.records import ArticleMatchRecord, ArticleRecord
-from schema import ids
+from schema import errors, ids
 from schema.common import Node, PageInfo, UserError, page_size
 from schema.context import Context
 from schema.enums import ArticleStatus
@@ -117,23 +116,21 @@ class ArticlePayload:
 
 
 def article_cursor(r: ArticleRecord) -> str:
-    raw = orjson.dumps([r.created_at.isoformat(), r.id])
-    return base64.urlsafe_b64encode(b"ka1:" + raw).decode().rstrip("=")
+    return cursors.encode(cursors.CursorKind.ARTICLES, [r.created_at.isoformat(), r.id])
 
 
 def decode_article_cursor(cursor: str) -> tuple[datetime, int]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        if not raw.startswith(b"ka1:"):
-            raise ValueError("tag")
-        created_at, pk = orjson.loads(raw[4:])
+        created_at, pk = cursors.decode(cursors.CursorKind.ARTICLES, cursor)
         moment = datetime.fromisoformat(created_at)
         if moment.tzinfo is None or not is_row_id(pk):
             raise ValueError("shape")
         moment.astimezone(UTC)  # OverflowError: out of range in UTC (0001-01-01T00:00+14:00)
         return moment, pk
-    except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError) as exc:
-        raise GraphQLError("`after` is not a valid cursor", extensions={"code": "BAD_USER_INPUT"}) from exc
+    except DomainError as exc:
+        raise errors.from_domain(exc) from exc
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise errors.invalid_argument("not a valid article list cursor") from exc
 
 
 async def load_article(info: Info, pk: int) -> KnowledgeArticle | None:

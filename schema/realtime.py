@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from graphql import GraphQLError
 
 from app.domain.records import TicketEventRecord
 from app.events.cursors import EventPosition
 from app.services.wallboard import WallboardNumbers
+from schema import errors
 from schema.context import Context
 from schema.enums import SlaEventKind, SlaTarget, TicketStatus
 from schema.people import Agent, Group, load_agent, load_group
@@ -21,7 +21,7 @@ Info = strawberry.Info[Context, None]
 async def _ticket(info: Info, pk: int) -> Ticket:
     ticket = await load_ticket(info, pk)
     if ticket is None:
-        raise GraphQLError("ticket not found", extensions={"code": "NOT_FOUND"})
+        raise errors.not_found("ticket not found")
     return ticket
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from graphql import GraphQLError
 
 from app.services.reports import AgentFigures, DurationFigures, ReportRecord
+from schema import errors
 from schema.context import Context
 from schema.enums import Channel
 from schema.people import Agent, Group, load_agent, load_group
@@ -74,7 +74,7 @@ class AgentReport:
     async def agent(self, info: Info) -> Agent:
         agent = await load_agent(info, self.agent_pk)
         if agent is None:  # deleted since the figures were taken
-            raise GraphQLError("the agent no longer exists", extensions={"code": "NOT_FOUND"})
+            raise errors.not_found("the agent no longer exists")
         return agent
 
 

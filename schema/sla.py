@@ -11,7 +11,7 @@ from app.auth.policy import SlaPolicyView, sla_policy_view
 from app.domain import enums
 from app.domain.records import BusinessCalendarRecord, SlaPolicyRecord
 from app.domain.sla import SlaClockView, TicketSlaView
-from schema import ids
+from schema import errors, ids
 from schema.common import Node, UserError
 from schema.context import Context
 from schema.enums import Channel, CustomerTier, SlaClockState, SlaTarget, TicketPriority
@@ -47,7 +47,7 @@ class BusinessCalendar(Node):
 
 
 def _forbidden_configuration() -> GraphQLError:
-    return GraphQLError("an SLA policy's configuration is for admins", extensions={"code": "FORBIDDEN"})
+    return errors.forbidden("an SLA policy's configuration is for admins")
 
 
 @strawberry.type(

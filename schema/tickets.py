@@ -8,7 +8,6 @@ from typing import Annotated, Any, cast
 
 import orjson
 import strawberry
-from graphql import GraphQLError
 from sqlalchemy import ColumnElement
 
 from app.auth.policy import may_read_internal_notes
@@ -25,7 +24,7 @@ from app.domain.records import (
 )
 from app.domain.ticket_query import TicketFilter, TicketOrder, TicketPageCursor
 from app.events.cursors import EventPosition
-from schema import ids
+from schema import errors, ids
 from schema.common import JSON, Node, PageInfo, page_size
 from schema.context import Context
 from schema.enums import (
@@ -176,7 +175,7 @@ class TicketEvent(Node):
     async def ticket(self, info: Info) -> Ticket:
         ticket = await load_ticket(info, self.ticket_pk)
         if ticket is None:  # events are only shown for tickets the caller can see
-            raise GraphQLError("ticket not found", extensions={"code": "NOT_FOUND"})
+            raise errors.not_found("ticket not found")
         return ticket
 
     @strawberry.field(description="Null for the system (router, SLA engine, automations).")
@@ -321,7 +320,7 @@ class Ticket(Node):
             visibility = enums.CommentVisibility.PUBLIC
         after_id = ids.decode_as(after, "Comment") if after else None
         if after and after_id is None:
-            raise GraphQLError("`after` is not a valid comment cursor", extensions={"code": "BAD_USER_INPUT"})
+            raise errors.invalid_argument("`after` is not a valid comment cursor")
         vis = visibility.value if visibility is not None else None
         records, has_next = await info.context.loaders.comments.load((self.record.id, vis, after_id, size))
         edges = [CommentEdge(cursor=str(ids.encode("Comment", r.id)), node=Comment.of(r)) for r in records]
@@ -363,7 +362,7 @@ class Ticket(Node):
         try:
             position = EventPosition.decode(after) if after else None
         except InvalidInput as exc:
-            raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT"}) from exc
+            raise errors.from_domain(exc) from exc
         records, has_next = await info.context.loaders.history.load((self.record.id, position, size))
         events = [TicketEvent.of(r) for r in records]
         return TicketEventConnection(
@@ -410,7 +409,7 @@ async def ticket_connection(
     app.db.repositories.ticket_json expression) each edge's node is that JSON, ready to send."""
     principal = info.context.principal
     if principal is None:
-        raise GraphQLError("authentication required", extensions={"code": "UNAUTHENTICATED"})
+        raise errors.unauthenticated()
     size = page_size(first, info.context.rt.settings.max_page_size)
     f = base or TicketFilter()
     if customer_id is not None or assignee_id is not None or status:
@@ -426,7 +425,7 @@ async def ticket_connection(
     try:
         cursor = TicketPageCursor.decode(after, order) if after else None
     except InvalidInput as exc:
-        raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT"}) from exc
+        raise errors.from_domain(exc) from exc
     reads = info.context.loaders.reads
     async with reads.use() as conn:
         if node_json is None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+from app.domain.cursors import from_base64url, to_base64url
 
 
 def encode(type_name: str, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    return to_base64url(f"{type_name}:{pk}".encode())
 
 
 def is_row_id(value: object) -> bool:
@@ -18,10 +17,10 @@ def is_row_id(value: object) -> bool:
 def decode(global_id: str) -> tuple[str, int] | None:
     """(type name, primary key), or None for anything that is not one of our IDs."""
     try:
-        raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
+        raw = from_base64url(global_id).decode()
         type_name, pk = raw.split(":", 1)
         value = int(pk)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+    except (ValueError, UnicodeDecodeError):
         return None
     if not type_name.isalpha() or not is_row_id(value):
         return None

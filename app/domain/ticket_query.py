@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
+from app.domain import cursors
 from app.domain.enums import OrderDirection, TicketOrderField
 from app.domain.errors import InvalidInput
 
@@ -45,20 +43,16 @@ class TicketPageCursor:
 
     def encode(self) -> str:
         payload = [self.order.field.value, self.order.direction.value, *(_encode_value(k) for k in self.key)]
-        raw = orjson.dumps(payload)
-        return base64.urlsafe_b64encode(b"tk1:" + raw).decode().rstrip("=")
+        return cursors.encode(cursors.CursorKind.TICKETS, payload)
 
     @classmethod
     def decode(cls, cursor: str, expected: TicketOrder) -> TicketPageCursor:
         try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            if not raw.startswith(b"tk1:"):
-                raise ValueError("tag")
-            field_name, direction, *key = orjson.loads(raw[4:])
+            field_name, direction, *key = cursors.decode(cursors.CursorKind.TICKETS, cursor)
             order = TicketOrder(TicketOrderField(field_name), OrderDirection(direction))
             values = tuple(_decode_value(v) for v in key)
-        except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
-            raise InvalidInput("not a valid cursor", ["after"]) from exc
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput("not a valid ticket list cursor", ["after"]) from exc
         if order != expected:
             raise InvalidInput("the cursor belongs to a different order; start again without `after`", ["after"])
         shape = KEY_SHAPES[order.field]

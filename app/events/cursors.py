@@ -7,9 +7,9 @@ event can ever appear behind a cursor a reader already passed.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
+from app.domain import cursors
 from app.domain.errors import InvalidInput
 
 
@@ -19,21 +19,19 @@ class EventPosition:
     id: int
 
     def encode(self) -> str:
-        return base64.urlsafe_b64encode(f"ev1:{self.txid}:{self.id}".encode()).decode().rstrip("=")
+        return cursors.encode(cursors.CursorKind.EVENTS, f"{self.txid}:{self.id}")
 
     @classmethod
     def decode(cls, cursor: str) -> EventPosition:
+        body = cursors.decode(cursors.CursorKind.EVENTS, cursor)
         try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-            tag, txid, event_id = raw.split(":")
-            if tag != "ev1":
-                raise ValueError(tag)
+            txid, event_id = body.split(":")
             position = cls(int(txid), int(event_id))
             # Transaction ids and event ids are bigints, never negative.
             if not (0 <= position.txid < 2**63 and 0 <= position.id < 2**63):
                 raise ValueError("out of range")
             return position
-        except (ValueError, UnicodeDecodeError) as exc:
+        except ValueError as exc:
             raise InvalidInput("not a valid event cursor", ["after"]) from exc
 
 

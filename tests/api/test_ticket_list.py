@@ -547,3 +547,25 @@ async def test_list_rows_carry_customer_group_and_assignee(admin: Actor, seeded:
         "technical",
     )
     assert node["tags"] == ["printer"]
+
+
+async def test_a_cursor_of_another_list_is_refused_naming_both(admin: Actor) -> None:
+    created = await admin.client.run(
+        "console/CreateTicket.graphql",
+        {
+            "input": {
+                "subject": "分页",
+                "description": "Paging.",
+                "channel": "API",
+                "customer": {"email": "p@example.cn"},
+            }
+        },
+    )
+    history = await admin.client.run("console/TicketHistory.graphql", {"id": created["createTicket"]["ticket"]["id"]})
+    event_cursor = history["ticket"]["history"]["edges"][0]["cursor"]
+
+    result = await admin.client.post(load_document("console/TicketList.graphql"), {"after": event_cursor})
+
+    [error] = result["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "event" in error["message"] and "ticket list" in error["message"]
