@@ -14,7 +14,7 @@ from app.domain import knowledge as rules
 from app.domain.errors import DomainError
 from app.services import knowledge as knowledge_service
 from resolvers.access import Info, principal_of
-from resolvers.payloads import attempt, decode_id
+from resolvers.payloads import decode_id, reports_user_errors
 from schema import errors, ids
 from schema.common import PageInfo, page_size
 from schema.enums import ArticleStatus
@@ -106,69 +106,52 @@ class KnowledgeQuery:
 @strawberry.type
 class KnowledgeMutation:
     @strawberry.mutation
+    @reports_user_errors(ArticlePayload)
     async def create_article(self, info: Info, input: ArticleInput) -> ArticlePayload:
         principal = principal_of(info)
-
-        async def run() -> ArticlePayload:
-            record = await knowledge_service.create_article(info.context.rt, principal, _article_input(input))
-            return ArticlePayload(article=KnowledgeArticle.of(record))
-
-        return await attempt(run, ArticlePayload)
+        record = await knowledge_service.create_article(info.context.rt, principal, _article_input(input))
+        return ArticlePayload(article=KnowledgeArticle.of(record))
 
     @strawberry.mutation
+    @reports_user_errors(ArticlePayload)
     async def update_article(self, info: Info, id: strawberry.ID, input: ArticleInput) -> ArticlePayload:
         principal = principal_of(info)
-
-        async def run() -> ArticlePayload:
-            pk = decode_id(id, "KnowledgeArticle", ["id"])
-            record = await knowledge_service.update_article(info.context.rt, principal, pk, _article_input(input))
-            return ArticlePayload(article=KnowledgeArticle.of(record))
-
-        return await attempt(run, ArticlePayload)
+        pk = decode_id(id, "KnowledgeArticle", ["id"])
+        record = await knowledge_service.update_article(info.context.rt, principal, pk, _article_input(input))
+        return ArticlePayload(article=KnowledgeArticle.of(record))
 
     @strawberry.mutation
+    @reports_user_errors(ArticlePayload)
     async def publish_article(self, info: Info, id: strawberry.ID) -> ArticlePayload:
         principal = principal_of(info)
-
-        async def run() -> ArticlePayload:
-            pk = decode_id(id, "KnowledgeArticle", ["id"])
-            return ArticlePayload(
-                article=KnowledgeArticle.of(await knowledge_service.publish_article(info.context.rt, principal, pk))
-            )
-
-        return await attempt(run, ArticlePayload)
+        pk = decode_id(id, "KnowledgeArticle", ["id"])
+        return ArticlePayload(
+            article=KnowledgeArticle.of(await knowledge_service.publish_article(info.context.rt, principal, pk))
+        )
 
     @strawberry.mutation
+    @reports_user_errors(ArticlePayload)
     async def archive_article(self, info: Info, id: strawberry.ID) -> ArticlePayload:
         principal = principal_of(info)
-
-        async def run() -> ArticlePayload:
-            pk = decode_id(id, "KnowledgeArticle", ["id"])
-            return ArticlePayload(
-                article=KnowledgeArticle.of(await knowledge_service.archive_article(info.context.rt, principal, pk))
-            )
-
-        return await attempt(run, ArticlePayload)
+        pk = decode_id(id, "KnowledgeArticle", ["id"])
+        return ArticlePayload(
+            article=KnowledgeArticle.of(await knowledge_service.archive_article(info.context.rt, principal, pk))
+        )
 
     @strawberry.mutation(description="Drafts an article from a resolved ticket's subject, description and resolution.")
+    @reports_user_errors(ArticlePayload)
     async def create_article_from_ticket(self, info: Info, ticket_id: strawberry.ID) -> ArticlePayload:
         principal = principal_of(info)
-
-        async def run() -> ArticlePayload:
-            pk = decode_id(ticket_id, "Ticket", ["ticketId"])
-            record = await knowledge_service.create_article_from_ticket(info.context.rt, principal, pk)
-            return ArticlePayload(article=KnowledgeArticle.of(record))
-
-        return await attempt(run, ArticlePayload)
+        pk = decode_id(ticket_id, "Ticket", ["ticketId"])
+        record = await knowledge_service.create_article_from_ticket(info.context.rt, principal, pk)
+        return ArticlePayload(article=KnowledgeArticle.of(record))
 
     @strawberry.mutation(description="Reader feedback; also counts a view.")
+    @reports_user_errors(ArticlePayload)
     async def rate_article(self, info: Info, id: strawberry.ID, helpful: bool) -> ArticlePayload:
         # Readers rate without signing in, like they read.
-        async def run() -> ArticlePayload:
-            pk = decode_id(id, "KnowledgeArticle", ["id"])
-            record = await knowledge_service.rate_article(
-                info.context.rt, info.context.principal, _caller_key(info), pk, helpful
-            )
-            return ArticlePayload(article=KnowledgeArticle.of(record))
-
-        return await attempt(run, ArticlePayload)
+        pk = decode_id(id, "KnowledgeArticle", ["id"])
+        record = await knowledge_service.rate_article(
+            info.context.rt, info.context.principal, _caller_key(info), pk, helpful
+        )
+        return ArticlePayload(article=KnowledgeArticle.of(record))

@@ -15,11 +15,11 @@ from app.services import tickets as ticket_service
 from resolvers.access import Info, principal_of
 from resolvers.payloads import (
     Outcome,
-    attempt,
     customer_payload,
     decode_id,
     decode_ids,
     decode_optional_id,
+    reports_user_errors,
     ticket_payload,
 )
 from resolvers.uploads import incoming
@@ -83,192 +83,156 @@ class Mutation:
     # ------------------------------------------------------------ sessions and presence
 
     @strawberry.mutation
+    @reports_user_errors(LoginPayload)
     async def login(self, info: Info, email: str, password: str) -> LoginPayload:
-        async def run() -> LoginPayload:
-            result = await auth_service.login(info.context.rt, email, password, info.context.client_address)
-            return LoginPayload(token=result.token, agent=Agent.of(result.agent))
-
-        return await attempt(run, LoginPayload)
+        result = await auth_service.login(info.context.rt, email, password, info.context.client_address)
+        return LoginPayload(token=result.token, agent=Agent.of(result.agent))
 
     @strawberry.mutation
+    @reports_user_errors(AgentPayload)
     async def set_presence(self, info: Info, presence: AgentPresence) -> AgentPayload:
         principal = principal_of(info)
-
-        async def run() -> AgentPayload:
-            agent = await agent_service.set_presence(info.context.rt, principal, enums.AgentPresence(presence))
-            return AgentPayload(agent=Agent.of(agent))
-
-        return await attempt(run, AgentPayload)
+        agent = await agent_service.set_presence(info.context.rt, principal, enums.AgentPresence(presence))
+        return AgentPayload(agent=Agent.of(agent))
 
     # ------------------------------------------------------------ customers
 
     @strawberry.mutation
+    @reports_user_errors(CustomerPayload)
     async def create_customer(self, info: Info, input: CreateCustomerInput) -> CustomerPayload:
         principal = principal_of(info)
-
-        async def run() -> CustomerPayload:
-            data = customer_service.CustomerInput(
-                name=input.name,
-                email=input.email,
-                phone=input.phone,
-                company=input.company,
-                tier=input.tier or enums.CustomerTier.STANDARD,
-                language=input.language,
-                tags=input.tags,
-                external_refs=input.external_refs,
-            )
-            record = await customer_service.create_customer(info.context.rt, principal, data)
-            return customer_payload(info, record)
-
-        return await attempt(run, CustomerPayload)
+        data = customer_service.CustomerInput(
+            name=input.name,
+            email=input.email,
+            phone=input.phone,
+            company=input.company,
+            tier=input.tier or enums.CustomerTier.STANDARD,
+            language=input.language,
+            tags=input.tags,
+            external_refs=input.external_refs,
+        )
+        record = await customer_service.create_customer(info.context.rt, principal, data)
+        return customer_payload(info, record)
 
     @strawberry.mutation
+    @reports_user_errors(CustomerPayload)
     async def update_customer(self, info: Info, id: strawberry.ID, input: UpdateCustomerInput) -> CustomerPayload:
         principal = principal_of(info)
-
-        async def run() -> CustomerPayload:
-            unset = customer_service.UNSET
-            data = customer_service.CustomerInput(
-                name=_given(input.name, unset),
-                email=_given(input.email, unset),
-                phone=_given(input.phone, unset),
-                company=_given(input.company, unset),
-                tier=_given(input.tier, unset),
-                language=_given(input.language, unset),
-                tags=_given(input.tags, unset),
-                external_refs=_given(input.external_refs, unset),
-            )
-            pk = decode_id(id, "Customer", ["id"])
-            record = await customer_service.update_customer(info.context.rt, principal, pk, data)
-            return customer_payload(info, record)
-
-        return await attempt(run, CustomerPayload)
+        unset = customer_service.UNSET
+        data = customer_service.CustomerInput(
+            name=_given(input.name, unset),
+            email=_given(input.email, unset),
+            phone=_given(input.phone, unset),
+            company=_given(input.company, unset),
+            tier=_given(input.tier, unset),
+            language=_given(input.language, unset),
+            tags=_given(input.tags, unset),
+            external_refs=_given(input.external_refs, unset),
+        )
+        pk = decode_id(id, "Customer", ["id"])
+        record = await customer_service.update_customer(info.context.rt, principal, pk, data)
+        return customer_payload(info, record)
 
     # ------------------------------------------------------------ tickets
 
     @strawberry.mutation(description="Retrying with the same idempotencyKey returns the ticket created the first time.")
+    @reports_user_errors(TicketPayload)
     async def create_ticket(
         self, info: Info, input: CreateTicketInput, idempotency_key: str | None = None
     ) -> TicketPayload:
         principal = principal_of(info)
-
-        async def run() -> TicketPayload:
-            data = new_ticket(input)
-            record, created = await ticket_service.create_ticket(info.context.rt, principal, data, idempotency_key)
-            return await ticket_payload(info, record, Outcome.CREATED if created else Outcome.REPLAYED)
-
-        return await attempt(run, TicketPayload)
+        data = new_ticket(input)
+        record, created = await ticket_service.create_ticket(info.context.rt, principal, data, idempotency_key)
+        return await ticket_payload(info, record, Outcome.CREATED if created else Outcome.REPLAYED)
 
     @strawberry.mutation
+    @reports_user_errors(TicketPayload)
     async def update_ticket(
         self, info: Info, id: strawberry.ID, input: UpdateTicketInput, expected_version: int | None = None
     ) -> TicketPayload:
         principal = principal_of(info)
-
-        async def run() -> TicketPayload:
-            unset = ticket_service.UNSET
-            changes = ticket_service.TicketChanges(
-                subject=_given(input.subject, unset),
-                description=_given(input.description, unset),
-                priority=_given(input.priority, unset),
-                category=_given(input.category, unset),
-                tags=_given(input.tags, unset),
-                custom_fields=_given(input.custom_fields, unset),
-                external_ref=_given(input.external_ref, unset),
-            )
-            pk = decode_id(id, "Ticket", ["id"])
-            record = await ticket_service.update_ticket(info.context.rt, principal, pk, changes, expected_version)
-            return await ticket_payload(info, record)
-
-        return await attempt(run, TicketPayload)
+        unset = ticket_service.UNSET
+        changes = ticket_service.TicketChanges(
+            subject=_given(input.subject, unset),
+            description=_given(input.description, unset),
+            priority=_given(input.priority, unset),
+            category=_given(input.category, unset),
+            tags=_given(input.tags, unset),
+            custom_fields=_given(input.custom_fields, unset),
+            external_ref=_given(input.external_ref, unset),
+        )
+        pk = decode_id(id, "Ticket", ["id"])
+        record = await ticket_service.update_ticket(info.context.rt, principal, pk, changes, expected_version)
+        return await ticket_payload(info, record)
 
     # ------------------------------------------------------------ administration
 
     @strawberry.mutation
+    @reports_user_errors(AgentPayload)
     async def create_agent(self, info: Info, input: CreateAgentInput) -> AgentPayload:
         principal = principal_of(info)
-
-        async def run() -> AgentPayload:
-            data = agent_service.NewAgent(
-                name=input.name,
-                email=input.email,
-                password=input.password,
-                role=enums.AgentRole(input.role),
-                skills=input.skills,
-                languages=input.languages,
-                capacity=input.capacity,
-                group_ids=decode_ids(
-                    [str(g) for g in input.group_ids] if input.group_ids is not None else None,
-                    "Group",
-                    ["input", "groupIds"],
-                ),
-            )
-            return AgentPayload(agent=Agent.of(await agent_service.create_agent(info.context.rt, principal, data)))
-
-        return await attempt(run, AgentPayload)
+        data = agent_service.NewAgent(
+            name=input.name,
+            email=input.email,
+            password=input.password,
+            role=enums.AgentRole(input.role),
+            skills=input.skills,
+            languages=input.languages,
+            capacity=input.capacity,
+            group_ids=decode_ids(
+                [str(g) for g in input.group_ids] if input.group_ids is not None else None,
+                "Group",
+                ["input", "groupIds"],
+            ),
+        )
+        return AgentPayload(agent=Agent.of(await agent_service.create_agent(info.context.rt, principal, data)))
 
     @strawberry.mutation
+    @reports_user_errors(AgentPayload)
     async def update_agent(self, info: Info, id: strawberry.ID, input: UpdateAgentInput) -> AgentPayload:
         principal = principal_of(info)
-
-        async def run() -> AgentPayload:
-            unset = agent_service.UNSET
-            group_ids = _given(input.group_ids, unset)
-            changes = agent_service.AgentChanges(
-                name=_given(input.name, unset),
-                role=_given(input.role, unset),
-                skills=_given(input.skills, unset),
-                languages=_given(input.languages, unset),
-                capacity=_given(input.capacity, unset),
-                group_ids=group_ids
-                if group_ids is unset or group_ids is None
-                else decode_ids(group_ids, "Group", ["input", "groupIds"]),  # type: ignore[arg-type]
-                on_vacation=_given(input.on_vacation, unset),
-            )
-            pk = decode_id(id, "Agent", ["id"])
-            return AgentPayload(
-                agent=Agent.of(await agent_service.update_agent(info.context.rt, principal, pk, changes))
-            )
-
-        return await attempt(run, AgentPayload)
+        unset = agent_service.UNSET
+        group_ids = _given(input.group_ids, unset)
+        changes = agent_service.AgentChanges(
+            name=_given(input.name, unset),
+            role=_given(input.role, unset),
+            skills=_given(input.skills, unset),
+            languages=_given(input.languages, unset),
+            capacity=_given(input.capacity, unset),
+            group_ids=group_ids
+            if group_ids is unset or group_ids is None
+            else decode_ids(group_ids, "Group", ["input", "groupIds"]),  # type: ignore[arg-type]
+            on_vacation=_given(input.on_vacation, unset),
+        )
+        pk = decode_id(id, "Agent", ["id"])
+        return AgentPayload(agent=Agent.of(await agent_service.update_agent(info.context.rt, principal, pk, changes)))
 
     @strawberry.mutation
+    @reports_user_errors(GroupPayload)
     async def create_group(self, info: Info, input: CreateGroupInput) -> GroupPayload:
         principal = principal_of(info)
-
-        async def run() -> GroupPayload:
-            data = agent_service.NewGroup(
-                name=input.name,
-                description=input.description,
-                assignment_strategy=enums.AssignmentStrategy(input.assignment_strategy),
-                escalation_group_id=decode_optional_id(
-                    input.escalation_group_id, "Group", ["input", "escalationGroupId"]
-                ),
-            )
-            return GroupPayload(group=Group.of(await agent_service.create_group(info.context.rt, principal, data)))
-
-        return await attempt(run, GroupPayload)
+        data = agent_service.NewGroup(
+            name=input.name,
+            description=input.description,
+            assignment_strategy=enums.AssignmentStrategy(input.assignment_strategy),
+            escalation_group_id=decode_optional_id(input.escalation_group_id, "Group", ["input", "escalationGroupId"]),
+        )
+        return GroupPayload(group=Group.of(await agent_service.create_group(info.context.rt, principal, data)))
 
     @strawberry.mutation(description="For the caller, or, for admins, for agentId.")
+    @reports_user_errors(ApiTokenPayload)
     async def create_api_token(
         self, info: Info, name: str, agent_id: strawberry.ID | None = None, expires_at: datetime | None = None
     ) -> ApiTokenPayload:
         principal = principal_of(info)
-
-        async def run() -> ApiTokenPayload:
-            owner = decode_optional_id(agent_id, "Agent", ["agentId"])
-            created = await auth_service.create_api_token(info.context.rt, principal, name, owner, expires_at)
-            return ApiTokenPayload(token=created.secret, api_token=ApiToken.of(created.token))
-
-        return await attempt(run, ApiTokenPayload)
+        owner = decode_optional_id(agent_id, "Agent", ["agentId"])
+        created = await auth_service.create_api_token(info.context.rt, principal, name, owner, expires_at)
+        return ApiTokenPayload(token=created.secret, api_token=ApiToken.of(created.token))
 
     @strawberry.mutation
+    @reports_user_errors(DeletePayload)
     async def revoke_api_token(self, info: Info, id: strawberry.ID) -> DeletePayload:
         principal = principal_of(info)
-
-        async def run() -> DeletePayload:
-            pk = decode_id(id, "ApiToken", ["id"])
-            await auth_service.revoke_api_token(info.context.rt, principal, pk)
-            return DeletePayload(deleted_id=ids.encode("ApiToken", pk))
-
-        return await attempt(run, DeletePayload)
+        pk = decode_id(id, "ApiToken", ["id"])
+        await auth_service.revoke_api_token(info.context.rt, principal, pk)
+        return DeletePayload(deleted_id=ids.encode("ApiToken", pk))

@@ -3,9 +3,10 @@ shown by the same rules as a query, in one place."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from enum import Enum
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from app.auth.policy import Action, allows, may_read_comment
 from app.domain.errors import DomainError, NotFound
@@ -18,6 +19,27 @@ from schema.people import Customer
 from schema.tickets import Comment, Ticket
 
 P = TypeVar("P")
+Params = ParamSpec("Params")
+
+
+def reports_user_errors(
+    failed: Callable[..., P],
+) -> Callable[[Callable[Params, Awaitable[P]]], Callable[Params, Awaitable[P]]]:
+    """A mutation resolver whose expected failures (DomainError) become `failed(user_errors=[...])`
+    and write nothing; put it under `@strawberry.mutation`. Errors of the caller (no credential)
+    are GraphQL errors and pass through."""
+
+    def wrap(resolver: Callable[Params, Awaitable[P]]) -> Callable[Params, Awaitable[P]]:
+        @functools.wraps(resolver)
+        async def resolve(*args: Params.args, **kwargs: Params.kwargs) -> P:
+            try:
+                return await resolver(*args, **kwargs)
+            except DomainError as error:
+                return failed(user_errors=user_errors(error))
+
+        return resolve
+
+    return wrap
 
 
 async def attempt(build: Callable[[], Awaitable[P]], failed: Callable[..., P]) -> P:

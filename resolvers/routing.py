@@ -9,7 +9,7 @@ from app.db.repositories.routing import all_rules
 from app.services import assignment, routing_rules
 from app.services.runtime import Runtime
 from resolvers.access import Info, may_read, principal_of
-from resolvers.payloads import attempt, decode_id, decode_optional_id, ticket_payload
+from resolvers.payloads import decode_id, decode_optional_id, reports_user_errors, ticket_payload
 from schema import ids
 from schema.payloads import DeletePayload, TicketPayload
 from schema.routing import RoutingRule, RoutingRuleInput, RoutingRulePayload
@@ -46,42 +46,34 @@ class RoutingQuery:
 @strawberry.type
 class RoutingMutation:
     @strawberry.mutation
+    @reports_user_errors(RoutingRulePayload)
     async def create_routing_rule(self, info: Info, input: RoutingRuleInput) -> RoutingRulePayload:
         principal = principal_of(info)
-
-        async def run() -> RoutingRulePayload:
-            rule = await routing_rules.create_rule(info.context.rt, principal, _rule_input(input))
-            return RoutingRulePayload(rule=RoutingRule.of(rule))
-
-        return await attempt(run, RoutingRulePayload)
+        rule = await routing_rules.create_rule(info.context.rt, principal, _rule_input(input))
+        return RoutingRulePayload(rule=RoutingRule.of(rule))
 
     @strawberry.mutation
+    @reports_user_errors(RoutingRulePayload)
     async def update_routing_rule(self, info: Info, id: strawberry.ID, input: RoutingRuleInput) -> RoutingRulePayload:
         principal = principal_of(info)
-
-        async def run() -> RoutingRulePayload:
-            pk = decode_id(id, "RoutingRule", ["id"])
-            rule = await routing_rules.update_rule(info.context.rt, principal, pk, _rule_input(input))
-            return RoutingRulePayload(rule=RoutingRule.of(rule))
-
-        return await attempt(run, RoutingRulePayload)
+        pk = decode_id(id, "RoutingRule", ["id"])
+        rule = await routing_rules.update_rule(info.context.rt, principal, pk, _rule_input(input))
+        return RoutingRulePayload(rule=RoutingRule.of(rule))
 
     @strawberry.mutation
+    @reports_user_errors(DeletePayload)
     async def delete_routing_rule(self, info: Info, id: strawberry.ID) -> DeletePayload:
         principal = principal_of(info)
-
-        async def run() -> DeletePayload:
-            pk = decode_id(id, "RoutingRule", ["id"])
-            await routing_rules.delete_rule(info.context.rt, principal, pk)
-            return DeletePayload(deleted_id=ids.encode("RoutingRule", pk))
-
-        return await attempt(run, DeletePayload)
+        pk = decode_id(id, "RoutingRule", ["id"])
+        await routing_rules.delete_rule(info.context.rt, principal, pk)
+        return DeletePayload(deleted_id=ids.encode("RoutingRule", pk))
 
     @strawberry.mutation(
         description=(
             "Manual assignment by a supervisor; agentId null with groupId moves the ticket to that group's queue."
         )
     )
+    @reports_user_errors(TicketPayload)
     async def assign_ticket(
         self,
         info: Info,
@@ -91,27 +83,20 @@ class RoutingMutation:
         expected_version: int | None = None,
     ) -> TicketPayload:
         principal = principal_of(info)
-
-        async def run() -> TicketPayload:
-            rt: Runtime = info.context.rt
-            record = await assignment.assign_ticket(
-                rt,
-                principal,
-                decode_id(id, "Ticket", ["id"]),
-                decode_optional_id(agent_id, "Agent", ["agentId"]),
-                decode_optional_id(group_id, "Group", ["groupId"]),
-                expected_version,
-            )
-            return await ticket_payload(info, record)
-
-        return await attempt(run, TicketPayload)
+        rt: Runtime = info.context.rt
+        record = await assignment.assign_ticket(
+            rt,
+            principal,
+            decode_id(id, "Ticket", ["id"]),
+            decode_optional_id(agent_id, "Agent", ["agentId"]),
+            decode_optional_id(group_id, "Group", ["groupId"]),
+            expected_version,
+        )
+        return await ticket_payload(info, record)
 
     @strawberry.mutation(description="Runs routing and assignment again, as on creation.")
+    @reports_user_errors(TicketPayload)
     async def auto_assign_ticket(self, info: Info, id: strawberry.ID) -> TicketPayload:
         principal = principal_of(info)
-
-        async def run() -> TicketPayload:
-            record = await assignment.auto_assign_ticket(info.context.rt, principal, decode_id(id, "Ticket", ["id"]))
-            return await ticket_payload(info, record)
-
-        return await attempt(run, TicketPayload)
+        record = await assignment.auto_assign_ticket(info.context.rt, principal, decode_id(id, "Ticket", ["id"]))
+        return await ticket_payload(info, record)

@@ -10,7 +10,7 @@ from app.domain.principal import Principal
 from app.domain.records import SlaPolicyRecord
 from app.services import sla
 from resolvers.access import Info, principal_of
-from resolvers.payloads import attempt, decode_id, decode_optional_id
+from resolvers.payloads import decode_id, decode_optional_id, reports_user_errors
 from schema import errors, ids
 from schema.common import Node
 from schema.payloads import DeletePayload
@@ -101,43 +101,31 @@ class SlaQuery:
 @strawberry.type
 class SlaMutation:
     @strawberry.mutation
+    @reports_user_errors(BusinessCalendarPayload)
     async def create_business_calendar(self, info: Info, input: BusinessCalendarInput) -> BusinessCalendarPayload:
         principal = principal_of(info)
-
-        async def run() -> BusinessCalendarPayload:
-            record = await sla.create_calendar(info.context.rt, principal, _calendar_input(input))
-            return BusinessCalendarPayload(calendar=BusinessCalendar.of(record))
-
-        return await attempt(run, BusinessCalendarPayload)
+        record = await sla.create_calendar(info.context.rt, principal, _calendar_input(input))
+        return BusinessCalendarPayload(calendar=BusinessCalendar.of(record))
 
     @strawberry.mutation
+    @reports_user_errors(SlaPolicyPayload)
     async def create_sla_policy(self, info: Info, input: SlaPolicyInput) -> SlaPolicyPayload:
         principal = principal_of(info)
-
-        async def run() -> SlaPolicyPayload:
-            record = await sla.create_policy(info.context.rt, principal, _policy_input(input))
-            return SlaPolicyPayload(policy=(await _with_calendars(info, [record]))[0])
-
-        return await attempt(run, SlaPolicyPayload)
+        record = await sla.create_policy(info.context.rt, principal, _policy_input(input))
+        return SlaPolicyPayload(policy=(await _with_calendars(info, [record]))[0])
 
     @strawberry.mutation
+    @reports_user_errors(SlaPolicyPayload)
     async def update_sla_policy(self, info: Info, id: strawberry.ID, input: SlaPolicyInput) -> SlaPolicyPayload:
         principal = principal_of(info)
-
-        async def run() -> SlaPolicyPayload:
-            pk = decode_id(id, "SlaPolicy", ["id"])
-            record = await sla.update_policy(info.context.rt, principal, pk, _policy_input(input))
-            return SlaPolicyPayload(policy=(await _with_calendars(info, [record]))[0])
-
-        return await attempt(run, SlaPolicyPayload)
+        pk = decode_id(id, "SlaPolicy", ["id"])
+        record = await sla.update_policy(info.context.rt, principal, pk, _policy_input(input))
+        return SlaPolicyPayload(policy=(await _with_calendars(info, [record]))[0])
 
     @strawberry.mutation
+    @reports_user_errors(DeletePayload)
     async def delete_sla_policy(self, info: Info, id: strawberry.ID) -> DeletePayload:
         principal = principal_of(info)
-
-        async def run() -> DeletePayload:
-            pk = decode_id(id, "SlaPolicy", ["id"])
-            await sla.delete_policy(info.context.rt, principal, pk)
-            return DeletePayload(deleted_id=ids.encode("SlaPolicy", pk))
-
-        return await attempt(run, DeletePayload)
+        pk = decode_id(id, "SlaPolicy", ["id"])
+        await sla.delete_policy(info.context.rt, principal, pk)
+        return DeletePayload(deleted_id=ids.encode("SlaPolicy", pk))

@@ -13,7 +13,15 @@ from app.services import conversation, escalation, lifecycle, relations, satisfa
 from app.services.runtime import Runtime
 from resolvers.access import Info, principal_of
 from resolvers.mutation import new_ticket
-from resolvers.payloads import Outcome, attempt, comment_payload, decode_id, decode_optional_id, ticket_payload
+from resolvers.payloads import (
+    Outcome,
+    attempt,
+    comment_payload,
+    decode_id,
+    decode_optional_id,
+    reports_user_errors,
+    ticket_payload,
+)
 from resolvers.uploads import incoming
 from schema.common import Upload
 from schema.enums import CommentVisibility, TicketLinkKind
@@ -174,6 +182,7 @@ class TicketWorkMutation:
     # ------------------------------------------------------------ conversation
 
     @strawberry.mutation
+    @reports_user_errors(CommentPayload)
     async def add_comment(
         self,
         info: Info,
@@ -183,15 +192,11 @@ class TicketWorkMutation:
         attachments: list[Upload] | None = None,
     ) -> CommentPayload:
         principal = principal_of(info)
-
-        async def run() -> CommentPayload:
-            pk = decode_id(ticket_id, "Ticket", ["ticketId"])
-            comment, ticket = await conversation.add_comment(
-                info.context.rt, principal, pk, body, enums.CommentVisibility(visibility), incoming(attachments)
-            )
-            return await comment_payload(info, comment, ticket)
-
-        return await attempt(run, CommentPayload)
+        pk = decode_id(ticket_id, "Ticket", ["ticketId"])
+        comment, ticket = await conversation.add_comment(
+            info.context.rt, principal, pk, body, enums.CommentVisibility(visibility), incoming(attachments)
+        )
+        return await comment_payload(info, comment, ticket)
 
     @strawberry.mutation(
         description=(
@@ -200,6 +205,7 @@ class TicketWorkMutation:
             "PENDING ticket it moves it back to OPEN, on a RESOLVED one it reopens it."
         )
     )
+    @reports_user_errors(CommentPayload)
     async def add_customer_reply(
         self,
         info: Info,
@@ -209,12 +215,8 @@ class TicketWorkMutation:
         idempotency_key: str | None = None,
     ) -> CommentPayload:
         principal = principal_of(info)
-
-        async def run() -> CommentPayload:
-            pk = decode_id(ticket_id, "Ticket", ["ticketId"])
-            comment, ticket, created = await conversation.add_customer_reply(
-                info.context.rt, principal, pk, body, incoming(attachments), idempotency_key
-            )
-            return await comment_payload(info, comment, ticket, replayed=not created)
-
-        return await attempt(run, CommentPayload)
+        pk = decode_id(ticket_id, "Ticket", ["ticketId"])
+        comment, ticket, created = await conversation.add_customer_reply(
+            info.context.rt, principal, pk, body, incoming(attachments), idempotency_key
+        )
+        return await comment_payload(info, comment, ticket, replayed=not created)
