@@ -18,7 +18,7 @@ from app.domain.errors import DomainError, ValidationErrors
 from schema import errors
 from schema.enums import ErrorCode
 
-__all__ = ["JSON", "SCALARS", "Node", "PageInfo", "Upload", "UserError", "page_size", "user_errors"]
+__all__ = ["JSON", "SCALARS", "Node", "PageInfo", "Payload", "Upload", "UserError", "page_size", "user_errors"]
 
 
 def _file(value: Any) -> UploadFile:
@@ -93,6 +93,13 @@ class UserError:
     field: list[str]
     message: str
     code: ErrorCode
+
+
+@strawberry.type
+class Payload:
+    """What every mutation answers besides its object: why it changed nothing, when it did not."""
+
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 def user_errors(error: DomainError) -> list[UserError]:

@@ -12,7 +12,7 @@ from app.domain.errors import DomainError
 from app.domain.global_ids import is_row_id
 from app.domain.records import ArticleMatchRecord, ArticleRecord
 from schema import errors, ids
-from schema.common import Node, PageInfo, UserError, page_size
+from schema.common import Node, PageInfo, Payload, page_size
 from schema.context import Context
 from schema.enums import ArticleStatus
 from schema.people import Agent, load_agent
@@ -110,9 +110,8 @@ class ArticleInput:
 
 
 @strawberry.type
-class ArticlePayload:
+class ArticlePayload(Payload):
     article: KnowledgeArticle | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 def article_cursor(r: ArticleRecord) -> str:

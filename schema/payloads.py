@@ -4,61 +4,53 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.common import UserError
+from schema.common import Payload
 from schema.people import Agent, Customer, Group
 from schema.tickets import Comment, Ticket
 from schema.tokens import ApiToken
 
 
 @strawberry.type
-class LoginPayload:
+class LoginPayload(Payload):
     token: str | None = strawberry.field(
         default=None,
         description="Bearer token for the Authorization header and the websocket connection_init payload.",
     )
     agent: Agent | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class CustomerPayload:
+class CustomerPayload(Payload):
     customer: Customer | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class TicketPayload:
+class TicketPayload(Payload):
     ticket: Ticket | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class CommentPayload:
+class CommentPayload(Payload):
     comment: Comment | None = None
     ticket: Ticket | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class AgentPayload:
+class AgentPayload(Payload):
     agent: Agent | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class GroupPayload:
+class GroupPayload(Payload):
     group: Group | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class ApiTokenPayload:
+class ApiTokenPayload(Payload):
     token: str | None = strawberry.field(default=None, description="The secret, returned only here and only once.")
     api_token: ApiToken | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class DeletePayload:
+class DeletePayload(Payload):
     deleted_id: strawberry.ID | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)

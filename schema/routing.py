@@ -7,7 +7,7 @@ import strawberry
 from app.domain import enums
 from app.domain.routing import RoutingRule as RuleRecord
 from schema import ids
-from schema.common import Node, UserError
+from schema.common import Node, Payload
 from schema.context import Context
 from schema.enums import Channel, CustomerTier, TicketPriority
 from schema.people import Group, load_group
@@ -81,6 +81,5 @@ class RoutingRuleInput:
 
 
 @strawberry.type
-class RoutingRulePayload:
+class RoutingRulePayload(Payload):
     rule: RoutingRule | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -12,7 +12,7 @@ from app.domain import enums
 from app.domain.records import BusinessCalendarRecord, SlaPolicyRecord
 from app.domain.sla import SlaClockView, TicketSlaView
 from schema import errors, ids
-from schema.common import Node, UserError
+from schema.common import Node, Payload
 from schema.context import Context
 from schema.enums import Channel, CustomerTier, SlaClockState, SlaTarget, TicketPriority
 from schema.people import Group
@@ -200,12 +200,10 @@ class SlaPolicyInput:
 
 
 @strawberry.type
-class BusinessCalendarPayload:
+class BusinessCalendarPayload(Payload):
     calendar: BusinessCalendar | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class SlaPolicyPayload:
+class SlaPolicyPayload(Payload):
     policy: SlaPolicy | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -32,8 +32,9 @@ class PayloadTooLarge(ValueError):
     pass
 
 
-class PostgresBackend(BroadcastBackend):
-    """LISTEN on one dedicated connection, NOTIFY through a small pool of others."""
+class _ReconnectingBackend(BroadcastBackend):
+    """What both backends keep: the channels subscribed to (resubscribed after a reconnect), the
+    messages received, and the backoff between reconnection attempts."""
 
     def __init__(self, url: str, *, retry_delay: float = 0.2, max_retry_delay: float = 5.0) -> None:
         self._url = url
@@ -41,6 +42,24 @@ class PostgresBackend(BroadcastBackend):
         self._max_retry_delay = max_retry_delay
         self._channels: set[str] = set()
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
+
+    def _announce_reconnect(self) -> None:
+        """Consumers catch up from the event log on this: the transport lost what was published."""
+        for channel in self._channels:
+            self._queue.put_nowait(Event(channel, RECONNECTED))
+
+    def _next_delay(self, delay: float) -> float:
+        return min(delay * 2, self._max_retry_delay)
+
+    async def next_published(self) -> Event:
+        return await self._queue.get()
+
+
+class PostgresBackend(_ReconnectingBackend):
+    """LISTEN on one dedicated connection, NOTIFY through a small pool of others."""
+
+    def __init__(self, url: str, *, retry_delay: float = 0.2, max_retry_delay: float = 5.0) -> None:
+        super().__init__(url, retry_delay=retry_delay, max_retry_delay=max_retry_delay)
         self._listen_conn: asyncpg.Connection | None = None
         self._pool: asyncpg.Pool | None = None
         self._reconnector: asyncio.Task[None] | None = None
@@ -79,11 +98,10 @@ class PostgresBackend(BroadcastBackend):
             except Exception as exc:  # any failure (asyncpg.InterfaceError too) means: try again
                 log.warning("LISTEN connection lost; retrying in %.1fs (%s)", delay, type(exc).__name__)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self._max_retry_delay)
+                delay = self._next_delay(delay)
                 continue
             log.info("LISTEN connection re-established")
-            for channel in self._channels:
-                self._queue.put_nowait(Event(channel, RECONNECTED))
+            self._announce_reconnect()
             return
 
     async def disconnect(self) -> None:
@@ -118,19 +136,12 @@ class PostgresBackend(BroadcastBackend):
     def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
         self._queue.put_nowait(Event(channel, payload))
 
-    async def next_published(self) -> Event:
-        return await self._queue.get()
 
-
-class RedisBackend(BroadcastBackend):
+class RedisBackend(_ReconnectingBackend):
     """redis-py 5 to 8 pub/sub, resubscribing after a lost connection."""
 
     def __init__(self, url: str, *, retry_delay: float = 0.2, max_retry_delay: float = 5.0) -> None:
-        self._url = url
-        self._retry_delay = retry_delay
-        self._max_retry_delay = max_retry_delay
-        self._channels: set[str] = set()
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        super().__init__(url, retry_delay=retry_delay, max_retry_delay=max_retry_delay)
         self._client: aioredis.Redis | None = None
         self._reader: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
@@ -165,9 +176,6 @@ class RedisBackend(BroadcastBackend):
             # an unreachable Redis does not hold the caller (a mutation's response) twice as long.
             await self._client.publish(channel, str(message))
 
-    async def next_published(self) -> Event:
-        return await self._queue.get()
-
     async def _read_forever(self) -> None:
         assert self._client is not None
         delay = self._retry_delay
@@ -184,8 +192,7 @@ class RedisBackend(BroadcastBackend):
                             await pubsub.unsubscribe(*removed)
                         subscribed = set(self._channels)
                         if not first:
-                            for channel in subscribed:
-                                self._queue.put_nowait(Event(channel, RECONNECTED))
+                            self._announce_reconnect()
                             first = True
                         delay = self._retry_delay
                     if not subscribed:
@@ -208,4 +215,4 @@ class RedisBackend(BroadcastBackend):
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self._max_retry_delay)
+                delay = self._next_delay(delay)
