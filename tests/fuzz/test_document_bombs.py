@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.fuzz.bombs import BOMBS
+from tests.processes import ServerProcess, running_servers
 
 # The review's bomb and the variants it named: documents of a few hundred bytes that expand into
 # exponential work. The other documents in BOMBS (a 5,000-token wide spread, repeated fields)
@@ -21,7 +22,6 @@ from tests.fuzz.bombs import BOMBS
 # length, bounded by HELPDESK_MAX_TOKENS: several at once on a 2-core machine take the CPU the
 # way any large document does (see README, Security and reliability).
 EXPONENTIAL = {name: BOMBS[name] for name in ("doubling", "doubling-aliases", "doubling-inline", "deep-inline")}
-from tests.processes import ServerProcess, running_servers
 
 ROUNDS = 8
 COPIES = 1  # of each bomb per round: four bombs in flight at once
