@@ -31,6 +31,8 @@ def trim_quoted(text: str) -> str:
     lines = text.replace("\r\n", "\n").split("\n")
     cut = _history_start(lines)
     kept = [line for line in lines[:cut] if not _QUOTED.match(line)]
+    if len(kept) == len(lines):
+        return text.strip()
     trimmed = _squeeze_blank_lines(kept)
     return trimmed if trimmed else text.strip()
 
