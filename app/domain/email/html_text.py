@@ -11,14 +11,19 @@ from inscriptis import get_text
 from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.config import ParserConfig
 
+# inscriptis takes about 2 s per MB of table-heavy HTML; a comment needs no more than the first
+# megabyte (the caller keeps the raw message, attachments and all).
+MAX_HTML_CHARS = 1_000_000
+
 
 def html_to_text(html: str) -> str:
-    """The text of an HTML body, links kept as `[text](url)` so an agent can follow them."""
+    """The text of an HTML body (its first MAX_HTML_CHARS), links kept as `[text](url)` so an
+    agent can follow them."""
     if not html.strip():
         return ""
     config = ParserConfig(css=CSS_PROFILES["strict"], display_links=True)
     try:
-        text = get_text(html, config)
+        text = get_text(html[:MAX_HTML_CHARS], config)
     except Exception:
         # lxml refuses some documents (e.g. nesting past its limit); the raw message is kept by
         # the caller, so an unreadable HTML body is an empty comment, not a lost mail.

@@ -100,12 +100,22 @@ class ParsedMessage:
         return None if self.message is None else _header_text(self.message, name)
 
 
+# The stdlib header parser is quadratic in time and memory (a 5 MB Subject takes minutes, 300 KB
+# of encoded words take gigabytes), so it never sees more of one header than this. Real headers
+# are far shorter: 16 KB is a To line with some 600 addresses.
+MAX_HEADER_CHARS = 16 * 1024
+
+# References kept from an inbound message: the thread's first and the newest ones.
+MAX_REFERENCES = 100
+
+
 class _InboundPolicy(EmailPolicy):
-    """policy.default, reading GB labels as GB18030 and raw 8-bit header bytes as UTF-8 or GB18030."""
+    """policy.default, reading GB labels as GB18030 and raw 8-bit header bytes as UTF-8 or GB18030,
+    and cutting each header value at MAX_HEADER_CHARS before parsing it."""
 
     def header_fetch_parse(self, name: str, value: str) -> Any:
         if isinstance(value, str) and not hasattr(value, "name"):
-            value = readable_header_value(value)
+            value = readable_header_value(value[:MAX_HEADER_CHARS])
         return super().header_fetch_parse(name, value)
 
 
@@ -202,9 +212,9 @@ def _read(message: EmailMessage) -> ParsedMessage | Rejected:
     return ParsedMessage(
         sender=senders[0],
         subject=_header_text(message, "Subject") or "",
-        message_id=normalize_message_id(_header_text(message, "Message-ID")),
-        in_reply_to=message_ids_in(_header_text(message, "In-Reply-To")),
-        references=message_ids_in(_header_text(message, "References")),
+        message_id=normalize_message_id(_raw_header(message, "Message-ID")),
+        in_reply_to=message_ids_in(_raw_header(message, "In-Reply-To")),
+        references=_references(message),
         text=text,
         reply_text=trim_quoted(text),
         html=html,
@@ -224,6 +234,18 @@ def _header_text(part: Message, name: str) -> str | None:
     except Exception:  # the stdlib header parser has raised on odd values; one header is not the mail
         return None
     return None if value is None else clean_header_text(str(value))
+
+
+def _raw_header(message: Message, name: str) -> str | None:
+    """A header's value as it came, unparsed: ids are ASCII tokens, and a long References line
+    must not be cut at MAX_HEADER_CHARS (its newest ids are at the end)."""
+    name = name.lower()
+    return next((str(value) for key, value in message.raw_items() if key.lower() == name), None)
+
+
+def _references(message: Message) -> tuple[str, ...]:
+    ids = message_ids_in(_raw_header(message, "References"))
+    return ids if len(ids) <= MAX_REFERENCES else (ids[0], *ids[-(MAX_REFERENCES - 1) :])
 
 
 def _addresses(message: Message, name: str) -> tuple[MailAddress, ...]:

@@ -6,7 +6,16 @@ import base64
 
 import pytest
 
-from app.domain.email.parsing import MailLimits, ParsedMessage, Rejected, RejectReason, parse_message
+from app.domain.email.html_text import MAX_HTML_CHARS
+from app.domain.email.parsing import (
+    MAX_HEADER_CHARS,
+    MAX_REFERENCES,
+    MailLimits,
+    ParsedMessage,
+    Rejected,
+    RejectReason,
+    parse_message,
+)
 from tests.unit.email.mime import leaf, mail, multipart, text_mail
 
 PNG = base64.b64decode(
@@ -296,3 +305,28 @@ def test_rejected_malformed_mime(entity: bytes) -> None:
     result = rejected(mail(entity, "Subject: broken"))
     assert result.reason is RejectReason.MALFORMED
     assert "Defect" in result.detail
+
+
+# ----------------------------------------------------------------------------- cost bounds
+
+
+def test_huge_headers_are_cut_before_the_quadratic_stdlib_parser_sees_them() -> None:
+    # Unbounded, this Subject takes gigabytes and the To line minutes in email.headerregistry.
+    words = " ".join(["=?utf-8?B?6YCA5qy+?="] * 200_000)
+    recipients = ", ".join(f'"N{i}" <a{i}@example.cn>' for i in range(100_000))
+    references = " ".join(f"<{i}@example.cn>" for i in range(300_000))
+    raw = text_mail("hi", f"Subject: {words}", f"To: {recipients}", f"References: {references}")
+    message = parsed(raw)
+    assert message.subject.startswith("退款退款") and len(message.subject) < MAX_HEADER_CHARS
+    assert 0 < len(message.to) < 1000
+    # References are read raw, not cut: the thread's first id and the newest ones are kept
+    assert len(message.references) == MAX_REFERENCES
+    assert message.references[0] == "<0@example.cn>" and message.references[-1] == "<299999@example.cn>"
+
+
+def test_only_the_first_megabyte_of_html_is_turned_into_text() -> None:
+    html = "<p>开头</p>" + "<table><tr><td>订单</td><td>SO-1</td></tr></table>" * 200_000 + "<p>结尾</p>"
+    message = parsed(mail(leaf("text/html; charset=utf-8", html.encode()), "Subject: big"))
+    assert message.text.startswith("开头") and "结尾" not in message.text
+    assert message.html == html
+    assert MAX_HTML_CHARS == 1_000_000
