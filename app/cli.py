@@ -108,7 +108,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_json)
     url = resolve_database_url(settings)
     upgrade(url)
-    print("worker running: SLA scheduler, auto-close, attachment sweep (no HTTP); stop with Ctrl-C or SIGTERM", flush=True)
+    print(
+        "worker running: SLA scheduler, auto-close, attachment sweep (no HTTP); stop with Ctrl-C or SIGTERM",
+        flush=True,
+    )
     asyncio.run(run_worker(settings, url))
     print("worker stopped", flush=True)
     return 0

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -39,7 +39,7 @@ from app.services.runtime import Runtime
 from app.services.wallboard import wallboard_numbers
 from app.settings import Settings, get_settings
 from app.static_site import SecurityHeaders, examples_directory
-from app.web import download_attachment, healthz, root
+from app.web import download_attachment, graphiql_page, healthz, root, static_files
 from resolvers.http import HelpdeskGraphQL
 from resolvers.schema import build_schema
 
@@ -90,7 +90,7 @@ def create_app(
             await broadcast.disconnect()
             await engine.dispose()
 
-    graphql = HelpdeskGraphQL(
+    graphql = GraphQLEndpoint(
         build_schema(settings),
         graphql_ide="graphiql",
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
@@ -106,6 +106,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/attachments/{attachment_id}", download_attachment),
             WebSocketRoute("/graphql", graphql),
+            Mount("/static", app=static_files(), name="static"),
             *(
                 [Mount("/examples", app=SecurityHeaders(StaticFiles(directory=folder, html=True)), name="examples")]
                 if (folder := examples_directory())
@@ -117,6 +118,12 @@ def create_app(
         exception_handlers=dict.fromkeys(DATABASE_ERRORS, cast(ExceptionHandler, unavailable)),
         lifespan=lifespan,
     )
+
+
+class GraphQLEndpoint(HelpdeskGraphQL):
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's own GraphiQL page loads its scripts from a CDN: a blank page offline.
+        return graphiql_page()
 
 
 DATABASE_ERRORS = (OSError, SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError)
