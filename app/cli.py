@@ -9,12 +9,52 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from app.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
 T = TypeVar("T")
 log = logging.getLogger("helpdesk.cli")
+LOG_FILE_NAME = "helpdesk.log"
+
+
+def configure_command_logging(settings: Settings) -> Path | None:
+    """The log of a long-running command. Piped or redirected (CI, systemd, containers): on stderr,
+    as configured. At a terminal, where a person reads the few lines that say where to go, the
+    log goes to helpdesk.log in the data directory and only warnings and errors to the terminal.
+    Returns the log file, if one is used."""
+    from app.logging_setup import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    if not sys.stdout.isatty():
+        return None
+    root = logging.getLogger()
+    log_file = settings.data_dir / LOG_FILE_NAME
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(log_file, encoding="utf-8")
+    except OSError as exc:
+        log.warning("cannot write %s (%s): logging to the terminal", log_file, exc)
+        return None
+    to_file.setFormatter(root.handlers[0].formatter)
+    to_terminal = logging.StreamHandler(sys.stderr)
+    to_terminal.setLevel(logging.WARNING)
+    to_terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.handlers[:] = [to_file, to_terminal]
+    return log_file
+
+
+def create_app_for_command() -> Starlette:
+    """uvicorn factory for `helpdesk serve` (and its worker processes, which share its terminal)."""
+    from app.main import create_app
+
+    settings = get_settings()
+    configure_command_logging(settings)
+    return create_app(settings)
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -103,13 +143,15 @@ def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from app.background import run_worker
     from app.db.migrate import upgrade
-    from app.logging_setup import configure_logging
 
-    configure_logging(settings.log_level, settings.log_json)
+    log_file = configure_command_logging(settings)
     url = resolve_database_url(settings)
     upgrade(url)
+    if log_file is not None:
+        print(f"Log:       {log_file}", flush=True)
     print(
-        "worker running: SLA scheduler, auto-close, attachment sweep (no HTTP); stop with Ctrl-C or SIGTERM", flush=True
+        "worker running: SLA scheduler, auto-close, attachment sweep (no HTTP); stop with Ctrl-C or SIGTERM",
+        flush=True,
     )
     asyncio.run(run_worker(settings, url))
     print("worker stopped", flush=True)
@@ -120,10 +162,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from app.db.migrate import upgrade
-    from app.logging_setup import configure_logging
     from app.static_site import examples_directory
 
-    configure_logging(settings.log_level, settings.log_json)
+    log_file = configure_command_logging(settings)
     url = resolve_database_url(settings)
     upgrade(url)
     print("database migrated", flush=True)
@@ -141,8 +182,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         from app.demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD
 
         print(f"Demo admin login: {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}", flush=True)
+    if log_file is not None:
+        print(f"Log:       {log_file}", flush=True)
     uvicorn.run(
-        "app.main:create_app_from_env",
+        "app.cli:create_app_for_command",
         factory=True,
         host=args.host,
         port=args.port,

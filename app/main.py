@@ -40,7 +40,7 @@ from app.services.runtime import Runtime
 from app.services.wallboard import wallboard_numbers
 from app.settings import Settings, get_settings
 from app.static_site import SecurityHeaders, examples_directory
-from app.web import download_attachment, healthz, root
+from app.web import download_attachment, healthz, root, static_files
 from resolvers.http import HelpdeskGraphQL
 from resolvers.schema import build_schema
 
@@ -112,6 +112,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/attachments/{attachment_id}", download_attachment),
             WebSocketRoute("/graphql", graphql),
+            Mount("/static", app=static_files(), name="static"),
             *(
                 [Mount("/examples", app=SecurityHeaders(StaticFiles(directory=folder, html=True)), name="examples")]
                 if (folder := examples_directory())

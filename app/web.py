@@ -1,14 +1,19 @@
-"""Plain HTTP endpoints beside /graphql: health, and attachment downloads."""
+"""Plain HTTP endpoints beside /graphql: health, attachment downloads, and GraphiQL's page and files."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import text
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import NoMatchFound
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from app.auth.policy import may_read_attachment
 from app.auth.tokens import bearer
@@ -16,8 +21,24 @@ from app.db.repositories import tickets as ticket_reads
 from app.domain import global_ids
 from app.services import auth as auth_service
 from app.services.runtime import Runtime
+from app.static_site import SecurityHeaders
 
 log = logging.getLogger("helpdesk")
+
+# GraphiQL 3.8.3 with React 18.2.0, vendored from their npm releases (app/static/graphiql/README.md):
+# served from the package, so GraphiQL works without internet access.
+STATIC_DIRECTORY = Path(__file__).resolve().parent / "static"
+# GraphiQL loads only this server's files and talks only to this server. Its stylesheet carries
+# its fonts and icons as data: URLs, and its editors set inline styles.
+GRAPHIQL_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -69,3 +90,18 @@ async def download_attachment(request: Request) -> Response:
         "ETag": f'"{attachment.sha256}"',
     }
     return StreamingResponse(rt.blobs.read(attachment.sha256), media_type=attachment.content_type, headers=headers)
+
+
+@cache
+def _graphiql_html() -> str:
+    return (STATIC_DIRECTORY / "graphiql" / "graphiql.html").read_text(encoding="utf-8")
+
+
+def graphiql_page() -> HTMLResponse:
+    """GraphiQL's page (what GET /graphql shows a browser), loading its scripts from /static."""
+    return HTMLResponse(_graphiql_html(), headers=dict(GRAPHIQL_HEADERS))
+
+
+def static_files() -> ASGIApp:
+    """The package's own browser files (app/static/, mounted at /static), with GraphiQL's headers."""
+    return SecurityHeaders(StaticFiles(directory=STATIC_DIRECTORY), GRAPHIQL_HEADERS)

@@ -23,6 +23,7 @@ from app.auth.tokens import bearer
 from app.limits import json_nesting
 from app.services import auth as auth_service
 from app.services.runtime import Runtime
+from app.web import graphiql_page
 from resolvers.compiled import COMPILED, Abandon, CompiledDocuments, execute_plan
 from resolvers.graphql_over_http import (
     GRAPHQL_RESPONSE_JSON,
@@ -39,6 +40,10 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         super().__init__(*args, **kwargs)
         self.compiled = CompiledDocuments(self.schema._schema)  # type: ignore[attr-defined]
         self.max_json_nesting = max_json_nesting
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's own GraphiQL page loads its scripts from a CDN: a blank page offline.
+        return graphiql_page()
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)

@@ -1,11 +1,14 @@
-"""Fixtures: one fresh database per run (from a migrated template), emptied before each test;
-a real uvicorn server on a random port; GraphQL clients logged in as each role."""
+"""Fixtures: one fresh database per run (from a migrated template), made only when a test needs
+it and emptied before each test that does; a real uvicorn server on a random port; GraphQL
+clients logged in as each role. The app's data directory (attachments) is a temporary folder."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,15 +30,29 @@ from tests.support import (
     base_database_url,
     create_test_database,
     drop_database,
+    drop_stale_test_databases,
     empty_database,
+    use_temporary_data_dir,
 )
 
 PASSWORD = "correct horse battery"
+DATA_DIR = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[DATA_DIR] = use_temporary_data_dir()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if DATA_DIR in config.stash:
+        shutil.rmtree(config.stash[DATA_DIR], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     base = base_database_url()
+    # Databases of runs that were interrupted (Ctrl-C, a killed CI job) before dropping theirs.
+    drop_stale_test_databases(base)
     url = create_test_database(base)
     yield url
     drop_database(base, url)
@@ -60,9 +77,12 @@ def _truncator(database_url: str) -> Iterator[Callable[[], None]]:
 
 
 @pytest.fixture(autouse=True)
-def _clean_database(_truncator: Callable[[], None]) -> None:
-    """Every test starts from an empty, migrated database."""
-    _truncator()
+def _clean_database(request: pytest.FixtureRequest) -> None:
+    """Every test that uses the database (directly or through any fixture) starts from an empty,
+    migrated one. The others, unit tests, neither wait for it nor make the database at all."""
+    if "database_url" in request.fixturenames:
+        truncate: Callable[[], None] = request.getfixturevalue("_truncator")
+        truncate()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import uvicorn
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
@@ -28,6 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "frontend_examples"
 
 
+# The data directory the run was started with (set by use_temporary_data_dir, inherited by xdist
+# workers): the embedded test PostgreSQL lives under it, kept between runs since initdb is slow.
+EMBEDDED_HOME = "HELPDESK_TEST_EMBEDDED_HOME"
+
+
 def base_database_url() -> str:
     """HELPDESK_TEST_DATABASE_URL, else DATABASE_URL, else the embedded PostgreSQL."""
     url = os.environ.get("HELPDESK_TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
@@ -35,8 +43,18 @@ def base_database_url() -> str:
         return url
     from app.db.embedded import ensure_embedded_database
 
-    data_dir = Path(os.environ.get("HELPDESK_DATA_DIR", ROOT / ".helpdesk")) / "test"
-    return ensure_embedded_database(data_dir)
+    home = os.environ.get(EMBEDDED_HOME) or os.environ.get("HELPDESK_DATA_DIR") or ROOT / ".helpdesk"
+    return ensure_embedded_database(Path(home) / "test")
+
+
+def use_temporary_data_dir() -> Path:
+    """Points HELPDESK_DATA_DIR (attachments) at a new temporary folder, for every Settings this
+    process makes and every server or worker it starts, so the tests write nothing into the
+    checkout's ./.helpdesk. The caller removes the folder."""
+    os.environ.setdefault(EMBEDDED_HOME, os.environ.get("HELPDESK_DATA_DIR") or str(ROOT / ".helpdesk"))
+    folder = Path(tempfile.mkdtemp(prefix="helpdesk-test-data-"))
+    os.environ["HELPDESK_DATA_DIR"] = str(folder)
+    return folder
 
 
 def _migrations_fingerprint() -> str:
@@ -54,12 +72,15 @@ def create_test_database(base_url: str) -> str:
     admin = create_sync_engine(sync_url(base_url), isolation_level="AUTOCOMMIT")
     template = f"helpdesk_tpl_{_migrations_fingerprint()}"
     # Unique even for two databases made in the same second by one process (test_migrations).
+    # drop_stale_test_databases reads the creator's pid and the time back from the name.
     run_db = f"helpdesk_test_{os.getpid()}_{int(time.time())}_{os.urandom(3).hex()}"
     with admin.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(727272)"))
         try:
             exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": template}).first()
             if not exists:
+                # Left by a run interrupted while migrating the template (the lock says no one is now).
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{template}_tmp" WITH (FORCE)'))
                 conn.execute(text(f'CREATE DATABASE "{template}_tmp"'))
                 tmp_url = make_url(async_url(base_url)).set(database=f"{template}_tmp").render_as_string(False)
                 upgrade(tmp_url)
@@ -77,6 +98,51 @@ def drop_database(base_url: str, url: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+TEST_DATABASE_NAME = re.compile(r"helpdesk_test_(\d+)_(\d+)_[0-9a-f]+")
+STALE_AFTER_SECONDS = 86_400
+LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
+
+
+def creator_is_gone(pid: int, created: int) -> bool:
+    """Whether the process that made a test database at `created` (epoch seconds) has ended: no
+    process has its pid now, or the one that has it started later (the pid was reused)."""
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return True
+    return started > created + 1  # create_time is a float; the name's time was truncated
+
+
+def stale_test_databases(names: list[str], now: float, local: bool) -> list[str]:
+    """The test databases (named by create_test_database) a run interrupted before it could drop
+    them: a day old, or (on this machine's PostgreSQL, where the pid means something) made by a
+    process that has ended. A concurrent run's database is neither, so it is left alone."""
+    stale = []
+    for name in names:
+        match = TEST_DATABASE_NAME.fullmatch(name)
+        if match is None:
+            continue
+        pid, created = int(match[1]), int(match[2])
+        if now - created > STALE_AFTER_SECONDS or (local and creator_is_gone(pid, created)):
+            stale.append(name)
+    return stale
+
+
+def drop_stale_test_databases(base_url: str) -> list[str]:
+    """Drops what stale_test_databases finds on the server of `base_url`; returns their names."""
+    admin = create_sync_engine(sync_url(base_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            query = text("SELECT datname FROM pg_database WHERE datname LIKE 'helpdesk_test_%'")
+            names = list(conn.execute(query).scalars())
+            stale = stale_test_databases(names, time.time(), make_url(base_url).host in LOCAL_HOSTS)
+            for name in stale:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+    return stale
 
 
 TRUNCATE = "TRUNCATE {} RESTART IDENTITY CASCADE".format(", ".join(f'"{t.name}"' for t in metadata.sorted_tables))

@@ -65,6 +65,7 @@ const state = {
   session: readSession(SESSION_KEY), // {token, agent}
   documents: {},
   report: null,
+  forbidden: false, // the server said this caller may not read reports: the message, no form or figures
   period: null, // {from, to}: the dates the shown report was asked for
   charts: {},
 };
@@ -90,6 +91,7 @@ const signIn = loginHandler({
 function signOut() {
   state.session = null;
   state.report = null;
+  state.forbidden = false;
   sessionStorage.removeItem(SESSION_KEY);
   render();
 }
@@ -155,12 +157,14 @@ async function runReport(event) {
     const variables = { from: `${from}T00:00:00`, to: `${nextDay(to)}T00:00:00`, groupId, timezone };
     state.report = (await request("report", variables)).report;
     state.period = { from, to };
+    state.forbidden = false;
   } catch (error) {
     state.report = null;
     if (error.code === "UNAUTHENTICATED") return signOut();
-    showError(error.code === "FORBIDDEN" ? t("forbidden") : error.message);
+    state.forbidden = error.code === "FORBIDDEN";
+    showError(state.forbidden ? t("forbidden") : error.message);
   }
-  renderReport();
+  render();
 }
 
 function showError(message) {
@@ -193,6 +197,8 @@ function render() {
   $("#login").hidden = signedIn;
   $("#reports").hidden = !signedIn;
   $("#logout").hidden = !signedIn;
+  for (const part of ["#period", "#report-status", "#figures"]) $(part).hidden = state.forbidden;
+  if (state.forbidden) showError(t("forbidden"));
   $("#who").textContent = signedIn ? state.session.agent.name : "";
   const whole = $("#group option[value='']");
   if (whole) whole.textContent = t("wholeHelpdesk");

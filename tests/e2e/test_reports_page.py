@@ -271,8 +271,14 @@ async def test_an_agent_is_told_reports_are_for_supervisors(
     page = browser_page.page
     await sign_in(page, server, agent)
     await expect(page.locator("#report-error")).to_have_text("Reports are for supervisors and admins.", timeout=10_000)
-    await expect(kpi(page, "ticketsCreated")).to_have_text("–")
+    # The message alone: no period form, no empty figures, charts or tables under it.
+    await expect(page.locator("#reports")).to_be_visible()
+    for part in ("#period", "#figures", ".kpi", ".panel", "canvas", "table"):
+        await expect(page.locator(f"{part}:visible")).to_have_count(0)
     assert await page.locator("#chart-volume").evaluate("canvas => Chart.getChart(canvas) === undefined")
+    await page.click('button[data-lang="zh"]')
+    await expect(page.locator("#report-error")).to_have_text("报表仅限主管和管理员查看。")
+    await expect(page.locator("#figures")).to_be_hidden()
 
 
 async def test_a_bad_period_or_time_zone_is_refused_with_a_reason(
