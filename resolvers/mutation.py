@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
+from typing import TypeVar
 
 import strawberry
 from strawberry.types.unset import UnsetType
@@ -47,10 +49,20 @@ from schema.payloads import (
 from schema.people import Agent, Group
 from schema.tokens import ApiToken
 
+C = TypeVar("C")
+
 
 def _given(value: object, unset: object) -> object:
     """Strawberry's UNSET (field absent) becomes the service's UNSET (leave unchanged)."""
     return unset if isinstance(value, UnsetType) else value
+
+
+def _changes(changes: type[C], input: object, unset: object, **decoded: object) -> C:
+    """The service's changes from an update input: each field of `changes` read from the input
+    attribute of the same name, absent ones as the service's UNSET; `decoded` gives the values
+    that need more than copying (ids)."""
+    values = {f.name: _given(getattr(input, f.name), unset) for f in fields(changes)}  # type: ignore[arg-type]
+    return changes(**{**values, **decoded})
 
 
 def _customer_ref(ref: CustomerRef) -> customer_service.CustomerRef:
@@ -118,17 +130,7 @@ class Mutation:
     @reports_user_errors(CustomerPayload)
     async def update_customer(self, info: Info, id: strawberry.ID, input: UpdateCustomerInput) -> CustomerPayload:
         principal = principal_of(info)
-        unset = customer_service.UNSET
-        data = customer_service.CustomerInput(
-            name=_given(input.name, unset),
-            email=_given(input.email, unset),
-            phone=_given(input.phone, unset),
-            company=_given(input.company, unset),
-            tier=_given(input.tier, unset),
-            language=_given(input.language, unset),
-            tags=_given(input.tags, unset),
-            external_refs=_given(input.external_refs, unset),
-        )
+        data = _changes(customer_service.CustomerInput, input, customer_service.UNSET)
         pk = decode_id(id, "Customer", ["id"])
         record = await customer_service.update_customer(info.context.rt, principal, pk, data)
         return customer_payload(info, record)
@@ -151,16 +153,7 @@ class Mutation:
         self, info: Info, id: strawberry.ID, input: UpdateTicketInput, expected_version: int | None = None
     ) -> TicketPayload:
         principal = principal_of(info)
-        unset = ticket_service.UNSET
-        changes = ticket_service.TicketChanges(
-            subject=_given(input.subject, unset),
-            description=_given(input.description, unset),
-            priority=_given(input.priority, unset),
-            category=_given(input.category, unset),
-            tags=_given(input.tags, unset),
-            custom_fields=_given(input.custom_fields, unset),
-            external_ref=_given(input.external_ref, unset),
-        )
+        changes = _changes(ticket_service.TicketChanges, input, ticket_service.UNSET)
         pk = decode_id(id, "Ticket", ["id"])
         record = await ticket_service.update_ticket(info.context.rt, principal, pk, changes, expected_version)
         return await ticket_payload(info, record)
@@ -193,17 +186,9 @@ class Mutation:
         principal = principal_of(info)
         unset = agent_service.UNSET
         group_ids = _given(input.group_ids, unset)
-        changes = agent_service.AgentChanges(
-            name=_given(input.name, unset),
-            role=_given(input.role, unset),
-            skills=_given(input.skills, unset),
-            languages=_given(input.languages, unset),
-            capacity=_given(input.capacity, unset),
-            group_ids=group_ids
-            if group_ids is unset or group_ids is None
-            else decode_ids(group_ids, "Group", ["input", "groupIds"]),  # type: ignore[arg-type]
-            on_vacation=_given(input.on_vacation, unset),
-        )
+        if group_ids is not unset and group_ids is not None:
+            group_ids = decode_ids(group_ids, "Group", ["input", "groupIds"])  # type: ignore[arg-type]
+        changes = _changes(agent_service.AgentChanges, input, unset, group_ids=group_ids)
         pk = decode_id(id, "Agent", ["id"])
         return AgentPayload(agent=Agent.of(await agent_service.update_agent(info.context.rt, principal, pk, changes)))
 
