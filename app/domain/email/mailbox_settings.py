@@ -62,18 +62,23 @@ class CleanMailbox:
     smtp_password: str | None
 
 
-def _header_safe(problems: v.Problems, value: str | None, field: list[str]) -> None:
+def _header_safe(problems: v.Problems, value: str | None, field: list[str]) -> bool:
+    """False (and the one problem of this field) when the value could end a header line."""
     if value is not None and any(ch in value for ch in "\r\n\x00"):
         problems.add("must not contain CR, LF or NUL characters", field)
+        return False
+    return True
 
 
 def _required(problems: v.Problems, value: str | None, field: list[str], max_length: int) -> str:
-    _header_safe(problems, value, field)
+    if not _header_safe(problems, value, field):
+        return ""
     return v.required_text(problems, value, field, max_length)
 
 
 def _optional(problems: v.Problems, value: str | None, field: list[str], max_length: int) -> str | None:
-    _header_safe(problems, value, field)
+    if not _header_safe(problems, value, field):
+        return None
     return v.optional_text(problems, value, field, max_length)
 
 
@@ -88,8 +93,7 @@ def _password(problems: v.Problems, value: str | None, field: list[str], require
         if required:
             problems.add("must not be empty", field)
         return None
-    _header_safe(problems, value, field)
-    if len(value) > MAX_PASSWORD:
+    if _header_safe(problems, value, field) and len(value) > MAX_PASSWORD:
         problems.add(f"must be at most {MAX_PASSWORD} characters", field)
     return value
 
@@ -99,10 +103,11 @@ def clean_mailbox(data: MailboxInput) -> CleanMailbox:
     problems = v.Problems()
     field = ["input"]
     address_field = [*field, "address"]
-    _header_safe(problems, data.address, address_field)
-    address = v.email(problems, data.address, address_field)
-    if address is None:
-        problems.add("must not be empty", address_field)
+    address = None
+    if _header_safe(problems, data.address, address_field):
+        address = v.email(problems, data.address, address_field)
+        if address is None:
+            problems.add("must not be empty", address_field)
     template = data.acknowledgement_template
     if template is not None and len(template) > MAX_TEMPLATE:
         problems.add(f"must be at most {MAX_TEMPLATE} characters", [*field, "acknowledgementTemplate"])
