@@ -266,3 +266,23 @@ async def test_the_customer_shows_when_mail_to_them_bounced(
     bounce = await ingest(http, server, admin.token, mailbox["id"], permanent_bounce())
     assert bounce["outcome"] == "IGNORED_BOUNCE"
     assert (await admin.client.execute(query, {"id": customer_id}))["node"]["emailBouncedAt"] is not None
+
+
+async def test_agents_see_a_tickets_mailbox_but_not_its_server_settings(
+    admin: Actor,
+    make_actor: MakeActor,
+    make_group: MakeGroup,
+    server: ServerThread,
+    http: httpx.AsyncClient,
+) -> None:
+    group = await make_group("华东")
+    box = await admin.client.mutate(CREATE, {"input": mailbox_input(ids.encode("Group", group.id))})
+    created = await ingest(http, server, admin.token, box["mailbox"]["id"], gbk_mail_with_attachment("<v1@x.cn>"))
+    agent = await make_actor(AgentRole.AGENT, [group])
+    query = """query($id: ID!) { ticket(id: $id) { mailbox {
+      address group { id } imap { host username } smtp { host }
+    } } }"""
+    seen = (await agent.client.execute(query, {"id": created["ticket"]["id"]}))["ticket"]["mailbox"]
+    assert seen == {"address": SUPPORT, "group": {"id": ids.encode("Group", group.id)}, "imap": None, "smtp": None}
+    as_admin = (await admin.client.execute(query, {"id": created["ticket"]["id"]}))["ticket"]["mailbox"]
+    assert as_admin["imap"] == {"host": "imap.example.cn", "username": "support"}
