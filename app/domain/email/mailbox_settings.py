@@ -108,15 +108,16 @@ def clean_mailbox(data: MailboxInput) -> CleanMailbox:
         address = v.email(problems, data.address, address_field)
         if address is None:
             problems.add("must not be empty", address_field)
-    template = data.acknowledgement_template
-    if template is not None and len(template) > MAX_TEMPLATE:
-        problems.add(f"must be at most {MAX_TEMPLATE} characters", [*field, "acknowledgementTemplate"])
+    # A body, not a header: newlines are its lines; other control characters are refused.
+    template = v.optional_text(
+        problems, data.acknowledgement_template, [*field, "acknowledgementTemplate"], MAX_TEMPLATE
+    )
     columns: dict[str, Any] = {
         "name": _required(problems, data.name, [*field, "name"], MAX_NAME),
         "address": address,
         "group_id": data.group_id,
         "enabled": data.enabled,
-        "acknowledgement_template": template if template and template.strip() else None,
+        "acknowledgement_template": template,
     }
     imap_password = smtp_password = None
     imap, smtp = data.imap, data.smtp
