@@ -30,8 +30,10 @@ from tests.conftest import TEST_SECRET_KEY, Actor
 from tests.fixtures.inbound_mail import (
     CUSTOMER,
     MALFORMED,
+    RECEIPT,
     SUPPORT,
     customer_mail,
+    gbk_mail_with_attachment,
     out_of_office,
     permanent_bounce,
     reply_to,
@@ -284,3 +286,13 @@ async def test_raw_mail_blobs_survive_the_sweep(rt: Runtime, mailbox: MailboxRec
     assert len(digests) == 2
     for digest in digests:
         assert [chunk async for chunk in own.blobs.read(digest)]
+
+
+async def test_an_attachment_over_the_limit_is_left_out_and_named_in_the_text(
+    rt: Runtime, mailbox: MailboxRecord
+) -> None:
+    small = Runtime(engine=rt.engine, settings=rt.settings.model_copy(update={"max_attachment_bytes": 10}))
+    result = await ingest_email(small, None, mailbox.id, gbk_mail_with_attachment("<att@mail.example.cn>"))
+    assert result.outcome is Outcome.CREATED_TICKET and result.ticket is not None
+    assert f"[attachment 收据.pdf ({len(RECEIPT)} bytes) exceeded the size limit]" in result.ticket.description
+    assert await count(rt, tables.attachments) == 0
