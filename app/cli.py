@@ -1,4 +1,4 @@
-"""The `helpdesk` command: serve, worker, migrate, seed-demo, create-admin, export-schema."""
+"""The `helpdesk` command: serve, worker, migrate, seed-demo, create-admin, export-schema, mailgate."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from app.settings import Settings, get_settings
 
@@ -198,6 +198,55 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# sysexits.h: what a mail server makes of a delivery command's exit status.
+EX_NOUSER = 67  # bounced at once: no such mailbox
+EX_TEMPFAIL = 75  # kept in the queue and retried later
+
+
+def cmd_mailgate(args: argparse.Namespace, settings: Settings) -> int:
+    """One message on stdin, taken for the mailbox by the same service as ingestEmail. Exit 0
+    whatever the outcome (DUPLICATE and REJECTED are recorded too); 67 for an unknown mailbox;
+    75 when the database cannot be reached or anything else fails, so the mail server keeps the
+    message and tries again: mail is never dropped on our error."""
+    from app.db.repositories.mailboxes import mailbox_by_address
+    from app.domain.errors import DomainError
+    from app.services.email_ingest import ingest_email
+    from app.services.runtime import Runtime
+
+    raw = _read_message(sys.stdin.buffer, settings.max_email_bytes)
+
+    async def work(rt: Runtime) -> int:
+        async with rt.reader.connect() as conn:
+            mailbox = await mailbox_by_address(conn, args.mailbox)
+        if mailbox is None:
+            print(f"mailgate: no mailbox with the address {args.mailbox}", file=sys.stderr)
+            return EX_NOUSER
+        result = await ingest_email(rt, None, mailbox.id, raw)
+        ticket = f" ticket #{result.ticket.number}" if result.ticket else ""
+        print(f"mailgate: {result.outcome.value}{ticket}", flush=True)
+        return 0
+
+    try:
+        url = resolve_database_url(settings)
+        return _with_runtime(settings, url, work)
+    except DomainError as error:
+        print(f"mailgate: {error.message}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except Exception as error:  # the database is down, or a defect: the mail server retries later
+        log.exception("mailgate failed")
+        print(f"mailgate: temporary failure: {type(error).__name__}: {error}", file=sys.stderr)
+        return EX_TEMPFAIL
+
+
+def _read_message(stream: BinaryIO, limit: int) -> bytes:
+    """At most limit + 1 bytes (enough to know the message is too large, which the service then
+    records as REJECTED); the rest is read and dropped so the sender never sees a broken pipe."""
+    raw = stream.read(limit + 1)
+    while stream.read(1 << 20):
+        pass
+    return raw
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk", description="Helpdesk: a GraphQL customer-service ticket system")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -222,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     admin.set_defaults(handler=cmd_create_admin)
 
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(handler=cmd_export_schema)
+
+    mailgate = commands.add_parser(
+        "mailgate", help="take one raw message from stdin for a mailbox (for a mail server's pipe transport)"
+    )
+    mailgate.add_argument("--mailbox", required=True, help="the mailbox's address, e.g. support@example.cn")
+    mailgate.set_defaults(handler=cmd_mailgate)
     return parser
 
 

@@ -154,8 +154,10 @@ def middleware(settings: Settings) -> list[Middleware]:
         Middleware(
             BodySizeLimit,
             max_bytes=settings.max_request_bytes,
-            # A multipart request may carry a few files of up to the attachment limit each.
-            max_upload_bytes=settings.max_attachment_bytes * 5 + settings.max_request_bytes,
+            # A multipart request may carry a few files of up to the attachment limit each, or one
+            # raw mail message (ingestEmail).
+            max_upload_bytes=max(settings.max_attachment_bytes * 5, settings.max_email_bytes)
+            + settings.max_request_bytes,
         ),
     ]
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     max_tags: int = 20
     max_tag_length: int = 50
     max_attachment_bytes: int = 25 * 1024 * 1024
+    # Inbound mail: a bigger raw message is REJECTED (and quarantined) before it is parsed.
+    max_email_bytes: int = 40 * 1024 * 1024
+
+    # Encrypts secrets stored in the database (mailbox passwords): a Fernet key (32 url-safe
+    # base64 bytes). Unset with an embedded database: generated once into data_dir/secret.key.
+    secret_key: SecretStr | None = None
 
     auto_close_after_hours: float = Field(
         default=72.0, validation_alias=AliasChoices("HELPDESK_AUTO_CLOSE_AFTER_HOURS", "HELPDESK_AUTO_CLOSE_AFTER")

@@ -13,6 +13,7 @@ from app.services import auth as auth_service
 from resolvers.access import Info
 from resolvers.sla import sla_node
 from schema.common import Node
+from schema.email import load_mailbox
 from schema.knowledge import load_article
 from schema.people import load_agent, load_customer, load_group
 from schema.routing import RoutingRule
@@ -62,6 +63,12 @@ async def _api_token(info: Info, principal: Principal, pk: int) -> Node | None:
     return ApiToken.of(found[pk]) if pk in found else None
 
 
+async def _mailbox(info: Info, principal: Principal, pk: int) -> Node | None:
+    if not allows(principal, Action.MANAGE_MAILBOXES):
+        return None
+    return await load_mailbox(info, pk)
+
+
 def _sla(type_name: str) -> Finder:
     async def find(info: Info, principal: Principal, pk: int) -> Node | None:
         return await sla_node(info, principal, type_name, pk)
@@ -81,6 +88,7 @@ FINDERS: dict[str, Finder] = {
     "SlaPolicy": _sla("SlaPolicy"),
     "BusinessCalendar": _sla("BusinessCalendar"),
     "ApiToken": _api_token,
+    "Mailbox": _mailbox,
 }
 
 # Published articles are public: the one kind of node anonymous callers may read.

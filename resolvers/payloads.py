@@ -9,12 +9,14 @@ from enum import Enum
 from typing import ParamSpec, TypeVar
 
 from app.auth.policy import Action, allows, may_read_comment
+from app.domain.enums import EmailIngestOutcome
 from app.domain.errors import DomainError, NotFound
 from app.domain.records import CommentRecord, CustomerRecord, TicketRecord
+from app.services.email_ingest import IngestResult
 from resolvers.access import Info
 from schema import ids
 from schema.common import user_errors
-from schema.payloads import CommentPayload, CustomerPayload, TicketPayload
+from schema.payloads import CommentPayload, CustomerPayload, IngestEmailPayload, TicketPayload
 from schema.people import Customer
 from schema.tickets import Comment, Ticket
 
@@ -141,3 +143,13 @@ def customer_payload(info: Info, record: CustomerRecord) -> CustomerPayload:
     if principal is None or not allows(principal, Action.READ_CUSTOMERS):
         return CustomerPayload(user_errors=user_errors(NotFound("no such customer", ["id"])))
     return CustomerPayload(customer=Customer.of(record))
+
+
+async def ingest_payload(info: Info, result: IngestResult) -> IngestEmailPayload:
+    """What ingesting a message made. The ticket and comment are shown by the query rules (a relay's
+    API token sees its own groups' tickets); a ticket the message created is the caller's to see
+    once, as with createTicket. A DUPLICATE answers with what the first copy made, if visible."""
+    outcome = Outcome.CREATED if result.outcome is EmailIngestOutcome.CREATED_TICKET else Outcome.CHANGED
+    ticket = await _shown_ticket(info, result.ticket, outcome) if result.ticket else None
+    comment = await _shown_comment(info, result.comment, Outcome.CHANGED) if result.comment else None
+    return IngestEmailPayload(outcome=result.outcome, ticket=ticket, comment=comment)

@@ -17,6 +17,7 @@ from strawberry.types.graphql import OperationType
 
 from app.settings import Settings
 from resolvers.document_limits import DocumentLimits
+from resolvers.email import EmailMutation, EmailQuery
 from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters, mask_unexpected
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.mutation import Mutation
@@ -134,10 +135,12 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
     return HelpdeskSchema(
         config=StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=PerEventMemoExecutor,
-        query=merge_types("Query", (Query, RoutingQuery, RealtimeQuery, SlaQuery, KnowledgeQuery, ReportQuery)),
+        query=merge_types(
+            "Query", (Query, RoutingQuery, RealtimeQuery, SlaQuery, KnowledgeQuery, ReportQuery, EmailQuery)
+        ),
         subscription=Subscription,
         mutation=merge_types(
-            "Mutation", (Mutation, TicketWorkMutation, RoutingMutation, SlaMutation, KnowledgeMutation)
+            "Mutation", (Mutation, TicketWorkMutation, RoutingMutation, SlaMutation, KnowledgeMutation, EmailMutation)
         ),
         validation=validation,
         extensions=[

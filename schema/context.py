@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
 from app.db.repositories import events as event_reads
+from app.db.repositories import mailboxes as mailbox_reads
 from app.db.repositories import people, tickets
 from app.db.repositories import sla as sla_reads
 from app.domain.principal import Principal
@@ -82,6 +83,7 @@ class Loaders:
         self.customer = self._by_key(people.customers_by_ids, None)
         self.agent = self._by_key(people.agents_by_ids, None)
         self.group = self._by_key(people.groups_by_ids, None)
+        self.mailbox = self._by_key(mailbox_reads.mailboxes_by_ids, None)
         self.ticket = DataLoader(self._visible_tickets)
         self.agent_group_ids = self._by_key(people.group_ids_of_agents, [])
         self.group_member_ids = self._by_key(people.member_ids_of_groups, [])

@@ -12,7 +12,9 @@ from app.domain.enums import (
     Channel,
     CommentVisibility,
     CustomerTier,
+    EmailIngestOutcome,
     ErrorCode,
+    MailSecurity,
     OrderDirection,
     Sentiment,
     SlaClockState,
@@ -44,6 +46,8 @@ for _enum in (
     TicketOrderField,
     OrderDirection,
     ErrorCode,
+    MailSecurity,
+    EmailIngestOutcome,
 ):
     strawberry.enum(_enum)
 
@@ -55,7 +59,9 @@ __all__ = [
     "Channel",
     "CommentVisibility",
     "CustomerTier",
+    "EmailIngestOutcome",
     "ErrorCode",
+    "MailSecurity",
     "OrderDirection",
     "Sentiment",
     "SlaClockState",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from schema.common import Payload
+from schema.email import Mailbox
+from schema.enums import EmailIngestOutcome
 from schema.people import Agent, Customer, Group
 from schema.tickets import Comment, Ticket
 from schema.tokens import ApiToken
@@ -54,3 +56,15 @@ class ApiTokenPayload(Payload):
 @strawberry.type
 class DeletePayload(Payload):
     deleted_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class MailboxPayload(Payload):
+    mailbox: Mailbox | None = None
+
+
+@strawberry.type
+class IngestEmailPayload(Payload):
+    outcome: EmailIngestOutcome | None = None
+    ticket: Ticket | None = None
+    comment: Comment | None = None

@@ -34,6 +34,9 @@ class Customer(Node):
         description='Identifiers in other systems, e.g. {"orderIds": ["SO-1001"], "wechat": "..."}.'
     )
     created_at: datetime
+    email_bounced_at: datetime | None = strawberry.field(
+        description="Set when mail to this address bounced for good; nothing more is sent to it."
+    )
     pk: strawberry.Private[int]
 
     @classmethod
@@ -50,6 +53,7 @@ class Customer(Node):
             tags=r.tags,
             external_refs=JSON(r.external_refs),
             created_at=r.created_at,
+            email_bounced_at=r.email_bounced_at,
         )
 
     @strawberry.field

@@ -27,6 +27,7 @@ from app.events.cursors import EventPosition
 from schema import errors, ids
 from schema.common import JSON, Node, PageInfo, page_size
 from schema.context import Context
+from schema.email import Mailbox, load_mailbox
 from schema.enums import (
     Channel,
     CommentVisibility,
@@ -98,6 +99,9 @@ class Comment(Node):
     body: str
     visibility: CommentVisibility
     created_at: datetime
+    message_id: str | None = strawberry.field(
+        description="Message-ID of the mail this comment came from or went out as."
+    )
     pk: strawberry.Private[int]
     author_agent_pk: strawberry.Private[int | None]
     author_customer_pk: strawberry.Private[int | None]
@@ -110,6 +114,7 @@ class Comment(Node):
             body=r.body,
             visibility=CommentVisibility(r.visibility),
             created_at=r.created_at,
+            message_id=r.message_id,
             author_agent_pk=r.author_agent_id,
             author_customer_pk=r.author_customer_id,
         )
@@ -264,6 +269,10 @@ class Ticket(Node):
     @strawberry.field
     async def group(self, info: Info) -> Group | None:
         return await load_group(info, self.record.group_id)
+
+    @strawberry.field(description="The mailbox the conversation runs through, for tickets that came by mail.")
+    async def mailbox(self, info: Info) -> Mailbox | None:
+        return await load_mailbox(info, self.record.mailbox_id)
 
     @strawberry.field(description="Agents and groups working on it beside the assignee (cross-department work).")
     async def collaborators(self, info: Info) -> list[Agent]:

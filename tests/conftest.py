@@ -62,7 +62,13 @@ def database_url() -> Iterator[str]:
 def settings(database_url: str) -> Settings:
     # Websockets re-read their caller every half second (production: 5 s), so the tests of a
     # revoked or demoted credential on an open socket wait that long, not ten times as long.
-    return Settings(database_url=database_url, log_json=False, credential_recheck_seconds=0.5)
+    return Settings(
+        database_url=database_url, log_json=False, credential_recheck_seconds=0.5, secret_key=TEST_SECRET_KEY
+    )
+
+
+# A fixed Fernet key, so mailbox passwords stored by one test process are readable by the CLI it runs.
+TEST_SECRET_KEY = "uCZ9r3cM5o0CzXo1mB7M2m6Qp3cY0Jb8hJ6pJk3Zl0Y="
 
 
 @pytest.fixture(scope="session")

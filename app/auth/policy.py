@@ -35,6 +35,9 @@ class Action(StrEnum):
     READ_REPORTS = "readReports"
     PUBLISH_ARTICLE = "publishArticle"
     WRITE_ARTICLE = "writeArticle"
+    # email
+    MANAGE_MAILBOXES = "manageMailboxes"
+    INGEST_EMAIL = "ingestEmail"
 
 
 MINIMUM_ROLE: dict[Action, AgentRole] = {
@@ -54,6 +57,9 @@ MINIMUM_ROLE: dict[Action, AgentRole] = {
     Action.READ_REPORTS: AgentRole.SUPERVISOR,
     Action.PUBLISH_ARTICLE: AgentRole.SUPERVISOR,
     Action.WRITE_ARTICLE: AgentRole.AGENT,
+    Action.MANAGE_MAILBOXES: AgentRole.ADMIN,
+    # Sessions: admins only (see require_mail_intake for API tokens).
+    Action.INGEST_EMAIL: AgentRole.ADMIN,
 }
 
 
@@ -72,6 +78,15 @@ def require_signed_in(principal: Principal, action: Action) -> None:
     tokens would outlive its own revocation."""
     if principal.credential is CredentialKind.API_TOKEN:
         raise Forbidden(f"{action.value} needs a signed-in session, not an API token")
+
+
+def require_mail_intake(principal: Principal) -> None:
+    """Handing in raw mail is for the relays that receive it: an API token (a mail gateway,
+    whatever its agent's role) or an admin. Agents and supervisors at the console get FORBIDDEN:
+    a raw message can claim any sender and open tickets in any mailbox's group."""
+    if principal.credential is CredentialKind.API_TOKEN:
+        return
+    require(principal, Action.INGEST_EMAIL)
 
 
 def may_read_comment(principal: Principal | None, visibility: str) -> bool:

@@ -82,6 +82,8 @@ customers = Table(
     Column("external_refs", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     _created_at(),
     _updated_at(),
+    # Mail to this address bounced for good: nothing more is sent to it.
+    Column("email_bounced_at", DateTime(timezone=True)),
     _one_of("tier", enums.CustomerTier),
     # Search by name/email/phone/company: one trigram index over the concatenation.
     Column(
@@ -252,6 +254,8 @@ tickets = Table(
     Column("sla_at_risk", Boolean, nullable=False, server_default=text("false")),
     # Full-text document (segmented Chinese + English), maintained by the services.
     Column("search_vector", TSVECTOR),
+    # The mailbox the conversation runs through (tickets that came by mail).
+    Column("mailbox_id", BigInteger, ForeignKey("mailboxes.id", ondelete="SET NULL")),
     _one_of("status", enums.TicketStatus),
     _one_of("priority", enums.TicketPriority),
     _one_of("channel", enums.Channel),
@@ -366,9 +370,12 @@ comments = Table(
     Column("author_agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL")),
     Column("author_customer_id", BigInteger, ForeignKey("customers.id", ondelete="SET NULL")),
     _created_at(),
+    # Message-ID of the mail the comment came from or went out as: replies are threaded on it.
+    Column("message_id", Text),
     _one_of("visibility", enums.CommentVisibility),
 )
 Index("ix_comments_ticket_created", comments.c.ticket_id, comments.c.created_at, comments.c.id)
+Index("ix_comments_message_id", comments.c.message_id, postgresql_where=comments.c.message_id.isnot(None))
 
 attachments = Table(
     "attachments",
@@ -649,3 +656,82 @@ article_searches = Table(
 )
 Index("ix_article_searches_created", article_searches.c.created_at)
 Index("ix_article_searches_caller_created", article_searches.c.caller_key, article_searches.c.created_at)
+
+# ---------------------------------------------------------------- email
+
+mailboxes = Table(
+    "mailboxes",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("group_id", BigInteger, ForeignKey("groups.id", ondelete="SET NULL")),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    # IMAP fetching (all null: mail arrives by ingestEmail or the mailgate only).
+    Column("imap_host", Text),
+    Column("imap_port", Integer),
+    Column("imap_security", String(16)),
+    Column("imap_username", Text),
+    # Fernet tokens (app.auth.secrets); the passwords themselves are never stored or returned.
+    Column("imap_password_encrypted", Text),
+    Column("imap_folder", Text),
+    Column("smtp_host", Text),
+    Column("smtp_port", Integer),
+    Column("smtp_security", String(16)),
+    Column("smtp_username", Text),
+    Column("smtp_password_encrypted", Text),
+    Column("smtp_from_name", Text),
+    Column("acknowledgement_template", Text),
+    Column("last_fetched_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    _created_at(),
+    _updated_at(),
+    CheckConstraint("imap_security IN ('NONE', 'STARTTLS', 'TLS')", name="imap_security_valid"),
+    CheckConstraint("smtp_security IN ('NONE', 'STARTTLS', 'TLS')", name="smtp_security_valid"),
+    CheckConstraint("imap_port BETWEEN 1 AND 65535", name="imap_port_range"),
+    CheckConstraint("smtp_port BETWEEN 1 AND 65535", name="smtp_port_range"),
+)
+Index("uq_mailboxes_address", func.lower(mailboxes.c.address), unique=True)
+
+# Every message a mailbox took, whatever became of it: the duplicate guard (one row per
+# Message-ID, or per raw-bytes digest when there is none) and the threading lookup.
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    _id(),
+    Column("mailbox_id", BigInteger, ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", Text),
+    Column("outcome", String(24), nullable=False),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="SET NULL")),
+    Column("comment_id", BigInteger, ForeignKey("comments.id", ondelete="SET NULL")),
+    # The raw message in the blob store.
+    Column("raw_sha256", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _one_of("outcome", enums.EmailIngestOutcome),
+)
+Index(
+    "uq_inbound_messages_mailbox_message",
+    inbound_messages.c.mailbox_id,
+    func.coalesce(inbound_messages.c.message_id, inbound_messages.c.raw_sha256),
+    unique=True,
+)
+Index(
+    "ix_inbound_messages_message_id",
+    inbound_messages.c.message_id,
+    postgresql_where=inbound_messages.c.message_id.isnot(None),
+)
+
+# Messages refused as unreadable (REJECTED): kept, raw, for a person to look at and retry.
+mail_quarantine = Table(
+    "mail_quarantine",
+    metadata,
+    _id(),
+    Column("mailbox_id", BigInteger, ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("raw_sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False, server_default=text("''")),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("retried_at", DateTime(timezone=True)),
+)
+Index("ix_mail_quarantine_mailbox_received", mail_quarantine.c.mailbox_id, mail_quarantine.c.received_at)

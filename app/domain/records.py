@@ -20,6 +20,7 @@ class CustomerRecord:
     external_refs: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    email_bounced_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class TicketRecord:
     resolved_at: datetime | None
     closed_at: datetime | None
     sla_due_at: datetime | None
+    mailbox_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,7 @@ class CommentRecord:
     author_agent_id: int | None
     author_customer_id: int | None
     created_at: datetime
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,3 +227,28 @@ class ArticleMatchRecord:
     article: ArticleRecord
     score: float
     snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxRecord:
+    """A mailbox as shown: everything but the passwords."""
+
+    id: int
+    name: str
+    address: str
+    group_id: int | None
+    enabled: bool
+    imap_host: str | None
+    imap_port: int | None
+    imap_security: str | None
+    imap_username: str | None
+    imap_folder: str | None
+    smtp_host: str | None
+    smtp_port: int | None
+    smtp_security: str | None
+    smtp_username: str | None
+    smtp_from_name: str | None
+    acknowledgement_template: str | None
+    last_fetched_at: datetime | None
+    last_error: str | None
+    created_at: datetime

@@ -100,7 +100,7 @@ async def attach_files(
 
 
 async def sweep_unreferenced_blobs(rt: Runtime, older_than: timedelta = ORPHAN_AGE) -> int:
-    """Removes stored bytes that no attachment references and that were written before
+    """Removes stored bytes that no attachment or inbound message references and that were written before
     `older_than` ago (and staged uploads abandoned as long ago). Safe beside uploads of the
     same bytes and beside other sweeping processes. Returns how many blobs were removed."""
     cutoff = (rt.clock.now() - older_than).timestamp()
@@ -108,7 +108,10 @@ async def sweep_unreferenced_blobs(rt: Runtime, older_than: timedelta = ORPHAN_A
     if not candidates:
         return 0
     async with rt.reader.connect() as conn:
-        referenced = set(await conn.scalars(select(at.c.sha256).where(at.c.sha256.in_(candidates)).distinct()))
+        referenced: set[str] = set()
+        # Raw inbound mail (kept for every message taken, and for the quarantine) is stored here too.
+        for column in (at.c.sha256, tables.inbound_messages.c.raw_sha256, tables.mail_quarantine.c.raw_sha256):
+            referenced.update(await conn.scalars(select(column).where(column.in_(candidates)).distinct()))
     removed = 0
     for sha256 in candidates:
         if sha256 not in referenced and await rt.blobs.remove_if_before(sha256, cutoff):

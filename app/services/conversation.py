@@ -30,7 +30,13 @@ cm = tables.comments
 
 
 async def _insert_comment(
-    tx: Outbox, ticket: TicketRecord, body: str, visibility: CommentVisibility, actor: Actor, now: datetime
+    tx: Outbox,
+    ticket: TicketRecord,
+    body: str,
+    visibility: CommentVisibility,
+    actor: Actor,
+    now: datetime,
+    message_id: str | None = None,
 ) -> CommentRecord:
     row = (
         await tx.conn.execute(
@@ -42,6 +48,7 @@ async def _insert_comment(
                 author_agent_id=actor.agent_id,
                 author_customer_id=actor.customer_id,
                 created_at=now,
+                message_id=message_id,
             )
             .returning(*columns_for(cm, CommentRecord))
         )
@@ -167,15 +174,32 @@ async def _add_customer_reply(
             if existing is not None:
                 row = (await tx.conn.execute(select(*columns_for(cm, CommentRecord)).where(cm.c.id == existing))).one()
                 return CommentRecord(*row), ticket, False
-        actor = Actor(customer_id=ticket.customer_id)
-        _, action = after_customer_reply(TicketStatus(ticket.status))
-        data = {"reason": "CUSTOMER_REPLY", "relayedByAgentId": principal.agent_id}
-        if action is not None:
-            updated = await change_status(tx, ticket, parent, action, actor, now, data)
-        else:
-            updated = await apply_change(tx, ticket, {}, now)
-        comment = await _insert_comment(tx, updated, clean, CommentVisibility.PUBLIC, actor, now)
-        await attach_files(tx, updated, files, comment.id, actor, now)
+        comment, updated = await record_customer_reply(tx, ticket, parent, clean, files, now, principal.agent_id)
         if idempotency_key is not None:
             await idempotency.remember(tx.conn, principal, scope, idempotency_key, fingerprint, comment.id, now)
     return comment, updated, True
+
+
+async def record_customer_reply(
+    tx: Outbox,
+    ticket: TicketRecord,
+    parent: TicketRecord | None,
+    body: str,
+    files: StagedUploads | None,
+    now: datetime,
+    relayed_by_agent_id: int | None,
+    message_id: str | None = None,
+) -> tuple[CommentRecord, TicketRecord]:
+    """The customer's message on a ticket the caller locked (with its parent), in the caller's
+    transaction: PENDING moves to OPEN, RESOLVED reopens, CLOSED refuses (InvalidTransition).
+    Every path a customer's words arrive by (addCustomerReply, inbound mail) comes through here."""
+    actor = Actor(customer_id=ticket.customer_id)
+    _, action = after_customer_reply(TicketStatus(ticket.status))
+    data: dict[str, object] = {"reason": "CUSTOMER_REPLY", "relayedByAgentId": relayed_by_agent_id}
+    if action is not None:
+        updated = await change_status(tx, ticket, parent, action, actor, now, data)
+    else:
+        updated = await apply_change(tx, ticket, {}, now)
+    comment = await _insert_comment(tx, updated, body, CommentVisibility.PUBLIC, actor, now, message_id)
+    await attach_files(tx, updated, files, comment.id, actor, now)
+    return comment, updated

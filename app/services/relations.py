@@ -16,6 +16,7 @@ from app.domain.errors import Duplicate, InvalidInput, NotFound, PreconditionFai
 from app.domain.lifecycle import Action
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
+from app.events.outbox import Outbox
 from app.services.lifecycle import change_status, open_children
 from app.services.runtime import Runtime
 from app.services.ticket_changes import Actor, apply_change, lock_pair, lock_ticket, record
@@ -35,51 +36,60 @@ async def link_tickets(
     actor = Actor.of(principal)
     async with rt.transaction() as tx:
         ticket, other_ticket = await lock_pair(tx.conn, principal, (ticket_id, "id"), (other_id, "otherId"))
-        # A link shows on both tickets without a direction, so the same kind from the other end
-        # is the same link (both tickets are locked, so this check cannot race).
-        reverse = (
+        updated = await link_locked(tx, ticket, other_ticket, kind, actor, now)
+    return updated
+
+
+async def link_locked(
+    tx: Outbox, ticket: TicketRecord, other_ticket: TicketRecord, kind: TicketLinkKind, actor: Actor, now: datetime
+) -> TicketRecord:
+    """Links two tickets the caller has locked, in its transaction (a LINKED event on both);
+    Duplicate when they already are. Returns `ticket` after the change."""
+    # A link shows on both tickets without a direction, so the same kind from the other end
+    # is the same link (both tickets are locked, so this check cannot race).
+    reverse = (
+        await tx.conn.execute(
+            select(tl.c.id).where(
+                tl.c.ticket_id == other_ticket.id, tl.c.other_ticket_id == ticket.id, tl.c.kind == kind.value
+            )
+        )
+    ).first()
+    inserted = None
+    if reverse is None:
+        inserted = (
             await tx.conn.execute(
-                select(tl.c.id).where(
-                    tl.c.ticket_id == other_id, tl.c.other_ticket_id == ticket_id, tl.c.kind == kind.value
+                pg_insert(tl)
+                .values(
+                    ticket_id=ticket.id,
+                    other_ticket_id=other_ticket.id,
+                    kind=kind.value,
+                    created_by_agent_id=actor.agent_id,
+                    created_at=now,
                 )
+                .on_conflict_do_nothing()
+                .returning(tl.c.id)
             )
         ).first()
-        inserted = None
-        if reverse is None:
-            inserted = (
-                await tx.conn.execute(
-                    pg_insert(tl)
-                    .values(
-                        ticket_id=ticket_id,
-                        other_ticket_id=other_id,
-                        kind=kind.value,
-                        created_by_agent_id=actor.agent_id,
-                        created_at=now,
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(tl.c.id)
-                )
-            ).first()
-        if inserted is None:
-            raise Duplicate(f"the tickets are already linked as {kind.value}", ["kind"])
-        updated = await apply_change(tx, ticket, {}, now)
-        other = await apply_change(tx, other_ticket, {}, now)
-        await record(
-            tx,
-            updated,
-            TicketEventType.LINKED,
-            actor,
-            now,
-            {"otherTicketId": other_id, "kind": kind.value, "direction": "OUTGOING"},
-        )
-        await record(
-            tx,
-            other,
-            TicketEventType.LINKED,
-            actor,
-            now,
-            {"otherTicketId": ticket_id, "kind": kind.value, "direction": "INCOMING"},
-        )
+    if inserted is None:
+        raise Duplicate(f"the tickets are already linked as {kind.value}", ["kind"])
+    updated = await apply_change(tx, ticket, {}, now)
+    other = await apply_change(tx, other_ticket, {}, now)
+    await record(
+        tx,
+        updated,
+        TicketEventType.LINKED,
+        actor,
+        now,
+        {"otherTicketId": other_ticket.id, "kind": kind.value, "direction": "OUTGOING"},
+    )
+    await record(
+        tx,
+        other,
+        TicketEventType.LINKED,
+        actor,
+        now,
+        {"otherTicketId": ticket.id, "kind": kind.value, "direction": "INCOMING"},
+    )
     return updated
 
 

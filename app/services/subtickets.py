@@ -17,7 +17,7 @@ from app.services.attachments import StagedUploads, attach_files, staged_uploads
 from app.services.relations import add_collaborating_group
 from app.services.runtime import Runtime
 from app.services.ticket_changes import Actor, apply_change, ensure_visible, lock_ticket, record
-from app.services.tickets import NewTicket, _validated_intake, insert_ticket
+from app.services.tickets import NewTicket, insert_ticket, validated_intake
 
 t, g = tables.tickets, tables.groups
 
@@ -29,7 +29,7 @@ async def create_sub_ticket(
     one level: a sub-ticket has no sub-tickets of its own. The parent's group collaborates on
     the child, so the parent's agents can follow it; SUB_TICKET_CREATED goes on the parent."""
     require(principal, Permission.CREATE_TICKET)
-    intake = _validated_intake(rt, data)
+    intake = validated_intake(rt, data)
     async with rt.reader.connect() as conn:
         await ensure_visible(conn, principal, parent_id, ["parentId"])
     async with staged_uploads(rt, data.attachments, ["input", "attachments"]) as files:

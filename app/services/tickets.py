@@ -88,7 +88,7 @@ async def create_ticket(
     the retries and races; a retry gets the first ticket back with created=False.
     """
     require(principal, Action.CREATE_TICKET)
-    intake = _validated_intake(rt, data)
+    intake = validated_intake(rt, data)
     if idempotency_key is not None:
         problems = v.Problems()
         v.required_text(problems, idempotency_key, ["idempotencyKey"], 200)
@@ -124,7 +124,7 @@ async def _create_ticket(
     return ticket, True
 
 
-def _validated_intake(rt: Runtime, data: NewTicket) -> dict[str, Any]:
+def validated_intake(rt: Runtime, data: NewTicket) -> dict[str, Any]:
     """The cleaned columns of a new ticket, or every input problem at once."""
     limits = _limits(rt)
     problems = v.Problems()
@@ -145,18 +145,21 @@ def _validated_intake(rt: Runtime, data: NewTicket) -> dict[str, Any]:
 async def insert_ticket(
     rt: Runtime,
     tx: Outbox,
-    principal: Principal,
+    principal: Principal | None,
     data: NewTicket,
     intake: dict[str, Any],
     now: datetime,
     *,
     parent_id: int | None = None,
     group_id: int | None = None,
+    mailbox_id: int | None = None,
+    default_group_id: int | None = None,
 ) -> TicketRecord:
     """Inserts the ticket with everything intake decides, in the caller's transaction: the
     customer (found or created), language, sentiment, the routing rules' classification and
     group, priority, and the assignee the group's strategy picks (or the group queue). The
-    CREATED event says which rules fired; ASSIGNED follows when an agent took it."""
+    CREATED event says which rules fired; ASSIGNED follows when an agent took it. A None
+    principal is the system (inbound mail)."""
     customer = await resolve_customer_ref(tx.conn, data.customer, ["input", "customer"], now)
     text = f"{intake['subject']}\n{intake['description']}"
     language = ticket_language(intake["language"], customer.language, detect_language(text))
@@ -178,6 +181,8 @@ async def insert_ticket(
         sentiment=sentiment,
     )
     target_group = group_id if group_id is not None else decision.group_id
+    if target_group is None:
+        target_group = default_group_id  # e.g. the mailbox's group, when no rule routed the ticket
     choice = await pick_agent(tx.conn, target_group, decision.required_skills, language)
     row = (
         await tx.conn.execute(
@@ -193,6 +198,7 @@ async def insert_ticket(
                 sentiment=sentiment.value,
                 customer_id=customer.id,
                 parent_id=parent_id,
+                mailbox_id=mailbox_id,
                 group_id=target_group,
                 required_skills=list(decision.required_skills),
                 assignee_id=choice.agent_id if choice else None,

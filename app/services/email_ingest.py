@@ -1,0 +1,341 @@
+"""Inbound mail becomes a ticket, a reply on the ticket it answers, or a record of why not.
+
+`ingest_email` is one transaction per message. The Message-ID (or, without one, the sha256 of the
+raw bytes) is claimed first through a unique index on `inbound_messages`, so a message handed in
+twice, even by two relays at the same moment, is taken once; the other gets DUPLICATE. The raw
+message is kept in the blob store for every outcome but DUPLICATE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.auth.policy import require_mail_intake
+from app.db import tables
+from app.db.repositories.mailboxes import mailboxes_by_ids
+from app.db.repositories.rows import among, columns_for
+from app.db.repositories.tickets import TICKET_COLUMNS
+from app.domain import validation as v
+from app.domain.email.classification import AutoReply, Bounce, classify
+from app.domain.email.conversation_match import (
+    KnownTicket,
+    NewTicketRelatedTo,
+    Reply,
+    ThreadDecision,
+    lookup_keys,
+    match_conversation,
+)
+from app.domain.email.parsing import MailLimits, MailPart, ParsedMessage, Rejected, RejectReason, parse_message
+from app.domain.enums import Channel, EmailIngestOutcome, TicketLinkKind, TicketStatus
+from app.domain.errors import NotFound
+from app.domain.principal import Principal
+from app.domain.records import CommentRecord, MailboxRecord, TicketRecord
+from app.events.outbox import Outbox
+from app.services import tickets as ticket_service
+from app.services.attachments import StagedUploads, attach_files, staged_uploads
+from app.services.conversation import record_customer_reply
+from app.services.customers import CustomerRef
+from app.services.lifecycle import lock_with_parent
+from app.services.relations import link_locked
+from app.services.runtime import Runtime
+from app.services.ticket_changes import SYSTEM, lock_ticket
+from app.storage import IncomingFile, StagedFile
+
+im, mq, cm, t, cu = (
+    tables.inbound_messages,
+    tables.mail_quarantine,
+    tables.comments,
+    tables.tickets,
+    tables.customers,
+)
+Outcome = EmailIngestOutcome
+# A merged ticket points at the one it went into; a chain longer than this is not followed.
+MAX_MERGE_HOPS = 10
+NO_SUBJECT = "(no subject)"
+NO_TEXT = "(no text)"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    outcome: EmailIngestOutcome
+    ticket: TicketRecord | None = None
+    comment: CommentRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What the worker thread made of the raw bytes."""
+
+    parsed: ParsedMessage | Rejected
+    kind: Bounce | AutoReply | None = None
+
+
+def _read(raw: bytes, limits: MailLimits, own_address: str) -> _Read:
+    if len(raw) > limits.max_bytes:
+        return _Read(Rejected(RejectReason.TOO_LARGE, f"the message is larger than {limits.max_bytes} bytes"))
+    parsed = parse_message(raw, limits)
+    if isinstance(parsed, Rejected):
+        return _Read(parsed)
+    problems = v.Problems()
+    v.email(problems, parsed.sender.address, ["from"])
+    if problems.items:
+        return _Read(Rejected(RejectReason.NO_SENDER, "the sender's address is not a valid email address"))
+    return _Read(parsed, classify(parsed, own_addresses=[own_address]))
+
+
+async def ingest_email(rt: Runtime, principal: Principal | None, mailbox_id: int, raw: bytes) -> IngestResult:
+    """Takes one raw RFC 5322 message for the mailbox. `principal` None is the system (the mailgate
+    and the fetcher); otherwise an admin or an API token (FORBIDDEN for other callers).
+
+    Outcomes: CREATED_TICKET (a new ticket, channel EMAIL, the customer found or created from
+    From, the mailbox's group unless a routing rule routes it); ADDED_REPLY (a customer reply, as
+    addCustomerReply: PENDING to OPEN, RESOLVED reopened); a reply to a CLOSED ticket is a new
+    ticket linked RELATED; DUPLICATE (this Message-ID was taken before, nothing changed; the first
+    ticket and comment are returned); IGNORED_AUTO_REPLY and IGNORED_BOUNCE (recorded only; a
+    permanent bounce marks the customer's emailBouncedAt); REJECTED (unreadable: kept in
+    mail_quarantine, nothing else)."""
+    if principal is not None:
+        require_mail_intake(principal)
+    async with rt.reader.connect() as conn:
+        mailbox = (await mailboxes_by_ids(conn, [mailbox_id])).get(mailbox_id)
+    if mailbox is None:
+        raise NotFound("no such mailbox", ["mailboxId"])
+    limits = MailLimits(max_bytes=rt.settings.max_email_bytes)
+    # Parsing a large or hostile message is CPU work of seconds: not on the event loop.
+    read = await asyncio.to_thread(_read, raw, limits, mailbox.address)
+    raw_blob = await rt.blobs.stage(_bytes_file("message.eml", "message/rfc822", raw), len(raw), ["message"])
+    try:
+        if isinstance(read.parsed, Rejected):
+            return await _quarantine(rt, mailbox, raw_blob, read.parsed)
+        parsed = read.parsed
+        kept, dropped = _attachments_within(parsed.attachments, rt.settings.max_attachment_bytes)
+        async with staged_uploads(rt, [_part_file(p) for p in kept], ["message", "attachments"]) as files:
+            return await _take(rt, principal, mailbox, raw_blob, parsed, read.kind, files, dropped)
+    finally:
+        await rt.blobs.discard(raw_blob)  # nothing to do once published
+
+
+async def _quarantine(rt: Runtime, mailbox: MailboxRecord, raw_blob: StagedFile, rejected: Rejected) -> IngestResult:
+    async with rt.transaction() as tx:
+        await rt.blobs.publish(raw_blob)
+        await tx.conn.execute(
+            pg_insert(mq).values(
+                mailbox_id=mailbox.id,
+                raw_sha256=raw_blob.file.sha256,
+                size=raw_blob.file.size,
+                reason=str(rejected.reason),
+                detail=rejected.detail[:1000],
+                received_at=rt.clock.now(),
+            )
+        )
+    return IngestResult(Outcome.REJECTED)
+
+
+async def _take(
+    rt: Runtime,
+    principal: Principal | None,
+    mailbox: MailboxRecord,
+    raw_blob: StagedFile,
+    parsed: ParsedMessage,
+    kind: Bounce | AutoReply | None,
+    files: StagedUploads,
+    dropped: Sequence[MailPart],
+) -> IngestResult:
+    now = rt.clock.now()
+    async with rt.transaction() as tx:
+        claim = await tx.conn.scalar(
+            pg_insert(im)
+            .values(
+                mailbox_id=mailbox.id,
+                message_id=parsed.message_id,
+                outcome=Outcome.DUPLICATE.value,  # set below, in this transaction
+                raw_sha256=raw_blob.file.sha256,
+                received_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[im.c.mailbox_id, func.coalesce(im.c.message_id, im.c.raw_sha256)])
+            .returning(im.c.id)
+        )
+        if claim is None:
+            return await _first_taken(tx.conn, mailbox.id, parsed.message_id, raw_blob.file.sha256)
+        await rt.blobs.publish(raw_blob)
+        result = await _outcome(rt, tx, principal, mailbox, parsed, kind, files, dropped)
+        await tx.conn.execute(
+            update(im)
+            .where(im.c.id == claim)
+            .values(
+                outcome=result.outcome.value,
+                ticket_id=result.ticket.id if result.ticket else None,
+                comment_id=result.comment.id if result.comment else None,
+            )
+        )
+    return result
+
+
+async def _outcome(
+    rt: Runtime,
+    tx: Outbox,
+    principal: Principal | None,
+    mailbox: MailboxRecord,
+    parsed: ParsedMessage,
+    kind: Bounce | AutoReply | None,
+    files: StagedUploads,
+    dropped: Sequence[MailPart],
+) -> IngestResult:
+    now = rt.clock.now()
+    if isinstance(kind, Bounce):
+        await _mark_bounced(tx.conn, kind.permanently_failed, now)
+        return IngestResult(Outcome.IGNORED_BOUNCE)
+    if isinstance(kind, AutoReply):
+        return IngestResult(Outcome.IGNORED_AUTO_REPLY)
+    decision = await _thread(tx.conn, parsed)
+    if isinstance(decision, Reply):
+        ticket, parent = await lock_with_parent(tx, None, decision.ticket_id)
+        if TicketStatus(ticket.status) is not TicketStatus.CLOSED:  # it may have closed since the lookup
+            body = _storable(parsed.reply_text.strip() or parsed.text, rt.settings.max_description_length, dropped)
+            relayed_by = principal.agent_id if principal else None
+            comment, updated = await record_customer_reply(
+                tx, ticket, parent, body, files, now, relayed_by, parsed.message_id
+            )
+            return IngestResult(Outcome.ADDED_REPLY, updated, comment)
+        decision = NewTicketRelatedTo(ticket.id)
+    ticket = await _new_ticket(rt, tx, mailbox, parsed, files, dropped)
+    if isinstance(decision, NewTicketRelatedTo):
+        earlier = await lock_ticket(tx.conn, None, decision.ticket_id)
+        ticket = await link_locked(tx, ticket, earlier, TicketLinkKind.RELATED, SYSTEM, now)
+    return IngestResult(Outcome.CREATED_TICKET, ticket)
+
+
+async def _new_ticket(
+    rt: Runtime,
+    tx: Outbox,
+    mailbox: MailboxRecord,
+    parsed: ParsedMessage,
+    files: StagedUploads,
+    dropped: Sequence[MailPart],
+) -> TicketRecord:
+    s = rt.settings
+    data = ticket_service.NewTicket(
+        subject=_storable(parsed.subject, s.max_subject_length) or NO_SUBJECT,
+        description=_storable(parsed.text, s.max_description_length, dropped) or NO_TEXT,
+        channel=Channel.EMAIL,
+        customer=CustomerRef(email=parsed.sender.address, name=_storable(parsed.sender.name, 200) or None),
+    )
+    intake = ticket_service.validated_intake(rt, data)
+    now = rt.clock.now()
+    ticket = await ticket_service.insert_ticket(
+        rt, tx, None, data, intake, now, mailbox_id=mailbox.id, default_group_id=mailbox.group_id
+    )
+    await attach_files(tx, ticket, files, None, SYSTEM, now)
+    return ticket
+
+
+async def _thread(conn: AsyncConnection, parsed: ParsedMessage) -> ThreadDecision:
+    """Looks up what the message points at (stored and sent Message-IDs, [#number] tags) and asks
+    the domain where it goes."""
+    keys = lookup_keys(parsed.in_reply_to, parsed.references, parsed.subject)
+    by_message_id: dict[str, int] = {}
+    if keys.message_ids:
+        for column, table in ((cm.c.message_id, cm), (im.c.message_id, im)):
+            rows = await conn.execute(
+                select(column, table.c.ticket_id).where(among(column, keys.message_ids), table.c.ticket_id.isnot(None))
+            )
+            for message_id, ticket_id in rows:
+                by_message_id.setdefault(message_id, ticket_id)
+    by_number: dict[int, int] = {}
+    if keys.ticket_numbers:
+        rows = await conn.execute(select(t.c.number, t.c.id).where(among(t.c.number, keys.ticket_numbers)))
+        by_number = {number: ticket_id for number, ticket_id in rows}
+    known = await _known_tickets(conn, [*by_message_id.values(), *by_number.values()])
+    return match_conversation(
+        in_reply_to=parsed.in_reply_to,
+        references=parsed.references,
+        subject=parsed.subject,
+        sender=parsed.sender.address,
+        tickets_by_message_id={m: known[i] for m, i in by_message_id.items() if i in known},
+        tickets_by_number={n: known[i] for n, i in by_number.items() if i in known},
+    )
+
+
+async def _known_tickets(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, KnownTicket]:
+    """Each ticket as the domain needs it; a merged one stands for the ticket it went into."""
+    query = select(t.c.id, t.c.status, t.c.merged_into_id, cu.c.email).join(cu, cu.c.id == t.c.customer_id)
+    rows = {r.id: r for r in await conn.execute(query.where(among(t.c.id, list(set(ids)))))} if ids else {}
+    for _ in range(MAX_MERGE_HOPS):
+        targets = {r.merged_into_id for r in rows.values() if r.merged_into_id is not None} - rows.keys()
+        if not targets:
+            break
+        rows.update({r.id: r for r in await conn.execute(query.where(among(t.c.id, list(targets))))})
+    known: dict[int, KnownTicket] = {}
+    for ticket_id in ids:
+        row, hops = rows.get(ticket_id), 0
+        while row is not None and row.merged_into_id is not None and hops < MAX_MERGE_HOPS:
+            row, hops = rows.get(row.merged_into_id), hops + 1
+        if row is not None:
+            known[ticket_id] = KnownTicket(row.id, TicketStatus(row.status), row.email)
+    return known
+
+
+async def _mark_bounced(conn: AsyncConnection, addresses: Sequence[str], now: datetime) -> None:
+    if not addresses:
+        return
+    await conn.execute(
+        update(cu)
+        .where(func.lower(cu.c.email).in_([a.lower() for a in addresses]), cu.c.email_bounced_at.is_(None))
+        .values(email_bounced_at=now)
+    )
+
+
+async def _first_taken(conn: AsyncConnection, mailbox_id: int, message_id: str | None, sha256: str) -> IngestResult:
+    """DUPLICATE, with the ticket and comment the first copy made (when it made any)."""
+    key = message_id if message_id is not None else sha256
+    row = (
+        await conn.execute(
+            select(im.c.ticket_id, im.c.comment_id).where(
+                im.c.mailbox_id == mailbox_id, func.coalesce(im.c.message_id, im.c.raw_sha256) == key
+            )
+        )
+    ).first()
+    ticket = comment = None
+    if row is not None and row.ticket_id is not None:
+        found = (await conn.execute(select(*TICKET_COLUMNS).where(t.c.id == row.ticket_id))).first()
+        ticket = TicketRecord(*found) if found else None
+    if row is not None and row.comment_id is not None:
+        found = (await conn.execute(select(*columns_for(cm, CommentRecord)).where(cm.c.id == row.comment_id))).first()
+        comment = CommentRecord(*found) if found else None
+    return IngestResult(Outcome.DUPLICATE, ticket, comment)
+
+
+def _attachments_within(parts: Sequence[MailPart], max_bytes: int) -> tuple[list[MailPart], list[MailPart]]:
+    kept = [p for p in parts if p.size <= max_bytes]
+    return kept, [p for p in parts if p.size > max_bytes]
+
+
+def _storable(text: str, limit: int, dropped: Sequence[MailPart] = ()) -> str:
+    """Text as a ticket stores it: control characters other than tab and newlines removed, cut at
+    `limit`, with a line for each attachment too large to keep (so the agent knows one came)."""
+    notes = "".join(
+        f"\n\n[attachment {p.filename or 'unnamed'} ({p.size} bytes) exceeded the size limit]" for p in dropped
+    )
+    clean = "".join(ch for ch in text if ch in "\t\n\r" or ord(ch) >= 32).strip()
+    return (clean[: max(0, limit - len(notes))] + notes).strip()[:limit]
+
+
+def _bytes_file(name: str | None, content_type: str, data: bytes) -> IncomingFile:
+    buffer = io.BytesIO(data)
+
+    async def read(size: int) -> bytes:
+        return buffer.read(size)
+
+    return IncomingFile(filename=name, content_type=content_type, read=read)
+
+
+def _part_file(part: MailPart) -> IncomingFile:
+    return _bytes_file(part.filename, part.content_type, part.content)
