@@ -95,8 +95,7 @@ async def add_comment(
     firstRespondedAt and starts a NEW ticket. A CLOSED ticket takes internal notes only."""
     require(principal, Permission.UPDATE_TICKET)
     clean = _body(rt, body)
-    async with rt.reader.connect() as conn:
-        await ensure_visible(conn, principal, ticket_id, ["ticketId"])
+    await ensure_visible(rt.reader, principal, ticket_id, ["ticketId"])
     async with staged_uploads(rt, uploads, ["attachments"]) as files:
         return await _add_comment(rt, principal, ticket_id, clean, visibility, files)
 
@@ -150,8 +149,7 @@ async def add_customer_reply(
         problems = v.Problems()
         v.required_text(problems, idempotency_key, ["idempotencyKey"], 200)
         problems.raise_if_any()
-    async with rt.reader.connect() as conn:
-        await ensure_visible(conn, principal, ticket_id, ["ticketId"])
+    await ensure_visible(rt.reader, principal, ticket_id, ["ticketId"])
     async with staged_uploads(rt, uploads, ["attachments"]) as files:
         return await _add_customer_reply(rt, principal, ticket_id, clean, files, idempotency_key)
 

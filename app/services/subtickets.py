@@ -30,8 +30,7 @@ async def create_sub_ticket(
     the child, so the parent's agents can follow it; SUB_TICKET_CREATED goes on the parent."""
     require(principal, Permission.CREATE_TICKET)
     intake = validated_intake(rt, data)
-    async with rt.reader.connect() as conn:
-        await ensure_visible(conn, principal, parent_id, ["parentId"])
+    await ensure_visible(rt.reader, principal, parent_id, ["parentId"])
     async with staged_uploads(rt, data.attachments, ["input", "attachments"]) as files:
         return await _create_sub_ticket(rt, principal, parent_id, data, intake, group_id, files)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db import tables
 from app.db.repositories.tickets import TICKET_COLUMNS, visible_to
@@ -58,10 +58,11 @@ async def lock_ticket(
     return found[ticket_id]
 
 
-async def ensure_visible(conn: AsyncConnection, principal: Principal, ticket_id: int, field: Sequence[str]) -> None:
+async def ensure_visible(engine: AsyncEngine, principal: Principal, ticket_id: int, field: Sequence[str]) -> None:
     """NOT_FOUND on `field` unless the ticket exists and the caller may see it. A check without a
     lock, made before a request receives uploaded bytes; the use case checks again under lock."""
-    found = await conn.scalar(select(t.c.id).where(t.c.id == ticket_id, visible_to(principal)))
+    async with engine.connect() as conn:
+        found = await conn.scalar(select(t.c.id).where(t.c.id == ticket_id, visible_to(principal)))
     if found is None:
         raise NotFound("no such ticket", list(field))
 
