@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from starlette.datastructures import UploadFile
 
-from app.auth.policy import Action
+from app.auth.policy import Action, require_mail_intake
 from app.domain.email.mailbox_settings import ImapInput, SmtpInput
 from app.domain.email.mailbox_settings import MailboxInput as MailboxData
 from app.domain.enums import MailSecurity
@@ -96,6 +96,8 @@ class EmailMutation:
     @reports_user_errors(IngestEmailPayload)
     async def ingest_email(self, info: Info, mailbox_id: strawberry.ID, message: Upload) -> IngestEmailPayload:
         principal = principal_of(info)
+        # The caller first, then the bytes: a refused caller's upload is never read (review finding 8).
+        require_mail_intake(principal)
         rt = info.context.rt
         pk = decode_id(mailbox_id, "Mailbox", ["mailboxId"])
         raw = await _message_bytes(message, rt.settings.max_email_bytes)

@@ -286,3 +286,19 @@ async def test_agents_see_a_tickets_mailbox_but_not_its_server_settings(
     assert seen == {"address": SUPPORT, "group": {"id": ids.encode("Group", group.id)}, "imap": None, "smtp": None}
     as_admin = (await admin.client.execute(query, {"id": created["ticket"]["id"]}))["ticket"]["mailbox"]
     assert as_admin["imap"] == {"host": "imap.example.cn", "username": "support"}
+
+
+async def test_a_refused_caller_is_refused_before_the_message_is_read(
+    make_actor: MakeActor, mailbox: dict[str, Any], settings: Any, http: httpx.AsyncClient
+) -> None:
+    # On a server that takes messages of at most 1 KiB, a console agent's 4 KiB message is
+    # refused as FORBIDDEN, not as too large: the caller was checked before the bytes were read.
+    small = ServerThread(settings.model_copy(update={"max_email_bytes": 1024}))
+    small.start()
+    try:
+        supervisor = await make_actor(AgentRole.SUPERVISOR)
+        raw = gbk_mail_with_attachment("<big@x.cn>") + b"\r\n" + b"x" * 4096
+        refused = await ingest(http, small, supervisor.token, mailbox["id"], raw)
+    finally:
+        small.stop()
+    assert [e["code"] for e in refused["userErrors"]] == ["FORBIDDEN"]
