@@ -44,15 +44,6 @@ def reports_user_errors(
     return wrap
 
 
-async def attempt(build: Callable[[], Awaitable[P]], failed: Callable[..., P]) -> P:
-    """Runs `build`; a DomainError becomes `failed(user_errors=[...])` and nothing is written
-    (services raise before or inside their one transaction, which then rolls back)."""
-    try:
-        return await build()
-    except DomainError as error:
-        return failed(user_errors=user_errors(error))
-
-
 def decode_id(global_id: str | None, type_name: str, field: list[str]) -> int:
     """A global ID of the expected type, or NOT_FOUND (a malformed ID is just an unknown one)."""
     pk = ids.decode_as(global_id, type_name)

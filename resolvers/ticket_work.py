@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import strawberry
 
 from app.domain import enums
 from app.domain.lifecycle import Action
-from app.domain.records import TicketRecord
 from app.services import conversation, escalation, lifecycle, relations, satisfaction, subtickets
-from app.services.runtime import Runtime
 from resolvers.access import Info, principal_of
 from resolvers.mutation import new_ticket
 from resolvers.payloads import (
     Outcome,
-    attempt,
     comment_payload,
     decode_id,
     decode_optional_id,
@@ -29,15 +24,6 @@ from schema.inputs import CreateTicketInput
 from schema.payloads import CommentPayload, TicketPayload
 
 
-async def _ticket_payload(
-    change: Callable[[Runtime], Awaitable[TicketRecord]], info: Info, outcome: Outcome = Outcome.CHANGED
-) -> TicketPayload:
-    async def run() -> TicketPayload:
-        return await ticket_payload(info, await change(info.context.rt), outcome)
-
-    return await attempt(run, TicketPayload)
-
-
 async def _transition(
     info: Info,
     id: strawberry.ID,
@@ -48,14 +34,11 @@ async def _transition(
     resolution: str | None = None,
 ) -> TicketPayload:
     principal = principal_of(info)
-
-    async def change(rt: Runtime) -> TicketRecord:
-        pk = decode_id(id, "Ticket", ["id"])
-        return await lifecycle.transition(
-            rt, principal, pk, action, expected_version, reason=reason, resolution=resolution
-        )
-
-    return await _ticket_payload(change, info)
+    pk = decode_id(id, "Ticket", ["id"])
+    record = await lifecycle.transition(
+        info.context.rt, principal, pk, action, expected_version, reason=reason, resolution=resolution
+    )
+    return await ticket_payload(info, record)
 
 
 @strawberry.type
@@ -63,105 +46,105 @@ class TicketWorkMutation:
     # ------------------------------------------------------------ lifecycle
 
     @strawberry.mutation(description="NEW -> OPEN.")
+    @reports_user_errors(TicketPayload)
     async def start_ticket(self, info: Info, id: strawberry.ID, expected_version: int | None = None) -> TicketPayload:
         return await _transition(info, id, Action.START, expected_version)
 
     @strawberry.mutation(description="OPEN -> PENDING (waiting for the customer).")
+    @reports_user_errors(TicketPayload)
     async def set_ticket_pending(
         self, info: Info, id: strawberry.ID, reason: str | None = None, expected_version: int | None = None
     ) -> TicketPayload:
         return await _transition(info, id, Action.SET_PENDING, expected_version, reason=reason)
 
     @strawberry.mutation(description="OPEN -> ON_HOLD (waiting for a third party).")
+    @reports_user_errors(TicketPayload)
     async def hold_ticket(
         self, info: Info, id: strawberry.ID, reason: str | None = None, expected_version: int | None = None
     ) -> TicketPayload:
         return await _transition(info, id, Action.HOLD, expected_version, reason=reason)
 
     @strawberry.mutation(description="PENDING or ON_HOLD -> OPEN.")
+    @reports_user_errors(TicketPayload)
     async def resume_ticket(self, info: Info, id: strawberry.ID, expected_version: int | None = None) -> TicketPayload:
         return await _transition(info, id, Action.RESUME, expected_version)
 
     @strawberry.mutation(description="OPEN, PENDING or ON_HOLD -> RESOLVED. Refused while a sub-ticket is unresolved.")
+    @reports_user_errors(TicketPayload)
     async def resolve_ticket(
         self, info: Info, id: strawberry.ID, resolution: str, expected_version: int | None = None
     ) -> TicketPayload:
         return await _transition(info, id, Action.RESOLVE, expected_version, resolution=resolution)
 
     @strawberry.mutation(description="RESOLVED -> OPEN (the customer says it is not solved).")
+    @reports_user_errors(TicketPayload)
     async def reopen_ticket(
         self, info: Info, id: strawberry.ID, reason: str | None = None, expected_version: int | None = None
     ) -> TicketPayload:
         return await _transition(info, id, Action.REOPEN, expected_version, reason=reason)
 
     @strawberry.mutation(description="RESOLVED -> CLOSED.")
+    @reports_user_errors(TicketPayload)
     async def close_ticket(self, info: Info, id: strawberry.ID, expected_version: int | None = None) -> TicketPayload:
         return await _transition(info, id, Action.CLOSE, expected_version)
 
     @strawberry.mutation(description="Raises escalationLevel, optionally moves to another group, notifies supervisors.")
+    @reports_user_errors(TicketPayload)
     async def escalate_ticket(
         self, info: Info, id: strawberry.ID, reason: str, to_group_id: strawberry.ID | None = None
     ) -> TicketPayload:
         principal = principal_of(info)
-
-        async def change(rt: Runtime) -> TicketRecord:
-            pk = decode_id(id, "Ticket", ["id"])
-            group = decode_optional_id(to_group_id, "Group", ["toGroupId"])
-            return await escalation.escalate_ticket(rt, principal, pk, reason, group)
-
-        return await _ticket_payload(change, info)
+        pk = decode_id(id, "Ticket", ["id"])
+        group = decode_optional_id(to_group_id, "Group", ["toGroupId"])
+        record = await escalation.escalate_ticket(info.context.rt, principal, pk, reason, group)
+        return await ticket_payload(info, record)
 
     @strawberry.mutation(description="Customer satisfaction, on a RESOLVED or CLOSED ticket, once.")
+    @reports_user_errors(TicketPayload)
     async def rate_ticket(self, info: Info, id: strawberry.ID, score: int, comment: str | None = None) -> TicketPayload:
         principal = principal_of(info)
-
-        async def change(rt: Runtime) -> TicketRecord:
-            return await satisfaction.rate_ticket(rt, principal, decode_id(id, "Ticket", ["id"]), score, comment)
-
-        return await _ticket_payload(change, info)
+        record = await satisfaction.rate_ticket(
+            info.context.rt, principal, decode_id(id, "Ticket", ["id"]), score, comment
+        )
+        return await ticket_payload(info, record)
 
     # ------------------------------------------------------------ structure
 
     @strawberry.mutation
+    @reports_user_errors(TicketPayload)
     async def create_sub_ticket(
         self, info: Info, parent_id: strawberry.ID, input: CreateTicketInput, group_id: strawberry.ID | None = None
     ) -> TicketPayload:
         principal = principal_of(info)
-
-        async def change(rt: Runtime) -> TicketRecord:
-            parent = decode_id(parent_id, "Ticket", ["parentId"])
-            group = decode_optional_id(group_id, "Group", ["groupId"])
-            return await subtickets.create_sub_ticket(rt, principal, parent, new_ticket(input), group)
-
-        return await _ticket_payload(change, info, Outcome.CREATED)
+        parent = decode_id(parent_id, "Ticket", ["parentId"])
+        group = decode_optional_id(group_id, "Group", ["groupId"])
+        record = await subtickets.create_sub_ticket(info.context.rt, principal, parent, new_ticket(input), group)
+        return await ticket_payload(info, record, Outcome.CREATED)
 
     @strawberry.mutation
+    @reports_user_errors(TicketPayload)
     async def link_tickets(
         self, info: Info, id: strawberry.ID, other_id: strawberry.ID, kind: TicketLinkKind
     ) -> TicketPayload:
         principal = principal_of(info)
-
-        async def change(rt: Runtime) -> TicketRecord:
-            pk = decode_id(id, "Ticket", ["id"])
-            other = decode_id(other_id, "Ticket", ["otherId"])
-            return await relations.link_tickets(rt, principal, pk, other, enums.TicketLinkKind(kind))
-
-        return await _ticket_payload(change, info)
+        pk = decode_id(id, "Ticket", ["id"])
+        other = decode_id(other_id, "Ticket", ["otherId"])
+        record = await relations.link_tickets(info.context.rt, principal, pk, other, enums.TicketLinkKind(kind))
+        return await ticket_payload(info, record)
 
     @strawberry.mutation(
         description="Moves comments and attachments of source into target and closes source as DUPLICATE_OF target."
     )
+    @reports_user_errors(TicketPayload)
     async def merge_tickets(self, info: Info, source_id: strawberry.ID, target_id: strawberry.ID) -> TicketPayload:
         principal = principal_of(info)
-
-        async def change(rt: Runtime) -> TicketRecord:
-            source = decode_id(source_id, "Ticket", ["sourceId"])
-            target = decode_id(target_id, "Ticket", ["targetId"])
-            return await relations.merge_tickets(rt, principal, source, target)
-
-        return await _ticket_payload(change, info)
+        source = decode_id(source_id, "Ticket", ["sourceId"])
+        target = decode_id(target_id, "Ticket", ["targetId"])
+        record = await relations.merge_tickets(info.context.rt, principal, source, target)
+        return await ticket_payload(info, record)
 
     @strawberry.mutation
+    @reports_user_errors(TicketPayload)
     async def add_collaborator(
         self,
         info: Info,
@@ -170,14 +153,11 @@ class TicketWorkMutation:
         group_id: strawberry.ID | None = None,
     ) -> TicketPayload:
         principal = principal_of(info)
-
-        async def change(rt: Runtime) -> TicketRecord:
-            pk = decode_id(id, "Ticket", ["id"])
-            agent = decode_optional_id(agent_id, "Agent", ["agentId"])
-            group = decode_optional_id(group_id, "Group", ["groupId"])
-            return await relations.add_collaborator(rt, principal, pk, agent, group)
-
-        return await _ticket_payload(change, info)
+        pk = decode_id(id, "Ticket", ["id"])
+        agent = decode_optional_id(agent_id, "Agent", ["agentId"])
+        group = decode_optional_id(group_id, "Group", ["groupId"])
+        record = await relations.add_collaborator(info.context.rt, principal, pk, agent, group)
+        return await ticket_payload(info, record)
 
     # ------------------------------------------------------------ conversation
 
