@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     # Inbound mail: a bigger raw message is REJECTED (and quarantined) before it is parsed.
     max_email_bytes: int = 40 * 1024 * 1024
 
+    # Outgoing mail of mailboxes without SMTP settings, and system mail (sign-in links, surveys,
+    # notifications): smtp://[user:pass@]host:port[?starttls=true] or smtps://...; unset, such
+    # mail is not sent (its delivery stays QUEUED until it is set).
+    smtp_url: SecretStr | None = None
+    # IMAP: seconds between polls of a server without IDLE (and the longest an IDLE waits).
+    mail_poll_seconds: float = Field(default=30.0, gt=0)
+    # Run the IMAP fetcher and the mail sender inside `helpdesk serve` (the worker always does).
+    run_mail: bool = True
+
     # Encrypts secrets stored in the database (mailbox passwords): a Fernet key (32 url-safe
     # base64 bytes). Unset with an embedded database: generated once into data_dir/secret.key.
     secret_key: SecretStr | None = None

@@ -735,3 +735,52 @@ mail_quarantine = Table(
     Column("retried_at", DateTime(timezone=True)),
 )
 Index("ix_mail_quarantine_mailbox_received", mail_quarantine.c.mailbox_id, mail_quarantine.c.received_at)
+
+# The mail outbox: every message we send, written in the transaction of what causes it (a PUBLIC
+# agent reply, a new ticket's acknowledgement) and sent after commit by the sender loop, at
+# least once. The row keeps what the message is built from and its own Message-ID, so every
+# retry sends the same message; attachments are the comment's.
+email_deliveries = Table(
+    "email_deliveries",
+    metadata,
+    _id(),
+    Column("kind", String(16), nullable=False),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE")),
+    Column("comment_id", BigInteger, ForeignKey("comments.id", ondelete="CASCADE")),
+    # Null: sent through HELPDESK_SMTP_URL (system mail, or a mailbox deleted since).
+    Column("mailbox_id", BigInteger, ForeignKey("mailboxes.id", ondelete="SET NULL")),
+    Column("to_addresses", ARRAY(Text), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("in_reply_to", Text),
+    _text_array("thread_references"),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # When the sender may try next; set only while QUEUED.
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("sent_at", DateTime(timezone=True)),
+    _created_at(),
+    _updated_at(),
+    _one_of("kind", enums.EmailDeliveryKind),
+    _one_of("status", enums.EmailDeliveryStatus),
+    CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+)
+Index("uq_email_deliveries_message_id", email_deliveries.c.message_id, unique=True)
+Index(
+    "uq_email_deliveries_comment",
+    email_deliveries.c.comment_id,
+    unique=True,
+    postgresql_where=email_deliveries.c.comment_id.isnot(None),
+)
+# The sender's claim: due deliveries, oldest first.
+Index(
+    "ix_email_deliveries_due",
+    email_deliveries.c.next_attempt_at,
+    postgresql_where=email_deliveries.c.status == "QUEUED",
+)
+# In order per ticket: an earlier delivery still queued holds back the later ones.
+Index("ix_email_deliveries_ticket", email_deliveries.c.ticket_id, email_deliveries.c.id)
+# Bounces name the recipient (Final-Recipient); acknowledgements are rate-limited per recipient.
+Index("ix_email_deliveries_to", email_deliveries.c.to_addresses, postgresql_using="gin")

@@ -139,6 +139,8 @@ class TicketEventType(StrEnum):
     LINKED = "LINKED"
     MERGED = "MERGED"
     RATED = "RATED"
+    # A reply's copy to the customer gave up (last retry, or refused for good): data has the reason.
+    EMAIL_FAILED = "EMAIL_FAILED"
 
 
 class TicketOrderField(StrEnum):
@@ -168,6 +170,22 @@ class MailSecurity(StrEnum):
     NONE = "NONE"
     STARTTLS = "STARTTLS"
     TLS = "TLS"
+
+
+class EmailDeliveryStatus(StrEnum):
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    SUPPRESSED = "SUPPRESSED"
+
+
+class EmailDeliveryKind(StrEnum):
+    """What an outgoing mail is: an agent's reply, a new ticket's acknowledgement, or system mail
+    (sign-in links, surveys, notifications) sent through HELPDESK_SMTP_URL."""
+
+    REPLY = "REPLY"
+    ACKNOWLEDGEMENT = "ACKNOWLEDGEMENT"
+    SYSTEM = "SYSTEM"
 
 
 class EmailIngestOutcome(StrEnum):
