@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     # IMAP: seconds between polls of a server without IDLE (and the longest an IDLE waits).
     mail_poll_seconds: float = Field(default=30.0, gt=0)
+    # Extra CA certificates (a PEM file) trusted for IMAP and SMTP over TLS, for mail servers
+    # with a private CA; the system's CAs are trusted either way, and certificates are verified.
+    mail_ca_file: Path | None = None
     # Run the IMAP fetcher and the mail sender inside `helpdesk serve` (the worker always does).
     run_mail: bool = True
 
