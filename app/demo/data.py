@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from email.header import Header
 from typing import Any
 
 from app.domain.enums import (
@@ -1215,3 +1216,45 @@ TICKETS: list[TicketSpec] = [
         story=(Route("accounts"),),
     ),
 ]  # fmt: skip
+
+
+# ---------------------------------------------------------------- the support mailbox
+
+
+@dataclass(frozen=True)
+class MailboxSpec:
+    name: str
+    address: str
+    group: str
+    acknowledgement: str
+
+
+# No SMTP settings of its own: it sends through HELPDESK_SMTP_URL, which `serve --demo` points
+# at its local mail sink (the "sent mail" example page shows what arrived there).
+DEMO_MAILBOX = MailboxSpec(
+    "客服邮箱 / Support mailbox",
+    f"support@{DEMO_EMAIL_DOMAIN}",
+    "aftersales",
+    "{{customer.name}}，您好：\n\n我们已收到您的邮件，工单号 #{{ticket.number}}（{{ticket.subject}}）。"
+    "客服会尽快回复；直接回复本邮件即可补充信息。\n\n"
+    "Hello {{customer.name}},\n\nwe have your message as ticket #{{ticket.number}} ({{ticket.subject}}). "
+    "An agent will answer soon; reply to this mail to add anything.\n",
+)
+DEMO_MAIL_MESSAGE_ID = "<demo-invoice-0001@example.cn>"
+
+
+def demo_customer_mail() -> bytes:
+    """A customer's mail as Foxmail sends it (GBK, quoted-printable subject and name): the demo
+    mailbox's first ticket, taken through the same ingest as any mail."""
+    subject = Header("发票抬头开错了，请重新开具", "gbk").encode()
+    name = Header("王秀英", "gbk").encode()
+    body = (
+        "您好：\r\n\r\n订单 SO-1052 的发票抬头写成了个人，应为公司名称“秀英花艺工作室”，"
+        "麻烦重新开具。\r\n\r\n王秀英\r\n"
+    )
+    head = (
+        f"From: {name} <wangxy@example.cn>\r\nTo: support@{DEMO_EMAIL_DOMAIN}\r\nSubject: {subject}\r\n"
+        f"Message-ID: {DEMO_MAIL_MESSAGE_ID}\r\nDate: Mon, 07 Dec 2026 09:12:00 +0800\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=GBK\r\nContent-Transfer-Encoding: 8bit\r\nX-Mailer: Foxmail 7.2\r\n\r\n"
+    )
+    return head.encode("ascii") + body.encode("gbk")

@@ -27,6 +27,7 @@ from app.db.repositories import people as people_reads
 from app.db.repositories import routing as routing_reads
 from app.db.repositories import sla as sla_reads
 from app.db.repositories import tickets as ticket_reads
+from app.db.repositories.mailboxes import mailbox_by_address, message_taken
 from app.demo.data import (
     ADMIN,
     AGENTS,
@@ -38,6 +39,8 @@ from app.demo.data import (
     DEMO_ADMIN_NAME,
     DEMO_ADMIN_PASSWORD,
     DEMO_EMAIL_DOMAIN,
+    DEMO_MAIL_MESSAGE_ID,
+    DEMO_MAILBOX,
     GROUPS,
     ROUTING_RULES,
     SLA_POLICIES,
@@ -52,9 +55,11 @@ from app.demo.data import (
     SlaPolicySpec,
     Step,
     TicketSpec,
+    demo_customer_mail,
 )
 from app.domain import validation
-from app.domain.enums import AgentPresence, AgentRole, ArticleStatus, CommentVisibility
+from app.domain.email.mailbox_settings import MailboxInput
+from app.domain.enums import AgentPresence, AgentRole, ArticleStatus, CommentVisibility, EmailIngestOutcome
 from app.domain.lifecycle import Action as Lifecycle
 from app.domain.principal import Principal
 from app.domain.records import ArticleRecord
@@ -62,13 +67,14 @@ from app.services import agents as agent_service
 from app.services import assignment as assignment_service
 from app.services import conversation as conversation_service
 from app.services import customers as customer_service
+from app.services import email_ingest, sla_scheduler
 from app.services import escalation as escalation_service
 from app.services import knowledge as knowledge_service
 from app.services import lifecycle as lifecycle_service
+from app.services import mailboxes as mailbox_service
 from app.services import routing_rules as routing_rule_service
 from app.services import satisfaction as satisfaction_service
 from app.services import sla as sla_service
-from app.services import sla_scheduler
 from app.services import subtickets as subticket_service
 from app.services import tickets as ticket_service
 from app.services.runtime import Runtime
@@ -91,12 +97,16 @@ class DemoResult:
     calendars: int = 0
     sla_policies: int = 0
     articles: int = 0
+    # The support mailbox, and the ticket its sample mail opened (not among `tickets`).
+    mailboxes: int = 0
+    tickets_by_mail: int = 0
 
     def summary(self) -> str:
         counts = (
             f"{self.groups} groups, {self.agents} agents, {self.customers} customers, {self.tickets} tickets, "
             f"{self.calendars} business calendar(s), {self.sla_policies} SLA policies, "
-            f"{self.articles} knowledge articles"
+            f"{self.articles} knowledge articles, {self.mailboxes} mailbox(es) with "
+            f"{self.tickets_by_mail} ticket(s) by mail"
         )
         login = (
             f"demo admin: {DEMO_ADMIN_EMAIL}; all demo agents (*@{DEMO_EMAIL_DOMAIN}) "
@@ -135,6 +145,8 @@ async def seed_demo(rt: Runtime) -> DemoResult:
                 calendars=len(found.calendars),
                 sla_policies=len(found.policies),
                 articles=len(found.articles),
+                mailboxes=int(found.mailbox),
+                tickets_by_mail=int(found.mail_taken),
             )
         return await _Seeder(rt, found).run()
 
@@ -151,6 +163,8 @@ class _Found:
     policies: dict[str, int] = field(default_factory=dict)  # by name
     rules: set[str] = field(default_factory=set)  # routing rule names
     articles: dict[str, ArticleRecord] = field(default_factory=dict)  # by key
+    mailbox: bool = False
+    mail_taken: bool = False  # the demo customer's mail went through ingest
 
     def complete(self) -> bool:
         return (
@@ -163,6 +177,8 @@ class _Found:
             and len(self.rules) == len(ROUTING_RULES)
             and len(self.articles) == len(ARTICLES)
             and all(a.status != ArticleStatus.DRAFT.value for a in self.articles.values())
+            and self.mailbox
+            and self.mail_taken
         )
 
     def anything(self) -> bool:
@@ -174,6 +190,7 @@ class _Found:
             or self.calendars
             or self.policies
             or self.articles
+            or self.mailbox
         )
 
 
@@ -214,6 +231,8 @@ async def _find_existing(conn: AsyncConnection) -> _Found:
     titles = {spec.title: spec.key for spec in ARTICLES}
     for title, article in (await article_reads.articles_by_title(conn, list(titles))).items():
         found.articles[titles[title]] = article
+    found.mailbox = await mailbox_by_address(conn, DEMO_MAILBOX.address) is not None
+    found.mail_taken = await message_taken(conn, DEMO_MAIL_MESSAGE_ID)
     return found
 
 
@@ -287,6 +306,7 @@ class _Seeder:
                 await self._apply(action.spec, action.step, action.at)
         await self._fire_sla_due(self.now)
         await self._routing_rules()
+        await self._mailbox()
         c = self.created
         return DemoResult(
             True,
@@ -300,6 +320,8 @@ class _Seeder:
             calendars=c["calendars"],
             sla_policies=c["sla_policies"],
             articles=c["articles"],
+            mailboxes=c["mailboxes"],
+            tickets_by_mail=c["tickets_by_mail"],
         )
 
     # ------------------------------------------------ people
@@ -532,6 +554,25 @@ class _Seeder:
                 continue
             group_id = self.groups[rule.route_to_group_key] if rule.route_to_group_key else None
             await routing_rule_service.create_rule(self.rt, admin, _rule_input(rule, group_id))
+
+    async def _mailbox(self) -> None:
+        """The support mailbox, and one customer's mail taken through it (after the routing
+        rules, like any mail): a ticket by mail, with its acknowledgement queued."""
+        if not self.found.mailbox:
+            data = MailboxInput(
+                name=DEMO_MAILBOX.name,
+                address=DEMO_MAILBOX.address,
+                group_id=self.groups[DEMO_MAILBOX.group],
+                acknowledgement_template=DEMO_MAILBOX.acknowledgement,
+            )
+            await mailbox_service.create_mailbox(self.rt, self.principal(ADMIN), data)
+            self.created["mailboxes"] += 1
+        if not self.found.mail_taken:
+            async with self.rt.reader.connect() as conn:
+                mailbox = await mailbox_by_address(conn, DEMO_MAILBOX.address)
+            assert mailbox is not None
+            result = await email_ingest.ingest_email(self.rt, None, mailbox.id, demo_customer_mail())
+            self.created["tickets_by_mail"] += result.outcome is EmailIngestOutcome.CREATED_TICKET
 
 
 # ---------------------------------------------------------------- the data as service inputs

@@ -85,6 +85,7 @@ COUNTED = [
     tables.sla_policies,
     tables.sla_clocks,
     tables.routing_rules,
+    tables.mailboxes,
     tables.knowledge_articles,
 ]
 OPEN = {s.value for s in OPEN_STATUSES}
@@ -144,9 +145,19 @@ async def check_content(rt: Runtime, result: DemoResult) -> None:
     assert (result.groups, result.agents, result.customers, result.tickets) == (5, 12, 14, len(TICKETS))
     assert len(TICKETS) >= 30
     assert f"{len(TICKETS)} tickets" in result.summary() and DEMO_ADMIN_PASSWORD in result.summary()
+    assert (result.mailboxes, result.tickets_by_mail) == (1, 1)
     counts = await table_counts(rt)
     assert counts["groups"] == 5 and counts["agents"] == 12 and counts["customers"] == 14
-    assert counts["tickets"] == len(TICKETS)
+    # The seeded stories, and the one the support mailbox's sample mail opened.
+    assert counts["tickets"] == len(TICKETS) + 1
+    by_mail = (await rows(rt, select(tables.tickets).where(tables.tickets.c.mailbox_id.isnot(None)))).pop()
+    assert (by_mail.channel, by_mail.subject) == ("EMAIL", "发票抬头开错了，请重新开具")
+    mailbox = (await rows(rt, select(tables.mailboxes))).pop()
+    group_ids = {r.name: r.id for r in await rows(rt, select(tables.groups))}
+    assert (mailbox.address, mailbox.smtp_host) == ("support@helpdesk.demo", None)
+    assert mailbox.group_id == group_ids["售后 / After-sales"]
+    # The routing rules run after the mailbox's group: an invoice goes to Finance.
+    assert by_mail.group_id == group_ids["财务组 / Finance"]
 
     groups = {r.name: r for r in await rows(rt, select(tables.groups))}
     assert set(groups) == {
@@ -418,8 +429,8 @@ async def test_concurrent_runs_create_one_data_set(rt: Runtime) -> None:
 
     assert sorted(r.created for r in results) == [False, False, True]
     counts = await table_counts(rt)
-    assert (counts["groups"], counts["agents"], counts["customers"], counts["tickets"]) == (5, 12, 14, len(TICKETS))
-    assert (counts["business_calendars"], counts["sla_policies"]) == (1, 3)
+    assert (counts["groups"], counts["agents"], counts["customers"], counts["tickets"]) == (5, 12, 14, len(TICKETS) + 1)
+    assert (counts["business_calendars"], counts["sla_policies"], counts["mailboxes"]) == (1, 3, 1)
     assert counts["routing_rules"] == len(ROUTING_RULES)
 
 
@@ -464,7 +475,7 @@ async def test_demo_data_from_before_the_sla_policies_is_completed(rt: Runtime) 
     assert (result.calendars, result.sla_policies, result.articles) == (1, 3, len(ARTICLES))
     counts = await table_counts(rt)
     assert (counts["business_calendars"], counts["sla_policies"]) == (1, 3)
-    assert counts["routing_rules"] == len(ROUTING_RULES) and counts["tickets"] == len(TICKETS)
+    assert counts["routing_rules"] == len(ROUTING_RULES) and counts["tickets"] == len(TICKETS) + 1
     # Not backdated: tickets already there must not be breached retroactively by a new policy.
     policies = await rows(rt, select(tables.sla_policies))
     assert all(p.created_at >= before for p in policies)

@@ -28,3 +28,9 @@ async def mailboxes_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[in
 async def mailbox_by_address(conn: AsyncConnection, address: str) -> MailboxRecord | None:
     row = (await conn.execute(select(*MAILBOX_COLUMNS).where(func.lower(mb.c.address) == address.lower()))).first()
     return MailboxRecord(*row) if row else None
+
+
+async def message_taken(conn: AsyncConnection, message_id: str) -> bool:
+    """Whether any mailbox took a message with this Message-ID."""
+    im = tables.inbound_messages
+    return bool(await conn.scalar(select(select(im.c.id).where(im.c.message_id == message_id).exists())))
