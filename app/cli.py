@@ -168,6 +168,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     url = resolve_database_url(settings)
     upgrade(url)
     print("database migrated", flush=True)
+    demo_mail = _start_demo_mail(settings) if args.demo else None
     if args.demo:
         _seed(settings, url)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
@@ -182,6 +183,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         from app.demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD
 
         print(f"Demo admin login: {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}", flush=True)
+    if demo_mail is not None:
+        print(f"Demo mail: sent to {demo_mail}, shown at {base}/examples/mail/", flush=True)
     if log_file is not None:
         print(f"Log:       {log_file}", flush=True)
     uvicorn.run(
@@ -196,6 +199,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=10,
     )
     return 0
+
+
+def _start_demo_mail(settings: Settings) -> str | None:
+    """`serve --demo` without HELPDESK_SMTP_URL: outgoing mail goes to a local sink whose catch
+    the "sent mail" example page shows. The app (and any uvicorn worker process) reads both
+    settings from the environment, like every other setting."""
+    if settings.smtp_url is not None:
+        return None
+    from app.demo.sent_mail import start_sink_thread
+
+    spool = settings.data_dir / "demo-mail"
+    port = start_sink_thread(spool)
+    os.environ["HELPDESK_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    os.environ["HELPDESK_DEMO_MAIL_DIR"] = str(spool.resolve())
+    get_settings.cache_clear()
+    return os.environ["HELPDESK_SMTP_URL"]
 
 
 # sysexits.h: what a mail server makes of a delivery command's exit status.

@@ -40,7 +40,7 @@ from app.services.runtime import Runtime
 from app.services.wallboard import wallboard_numbers
 from app.settings import Settings, get_settings
 from app.static_site import SecurityHeaders, examples_directory
-from app.web import download_attachment, healthz, root, static_files
+from app.web import demo_sent_mail, download_attachment, healthz, root, static_files
 from resolvers.http import HelpdeskGraphQL
 from resolvers.schema import build_schema
 
@@ -111,6 +111,7 @@ def create_app(
             Route("/metrics", metrics_endpoint(metrics_token)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/attachments/{attachment_id}", download_attachment),
+            *([Route("/demo/mail", demo_sent_mail)] if settings.demo_mail_dir else []),
             WebSocketRoute("/graphql", graphql),
             Mount("/static", app=static_files(), name="static"),
             *(

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # Run the IMAP fetcher and the mail sender inside `helpdesk serve` (the worker always does).
     run_mail: bool = True
 
+    # Set by `helpdesk serve --demo`: the spool of its local mail sink, listed at GET /demo/mail
+    # (the "sent mail" example page). Unset: no such endpoint.
+    demo_mail_dir: Path | None = None
+
     # Encrypts secrets stored in the database (mailbox passwords): a Fernet key (32 url-safe
     # base64 bytes). Unset with an embedded database: generated once into data_dir/secret.key.
     secret_key: SecretStr | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from functools import cache
@@ -18,7 +19,9 @@ from starlette.types import ASGIApp
 from app.auth.policy import may_read_attachment
 from app.auth.tokens import bearer
 from app.db.repositories import tickets as ticket_reads
+from app.demo.sent_mail import sent_mail
 from app.domain import global_ids
+from app.domain.principal import CredentialKind
 from app.services import auth as auth_service
 from app.services.runtime import Runtime
 from app.static_site import SecurityHeaders
@@ -90,6 +93,22 @@ async def download_attachment(request: Request) -> Response:
         "ETag": f'"{attachment.sha256}"',
     }
     return StreamingResponse(rt.blobs.read(attachment.sha256), media_type=attachment.content_type, headers=headers)
+
+
+async def demo_sent_mail(request: Request) -> Response:
+    """What the demo's mail sink caught (app.demo.sent_mail), for signed-in agents only: it is
+    mail to customers. Exists only when `serve --demo` set HELPDESK_DEMO_MAIL_DIR."""
+    rt: Runtime = request.app.state.runtime
+    token = bearer(request.headers.get("authorization"))
+    principal = await auth_service.authenticate(rt, token) if token else None
+    if principal is None or principal.credential is not CredentialKind.SESSION:
+        return JSONResponse(
+            {"error": "authentication required"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    spool = rt.settings.demo_mail_dir
+    assert spool is not None  # the route exists only with it
+    messages = await asyncio.to_thread(sent_mail, spool)
+    return JSONResponse({"messages": messages}, headers={"Cache-Control": "no-store"})
 
 
 @cache
