@@ -784,3 +784,17 @@ Index(
 Index("ix_email_deliveries_ticket", email_deliveries.c.ticket_id, email_deliveries.c.id)
 # Bounces name the recipient (Final-Recipient); acknowledgements are rate-limited per recipient.
 Index("ix_email_deliveries_to", email_deliveries.c.to_addresses, postgresql_using="gin")
+
+# ---------------------------------------------------------------- event-log consumers
+
+# Durable readers of the event log (automations, webhook fan-out): where each has got to. A
+# consumer's row is locked while a batch is handled, so one process at a time handles its
+# events, in log order; the handling and the move of the position commit together.
+event_consumers = Table(
+    "event_consumers",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("txid", BigInteger, nullable=False),
+    Column("event_id", BigInteger, nullable=False),
+    _updated_at(),
+)
