@@ -44,7 +44,9 @@ TAKEN = "$HelpdeskTaken"
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
@@ -286,7 +288,8 @@ service stats {{
             status, data = imap.fetch("1:*", "(FLAGS)")
             if status != "OK" or data == [None]:
                 return []
-            return [set(imaplib.ParseFlags(item)) for item in data if isinstance(item, bytes)]  # type: ignore[arg-type]
+            flags = [imaplib.ParseFlags(item) for item in data if isinstance(item, bytes)]
+            return [{flag.decode() for flag in each} for each in flags]
 
     def unflag_all(self, user: str, folder: str = "INBOX") -> None:
         """As if the fetcher had crashed after ingesting and before flagging."""
