@@ -219,6 +219,7 @@ service stats {{
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=open(self.base / "stderr.log", "ab"),  # noqa: SIM115
+            start_new_session=True,  # its own process group: stop() ends the mail sessions too
         )
         deadline = time.monotonic() + START_TIMEOUT
         while not (self._port_open(self.imap_port) and self._port_open(self.imaps_port)):
@@ -227,11 +228,14 @@ service stats {{
             time.sleep(0.02)
 
     def stop(self) -> None:
-        """SIGTERM to the master, which ends every connection; waits until the ports are closed."""
+        """SIGTERM to dovecot and every process of its group: connections end at once, in the
+        middle of whatever they were doing (the master alone lets running sessions finish).
+        Waits until the ports are closed."""
         if self.process is None:
             return
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=START_TIMEOUT)
             except subprocess.TimeoutExpired:
