@@ -35,12 +35,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from app.domain.email.fetch_plan import TAKEN_KEYWORD
 from tests.support import free_port
 
 DOVECOT = os.environ.get("HELPDESK_TEST_DOVECOT", "/usr/sbin/dovecot")
 START_TIMEOUT = 20.0
-# The keyword the fetcher sets (app.domain.email.fetch_plan.TAKEN_KEYWORD).
-TAKEN = "$HelpdeskTaken"
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -172,6 +171,8 @@ userdb {{
 first_valid_uid = {min(uid, 500)}
 first_valid_gid = 0
 mail_location = maildir:~/Maildir
+# Test mail is disposable: no fsync (APPEND and STORE would wait for the disk).
+mail_fsync = never
 namespace inbox {{
   inbox = yes
 }}
@@ -298,7 +299,7 @@ service stats {{
     def unflag_all(self, user: str, folder: str = "INBOX") -> None:
         """As if the fetcher had crashed after ingesting and before flagging."""
         with self.client(user, folder) as imap:
-            imap.store("1:*", "-FLAGS", f"(\\Seen {TAKEN})")
+            imap.store("1:*", "-FLAGS", f"(\\Seen {TAKEN_KEYWORD})")
 
 
 def _group_of(user: str) -> str:
