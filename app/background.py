@@ -1,5 +1,6 @@
 """Background work inside `helpdesk serve` and `helpdesk worker`: auto-close, the sweep of
-unreferenced attachment bytes and the SLA scheduler, each safe with any number of processes."""
+unreferenced attachment bytes, the SLA scheduler and the IMAP fetcher, each safe with any number
+of processes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import timedelta
 from app.db.engine import create_engine
 from app.services.attachments import sweep_unreferenced_blobs
 from app.services.lifecycle import close_resolved_tickets
+from app.services.mail_fetcher import MailFetcher
 from app.services.runtime import Runtime
 from app.services.sla_scheduler import scheduler_loop
 from app.settings import Settings
@@ -69,8 +71,26 @@ class SlaSchedulerTask:
         await self.engine.dispose()
 
 
+class MailFetcherTask:
+    """The IMAP fetcher inside `helpdesk serve` or `helpdesk worker`, on its own pool: each
+    fetched mailbox holds one connection (its lock) and uses one more while it ingests, so the
+    pool grows with the mailboxes instead of queueing them behind API traffic."""
+
+    def __init__(self, rt: Runtime) -> None:
+        assert rt.settings.database_url is not None
+        self.engine = create_engine(rt.settings.database_url, pool_size=2, max_overflow=-1)
+        self.runtime = replace(rt, engine=self.engine)
+        self.task = asyncio.create_task(MailFetcher(self.runtime).run(), name="mail-fetcher")
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        await self.engine.dispose()
+
+
 async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event | None = None) -> None:
-    """`helpdesk worker`: the SLA scheduler and the housekeeping sweeps, no HTTP. Runs until
+    """`helpdesk worker`: the SLA scheduler, the housekeeping sweeps and the IMAP fetcher, no HTTP. Runs until
     SIGTERM or SIGINT (or `stop` is set); any number of workers may run at once."""
     engine = create_engine(database_url, pool_size=3, max_overflow=2)
     rt = Runtime(engine=engine, settings=settings)
@@ -83,10 +103,12 @@ async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event 
         asyncio.create_task(scheduler_loop(rt), name="sla-scheduler"),
         asyncio.create_task(housekeeping(rt), name="housekeeping"),
     ]
-    log.info("worker running: SLA scheduler, auto-close and the attachment sweep")
+    mail_fetcher = MailFetcherTask(rt)
+    log.info("worker running: SLA scheduler, auto-close, the attachment sweep and the IMAP fetcher")
     try:
         await stop.wait()
     finally:
+        await mail_fetcher.stop()
         for task in tasks:
             task.cancel()
         for task in tasks:

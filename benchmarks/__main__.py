@@ -7,9 +7,10 @@ baseline (benchmarks/baseline.py), drives each scenario from a separate load pro
 loopback, prints one JSON document (stdout or --output) and a summary table (stderr).
 
 Scenarios: list, detail, intake, lifecycle, subscriptions (the default set), scale (the console
-list at 10k, 100k and 1M tickets; in the full run by default), kb, report, sla (the older
+list at 10k, 100k and 1M tickets; in the full run by default), kb, report, sla, email_imap (the older
 single-purpose benchmarks, run as they are). --quick: 10k tickets, short windows, 100
-subscribers; it finishes in about a minute and a half on two cores.
+subscribers; it finishes in about a minute and a half on two cores. email_imap: 1,000 messages
+(200 with --quick) in a private dovecot drained by a `helpdesk worker`.
 """
 
 from __future__ import annotations

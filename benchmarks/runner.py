@@ -41,6 +41,7 @@ EXTRA = {
         ["--open-tickets", "10000", "--due", "1000"],
         ["--open-tickets", "100000", "--due", "10000"],
     ),
+    "email_imap": ("benchmarks.imap_fetch_bench", ["--messages", "200"], ["--messages", "1000"]),
 }
 ALL_SCENARIOS = (*DEFAULT_SCENARIOS, "scale", *EXTRA)
 

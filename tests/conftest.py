@@ -62,8 +62,14 @@ def database_url() -> Iterator[str]:
 def settings(database_url: str) -> Settings:
     # Websockets re-read their caller every half second (production: 5 s), so the tests of a
     # revoked or demoted credential on an open socket wait that long, not ten times as long.
+    # No IMAP fetcher in the shared test server: the fetcher's tests run their own (one fetcher
+    # per mailbox at a time; this one would take their mail).
     return Settings(
-        database_url=database_url, log_json=False, credential_recheck_seconds=0.5, secret_key=TEST_SECRET_KEY
+        database_url=database_url,
+        log_json=False,
+        credential_recheck_seconds=0.5,
+        secret_key=TEST_SECRET_KEY,
+        run_mail=False,
     )
 
 
