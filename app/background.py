@@ -1,5 +1,6 @@
 """Background work inside `helpdesk serve` and `helpdesk worker`: auto-close, the sweep of
-unreferenced attachment bytes and the SLA scheduler, each safe with any number of processes."""
+unreferenced attachment bytes, the SLA scheduler and the mail sender, each safe with any number
+of processes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import timedelta
 from app.db.engine import create_engine
 from app.services.attachments import sweep_unreferenced_blobs
 from app.services.lifecycle import close_resolved_tickets
+from app.services.mail_sender import MailSender
 from app.services.runtime import Runtime
 from app.services.sla_scheduler import scheduler_loop
 from app.settings import Settings
@@ -69,11 +71,31 @@ class SlaSchedulerTask:
         await self.engine.dispose()
 
 
+class MailSenderTask:
+    """The mail sender inside `helpdesk serve`, on its own small pool like the SLA scheduler (a
+    send holds its connection for the SMTP conversation). A bad HELPDESK_SMTP_URL raises here,
+    at startup."""
+
+    def __init__(self, rt: Runtime) -> None:
+        assert rt.settings.database_url is not None
+        sender = MailSender(rt)
+        self.engine = create_engine(rt.settings.database_url, pool_size=2, max_overflow=2)
+        sender.rt = replace(rt, engine=self.engine)
+        self.task = asyncio.create_task(sender.loop(), name="mail-sender")
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        await self.engine.dispose()
+
+
 async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event | None = None) -> None:
-    """`helpdesk worker`: the SLA scheduler and the housekeeping sweeps, no HTTP. Runs until
+    """`helpdesk worker`: the SLA scheduler, the mail sender and the housekeeping sweeps, no HTTP. Runs until
     SIGTERM or SIGINT (or `stop` is set); any number of workers may run at once."""
     engine = create_engine(database_url, pool_size=3, max_overflow=2)
     rt = Runtime(engine=engine, settings=settings)
+    sender = MailSender(rt)  # a bad HELPDESK_SMTP_URL stops the worker here
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -82,8 +104,9 @@ async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event 
     tasks = [
         asyncio.create_task(scheduler_loop(rt), name="sla-scheduler"),
         asyncio.create_task(housekeeping(rt), name="housekeeping"),
+        asyncio.create_task(sender.loop(), name="mail-sender"),
     ]
-    log.info("worker running: SLA scheduler, auto-close and the attachment sweep")
+    log.info("worker running: SLA scheduler, mail sender, auto-close and the attachment sweep")
     try:
         await stop.wait()
     finally:
