@@ -84,9 +84,9 @@ class CapturedMail:
 
     @property
     def text(self) -> str:
-        """The text/plain body ('' when there is none)."""
+        """The text/plain body with plain line breaks ('' when there is none)."""
         body = self.message.get_body(preferencelist=("plain",))
-        return str(body.get_content()) if body is not None else ""
+        return str(body.get_content()).replace("\r\n", "\n") if body is not None else ""
 
     @property
     def html(self) -> str | None:
