@@ -1,6 +1,6 @@
 """Background work inside `helpdesk serve` and `helpdesk worker`: auto-close, the sweep of
-unreferenced attachment bytes, the SLA scheduler and the IMAP fetcher, each safe with any number
-of processes."""
+unreferenced attachment bytes, the SLA scheduler, the IMAP fetcher and the mail sender, each safe
+with any number of processes."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from app.db.engine import create_engine
 from app.services.attachments import sweep_unreferenced_blobs
 from app.services.lifecycle import close_resolved_tickets
 from app.services.mail_fetcher import MailFetcher
+from app.services.mail_sender import MailSender
 from app.services.runtime import Runtime
 from app.services.sla_scheduler import scheduler_loop
 from app.settings import Settings
@@ -53,16 +55,18 @@ async def housekeeping(rt: Runtime) -> None:
     await asyncio.gather(auto_close_loop(rt), blob_sweep_loop(rt))
 
 
-class SlaSchedulerTask:
-    """The SLA scheduler loop inside `helpdesk serve`, on its own small connection pool (API
-    traffic cannot starve it, and it does not show up in the API pool's statement counts).
-    Events it writes go to the same publisher as the API's."""
+class _OwnPoolTask:
+    """A background loop inside `helpdesk serve` (or the worker) on its own small connection pool:
+    API traffic cannot starve it, and it does not show in the API pool's statement counts."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, name: str, *, pool_size: int = 2, max_overflow: int = 2) -> None:
         assert rt.settings.database_url is not None
-        self.engine = create_engine(rt.settings.database_url, pool_size=2, max_overflow=2)
+        self.engine = create_engine(rt.settings.database_url, pool_size=pool_size, max_overflow=max_overflow)
         self.runtime = replace(rt, engine=self.engine)
-        self.task = asyncio.create_task(scheduler_loop(self.runtime), name="sla-scheduler")
+        self.task = asyncio.create_task(self.run(self.runtime), name=name)
+
+    def run(self, rt: Runtime) -> Coroutine[Any, Any, None]:
+        raise NotImplementedError
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -71,29 +75,47 @@ class SlaSchedulerTask:
         await self.engine.dispose()
 
 
-class MailFetcherTask:
-    """The IMAP fetcher inside `helpdesk serve` or `helpdesk worker`, on its own pool: each
-    fetched mailbox holds one connection (its lock) and uses one more while it ingests, so the
-    pool grows with the mailboxes instead of queueing them behind API traffic."""
+class SlaSchedulerTask(_OwnPoolTask):
+    """The SLA scheduler loop. Events it writes go to the same publisher as the API's."""
 
     def __init__(self, rt: Runtime) -> None:
-        assert rt.settings.database_url is not None
-        self.engine = create_engine(rt.settings.database_url, pool_size=2, max_overflow=-1)
-        self.runtime = replace(rt, engine=self.engine)
-        self.task = asyncio.create_task(MailFetcher(self.runtime).run(), name="mail-fetcher")
+        super().__init__(rt, "sla-scheduler")
 
-    async def stop(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        await self.engine.dispose()
+    def run(self, rt: Runtime) -> Coroutine[Any, Any, None]:
+        return scheduler_loop(rt)
+
+
+class MailFetcherTask(_OwnPoolTask):
+    """The IMAP fetcher: each fetched mailbox holds one connection (its lock) and uses one more
+    while it ingests, so its pool grows with the mailboxes instead of queueing them."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt, "mail-fetcher", max_overflow=-1)
+
+    def run(self, rt: Runtime) -> Coroutine[Any, Any, None]:
+        return MailFetcher(rt).run()
+
+
+class MailSenderTask(_OwnPoolTask):
+    """The mail sender (a send holds its connection for the SMTP conversation). A bad
+    HELPDESK_SMTP_URL raises here, at startup, before the loop starts."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.sender = MailSender(rt)
+        super().__init__(rt, "mail-sender")
+
+    def run(self, rt: Runtime) -> Coroutine[Any, Any, None]:
+        self.sender.rt = rt
+        return self.sender.loop()
 
 
 async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event | None = None) -> None:
-    """`helpdesk worker`: the SLA scheduler, the housekeeping sweeps and the IMAP fetcher, no HTTP. Runs until
-    SIGTERM or SIGINT (or `stop` is set); any number of workers may run at once."""
+    """`helpdesk worker`: the SLA scheduler, the mail sender, the housekeeping sweeps and the IMAP
+    fetcher, no HTTP. Runs until SIGTERM or SIGINT (or `stop` is set); any number of workers may
+    run at once."""
     engine = create_engine(database_url, pool_size=3, max_overflow=2)
     rt = Runtime(engine=engine, settings=settings)
+    sender = MailSender(rt)  # a bad HELPDESK_SMTP_URL stops the worker here
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -102,9 +124,10 @@ async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event 
     tasks = [
         asyncio.create_task(scheduler_loop(rt), name="sla-scheduler"),
         asyncio.create_task(housekeeping(rt), name="housekeeping"),
+        asyncio.create_task(sender.loop(), name="mail-sender"),
     ]
     mail_fetcher = MailFetcherTask(rt)
-    log.info("worker running: SLA scheduler, auto-close, the attachment sweep and the IMAP fetcher")
+    log.info("worker running: SLA scheduler, mail sender, auto-close, the attachment sweep and the IMAP fetcher")
     try:
         await stop.wait()
     finally:

@@ -26,7 +26,7 @@ from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app import metrics
-from app.background import MailFetcherTask, SlaSchedulerTask, housekeeping
+from app.background import MailFetcherTask, MailSenderTask, SlaSchedulerTask, housekeeping
 from app.clock import Clock, SystemClock
 from app.db.engine import create_engine, database_unavailable
 from app.events.broadcast import HelpdeskBroadcast, broadcast_url
@@ -75,6 +75,8 @@ def create_app(
         )
         app.state.runtime, app.state.hub, app.state.wallboard = rt, hub, wallboard
         app.state.access = LiveAccess(rt)
+        # First: a bad HELPDESK_SMTP_URL stops the start before any other task runs.
+        mail_sender = MailSenderTask(rt) if background_tasks and settings.run_mail else None
         sweeps = asyncio.create_task(housekeeping(rt)) if background_tasks else None
         sla_scheduler = SlaSchedulerTask(rt) if background_tasks and settings.run_scheduler else None
         app.state.sla_scheduler = sla_scheduler
@@ -84,6 +86,8 @@ def create_app(
         finally:
             if mail_fetcher is not None:
                 await mail_fetcher.stop()
+            if mail_sender is not None:
+                await mail_sender.stop()
             if sla_scheduler is not None:
                 await sla_scheduler.stop()
             if sweeps is not None:

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
 
     # Outgoing mail of mailboxes without SMTP settings, and system mail (sign-in links, surveys,
     # notifications): smtp://[user:pass@]host:port[?starttls=true] or smtps://...; unset, such
-    # mail is not sent (its delivery stays QUEUED until it is set).
+    # mail fails like a temporary failure and is retried (app.domain.email.delivery).
     smtp_url: SecretStr | None = None
     # IMAP: seconds between polls of a server without IDLE (and the longest an IDLE waits).
     mail_poll_seconds: float = Field(default=30.0, gt=0)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
+from app.db.repositories import email_deliveries as delivery_reads
 from app.db.repositories import events as event_reads
 from app.db.repositories import mailboxes as mailbox_reads
 from app.db.repositories import people, tickets
@@ -104,6 +105,7 @@ class Loaders:
         self.ticket_attachments = self._by_key(tickets.attachments_of_tickets, [])
         self.ticket_public_attachments = self._by_key(tickets.public_attachments_of_tickets, [])
         self.comment_attachments = self._by_key(tickets.attachments_of_comments, [])
+        self.comment_email_delivery = self._by_key(delivery_reads.deliveries_of_comments, None)
         self.comment = self._by_key(tickets.comments_by_ids, None)
         self.attachment = self._by_key(tickets.attachments_by_ids, None)
         self.event = self._by_key(event_reads.events_by_ids, None)

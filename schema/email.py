@@ -7,14 +7,35 @@ from datetime import datetime
 import strawberry
 
 from app.auth.policy import Action, allows
-from app.domain.records import MailboxRecord
+from app.domain.records import EmailDeliveryRecord, MailboxRecord
 from schema import ids
 from schema.common import Node
 from schema.context import Context
-from schema.enums import MailSecurity
+from schema.enums import EmailDeliveryStatus, MailSecurity
 from schema.people import Group, load_group
 
 Info = strawberry.Info[Context, None]
+
+
+@strawberry.type(description="Where the mail copy of a reply stands.")
+class EmailDelivery:
+    status: EmailDeliveryStatus
+    to: list[str]
+    message_id: str
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, r: EmailDeliveryRecord) -> EmailDelivery:
+        return cls(
+            status=EmailDeliveryStatus(r.status),
+            to=list(r.to_addresses),
+            message_id=r.message_id,
+            attempts=r.attempts,
+            last_error=r.last_error,
+            sent_at=r.sent_at,
+        )
 
 
 @strawberry.type

@@ -12,6 +12,7 @@ from app.domain.enums import (
     Channel,
     CommentVisibility,
     CustomerTier,
+    EmailDeliveryStatus,
     EmailIngestOutcome,
     ErrorCode,
     MailSecurity,
@@ -48,6 +49,7 @@ for _enum in (
     ErrorCode,
     MailSecurity,
     EmailIngestOutcome,
+    EmailDeliveryStatus,
 ):
     strawberry.enum(_enum)
 
@@ -59,6 +61,7 @@ __all__ = [
     "Channel",
     "CommentVisibility",
     "CustomerTier",
+    "EmailDeliveryStatus",
     "EmailIngestOutcome",
     "ErrorCode",
     "MailSecurity",

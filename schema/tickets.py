@@ -10,7 +10,7 @@ import orjson
 import strawberry
 from sqlalchemy import ColumnElement
 
-from app.auth.policy import may_read_internal_notes
+from app.auth.policy import may_read_email_delivery, may_read_internal_notes
 from app.db.repositories import tickets as ticket_reads
 from app.domain import enums
 from app.domain.errors import InvalidInput
@@ -27,7 +27,7 @@ from app.events.cursors import EventPosition
 from schema import errors, ids
 from schema.common import JSON, Node, PageInfo, page_size
 from schema.context import Context
-from schema.email import Mailbox, load_mailbox
+from schema.email import EmailDelivery, Mailbox, load_mailbox
 from schema.enums import (
     Channel,
     CommentVisibility,
@@ -131,6 +131,13 @@ class Comment(Node):
     async def attachments(self, info: Info) -> list[Attachment]:
         records: list[AttachmentRecord] = await info.context.loaders.comment_attachments.load(self.pk)
         return [Attachment.of(r) for r in records]
+
+    @strawberry.field(description="For PUBLIC agent replies on mail tickets: where the copy to the customer stands.")
+    async def email_delivery(self, info: Info) -> EmailDelivery | None:
+        if not may_read_email_delivery(info.context.principal, self.visibility.value):
+            return None
+        record = await info.context.loaders.comment_email_delivery.load(self.pk)
+        return EmailDelivery.of(record) if record is not None else None
 
 
 @strawberry.type

@@ -104,6 +104,12 @@ def may_read_internal_notes(principal: Principal | None) -> bool:
     return may_read_comment(principal, CommentVisibility.INTERNAL.value)
 
 
+def may_read_email_delivery(principal: Principal | None, comment_visibility: str) -> bool:
+    """The mail copy of a comment is read like the comment: its recipient and the server's
+    answer are part of the conversation the caller already sees."""
+    return may_read_comment(principal, comment_visibility)
+
+
 def may_read_attachment(principal: Principal | None, note_visibility: str | None) -> bool:
     """A file of a ticket the caller sees: one on a comment is read like that comment
     (`note_visibility`); one on the ticket itself (None) like the ticket."""

@@ -3,7 +3,8 @@
 `helpdesk serve --demo` runs one so a newcomer sees the customer's side of every reply without a
 mail server; the tests run one to receive real SMTP. It takes every message (no relaying, no
 authentication), optionally offers STARTTLS, and can refuse the next transactions with a chosen
-reply (451 to make the sender retry, 550 to make it give up) so failures are real SMTP answers.
+reply (451 to make the sender retry, 550 to make it give up) so failures are real SMTP answers,
+and can hold its answer to DATA (`pause`) to catch a sender between "sent" and "knows it".
 
     async with MailSink() as sink:
         ...  # point the helpdesk at 127.0.0.1:sink.port
@@ -84,9 +85,9 @@ class CapturedMail:
 
     @property
     def text(self) -> str:
-        """The text/plain body ('' when there is none)."""
+        """The text/plain body with plain line breaks ('' when there is none)."""
         body = self.message.get_body(preferencelist=("plain",))
-        return str(body.get_content()) if body is not None else ""
+        return str(body.get_content()).replace("\r\n", "\n") if body is not None else ""
 
     @property
     def html(self) -> str | None:
@@ -119,6 +120,8 @@ class MailSink:
         self._server: asyncio.AbstractServer | None = None
         self._refusals: list[str] = []
         self._arrived = asyncio.Condition()
+        self._answering = asyncio.Event()
+        self._answering.set()
 
     @property
     def port(self) -> int:
@@ -138,6 +141,14 @@ class MailSink:
         if not line.startswith(str(code)):
             line = f"{code} {line}"
         self._refusals.extend([line] * times)
+
+    def pause(self) -> None:
+        """Records each message that arrives from now on but leaves its sender waiting for the
+        answer to DATA until `resume`: the moment "the server has it, the sender does not know"."""
+        self._answering.clear()
+
+    def resume(self) -> None:
+        self._answering.set()
 
     def clear(self) -> None:
         """Forgets the recorded messages and pending refusals."""
@@ -234,4 +245,5 @@ class _Recorder:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> Any:
         await self._sink._record(envelope)
+        await self._sink._answering.wait()
         return "250 OK: queued"

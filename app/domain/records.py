@@ -252,3 +252,16 @@ class MailboxRecord:
     last_fetched_at: datetime | None
     last_error: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EmailDeliveryRecord:
+    """Where the mail copy of a comment stands (Comment.emailDelivery)."""
+
+    comment_id: int
+    status: str
+    to_addresses: list[str]
+    message_id: str
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None

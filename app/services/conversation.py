@@ -18,7 +18,7 @@ from app.domain.lifecycle import after_agent_public_reply, after_customer_reply
 from app.domain.principal import Principal
 from app.domain.records import CommentRecord, TicketRecord
 from app.events.outbox import Outbox
-from app.services import idempotency
+from app.services import email_outbox, idempotency
 from app.services.attachments import StagedUploads, attach_files, staged_uploads
 from app.services.lifecycle import change_status, lock_with_parent
 from app.services.runtime import Runtime
@@ -126,8 +126,14 @@ async def _add_comment(
             updated = await change_status(tx, ticket, parent, action, actor, now, {"reason": "AGENT_REPLY"}, values)
         else:
             updated = await apply_change(tx, ticket, values, now)
-        comment = await _insert_comment(tx, updated, clean, visibility, actor, now)
+        # A PUBLIC reply on a mail ticket goes to the customer: queued here, sent after commit.
+        mail = await email_outbox.plan_reply(tx.conn, updated) if public else None
+        comment = await _insert_comment(
+            tx, updated, clean, visibility, actor, now, mail.message_id if mail is not None else None
+        )
         await attach_files(tx, updated, files, comment.id, actor, now, internal=not public)
+        if mail is not None:
+            await email_outbox.queue_reply(tx, mail, comment, now)
     return comment, updated
 
 

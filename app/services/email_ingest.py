@@ -39,6 +39,7 @@ from app.domain.errors import NotFound
 from app.domain.principal import Principal
 from app.domain.records import CommentRecord, MailboxRecord, TicketRecord
 from app.events.outbox import Outbox
+from app.services import email_outbox
 from app.services import tickets as ticket_service
 from app.services.attachments import StagedUploads, attach_files, staged_uploads
 from app.services.conversation import record_customer_reply
@@ -191,7 +192,7 @@ async def _outcome(
 ) -> IngestResult:
     now = rt.clock.now()
     if isinstance(kind, Bounce):
-        await _mark_bounced(tx.conn, kind.permanently_failed, now)
+        await _mark_bounced(tx, kind, now)
         return IngestResult(Outcome.IGNORED_BOUNCE)
     if isinstance(kind, AutoReply):
         return IngestResult(Outcome.IGNORED_AUTO_REPLY)
@@ -234,6 +235,10 @@ async def _new_ticket(
         rt, tx, None, data, intake, now, mailbox_id=mailbox.id, default_group_id=mailbox.group_id
     )
     await attach_files(tx, ticket, files, None, SYSTEM, now)
+    if mailbox.acknowledgement_template:
+        await email_outbox.queue_acknowledgement(
+            tx, ticket, mailbox.acknowledgement_template, mailbox.address, parsed.message_id, parsed.references, now
+        )
     return ticket
 
 
@@ -283,14 +288,17 @@ async def _known_tickets(conn: AsyncConnection, ids: Sequence[int]) -> dict[int,
     return known
 
 
-async def _mark_bounced(conn: AsyncConnection, addresses: Sequence[str], now: datetime) -> None:
+async def _mark_bounced(tx: Outbox, bounce: Bounce, now: datetime) -> None:
+    """A permanent failure stops mail to the address and fails the delivery it reports on."""
+    addresses = bounce.permanently_failed
     if not addresses:
         return
-    await conn.execute(
+    await tx.conn.execute(
         update(cu)
         .where(func.lower(cu.c.email).in_([a.lower() for a in addresses]), cu.c.email_bounced_at.is_(None))
         .values(email_bounced_at=now)
     )
+    await email_outbox.fail_bounced_delivery(tx, bounce, now)
 
 
 async def _first_taken(conn: AsyncConnection, mailbox_id: int, message_id: str | None, sha256: str) -> IngestResult:

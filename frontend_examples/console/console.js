@@ -534,6 +534,18 @@ function slaFacts(sla) {
     });
 }
 
+// Where the mailed copy of a public reply stands: queued (and how often tried), sent, or why not.
+function deliveryLine(delivery) {
+  const to = delivery.to.join(", ");
+  const label =
+    delivery.status === "SENT" ? t("mailSENT", to, dateTime(delivery.sentAt))
+    : delivery.status === "QUEUED" ? t("mailQUEUED", to, delivery.attempts)
+    : t(`mail${delivery.status}`, to, delivery.lastError ?? "");
+  const line = element("span", "delivery", label);
+  line.dataset.delivery = delivery.status;
+  return line;
+}
+
 function renderConversation(ticket) {
   const edges = ticket.comments.edges;
   $("#conversation").replaceChildren(
@@ -548,6 +560,7 @@ function renderConversation(ticket) {
       if (node.visibility === "INTERNAL") head.append(element("span", "tag internal", t("internalBadge")));
       item.append(head, element("p", "body", node.body));
       for (const file of node.attachments ?? []) item.append(element("span", "file", `📎 ${file.filename}`));
+      if (node.emailDelivery) item.append(deliveryLine(node.emailDelivery));
       return item;
     }),
   );

@@ -34,6 +34,8 @@ class BouncedRecipient:
     action: str
     # The RFC 3463 status code, e.g. "5.1.1", or "".
     status: str
+    # The remote server's words, e.g. "smtp; 550 5.1.1 User unknown", or "".
+    diagnostic: str = ""
 
     @property
     def permanent(self) -> bool:
@@ -154,7 +156,8 @@ def _recipients(part: Message) -> list[BouncedRecipient]:
         address = recipient.split(";", 1)[-1].strip().strip("<>")
         action = (_field(block, "Action") or "").lower()
         status = (_field(block, "Status") or "").split(" ")[0]
-        found.append(BouncedRecipient(address=address, action=action, status=status))
+        diagnostic = (_field(block, "Diagnostic-Code") or "")[:500]
+        found.append(BouncedRecipient(address=address, action=action, status=status, diagnostic=diagnostic))
     return found
 
 
