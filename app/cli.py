@@ -17,6 +17,8 @@ from app.settings import Settings, get_settings
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from app.storage import IncomingFile
+
 T = TypeVar("T")
 log = logging.getLogger("helpdesk.cli")
 LOG_FILE_NAME = "helpdesk.log"
@@ -210,10 +212,8 @@ def cmd_mailgate(args: argparse.Namespace, settings: Settings) -> int:
     message and tries again: mail is never dropped on our error."""
     from app.db.repositories.mailboxes import mailbox_by_address
     from app.domain.errors import DomainError
-    from app.services.email_ingest import ingest_email
+    from app.services.email_ingest import ingest_email_file
     from app.services.runtime import Runtime
-
-    raw = _read_message(sys.stdin.buffer, settings.max_email_bytes)
 
     async def work(rt: Runtime) -> int:
         async with rt.reader.connect() as conn:
@@ -221,7 +221,7 @@ def cmd_mailgate(args: argparse.Namespace, settings: Settings) -> int:
         if mailbox is None:
             print(f"mailgate: no mailbox with the address {args.mailbox}", file=sys.stderr)
             return EX_NOUSER
-        result = await ingest_email(rt, None, mailbox.id, raw)
+        result = await ingest_email_file(rt, None, mailbox.id, _piped_message(sys.stdin.buffer))
         ticket = f" ticket #{result.ticket.number}" if result.ticket else ""
         print(f"mailgate: {result.outcome.value}{ticket}", flush=True)
         return 0
@@ -236,15 +236,21 @@ def cmd_mailgate(args: argparse.Namespace, settings: Settings) -> int:
         log.exception("mailgate failed")
         print(f"mailgate: temporary failure: {type(error).__name__}: {error}", file=sys.stderr)
         return EX_TEMPFAIL
+    finally:
+        # Whatever the service did not read (a message over the limit, a refusal) is read and
+        # dropped, so the mail server never sees a broken pipe.
+        while sys.stdin.buffer.read(1 << 20):
+            pass
 
 
-def _read_message(stream: BinaryIO, limit: int) -> bytes:
-    """At most limit + 1 bytes (enough to know the message is too large, which the service then
-    records as REJECTED); the rest is read and dropped so the sender never sees a broken pipe."""
-    raw = stream.read(limit + 1)
-    while stream.read(1 << 20):
-        pass
-    return raw
+def _piped_message(stream: BinaryIO) -> IncomingFile:
+    """The message on stdin, read a piece at a time as the service stages it."""
+    from app.storage import IncomingFile
+
+    async def read(size: int) -> bytes:
+        return await asyncio.to_thread(stream.read, size)
+
+    return IncomingFile(filename="message.eml", content_type="message/rfc822", read=read)
 
 
 def build_parser() -> argparse.ArgumentParser:
