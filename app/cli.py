@@ -1,4 +1,5 @@
-"""The `helpdesk` command: serve, worker, migrate, seed-demo, create-admin, export-schema, mailgate."""
+"""The `helpdesk` command: serve, worker, migrate, seed-demo, create-admin, export-schema, mailgate,
+mail quarantine."""
 
 from __future__ import annotations
 
@@ -253,6 +254,40 @@ def _piped_message(stream: BinaryIO) -> IncomingFile:
     return IncomingFile(filename="message.eml", content_type="message/rfc822", read=read)
 
 
+def cmd_mail_quarantine(args: argparse.Namespace, settings: Settings) -> int:
+    """Lists the held (REJECTED) messages; `--show ID` prints one's headers; `--retry ID` runs it
+    through ingest again and prints the outcome. Exit 0, or 1 with a message for an unknown id, a
+    message that cannot be retried or is rejected again."""
+    from app.domain.errors import DomainError
+    from app.services import mail_quarantine
+    from app.services.runtime import Runtime
+
+    async def work(rt: Runtime) -> int:
+        if args.show is not None:
+            sys.stdout.buffer.write(await mail_quarantine.raw_headers(rt, args.show) + b"\n")
+            return 0
+        if args.retry is not None:
+            result = await mail_quarantine.retry(rt, args.retry)
+            ticket = f" ticket #{result.ticket.number}" if result.ticket else ""
+            why = f" {result.rejected.reason}: {result.rejected.detail}" if result.rejected else ""
+            print(f"quarantine {args.retry}: {result.outcome.value}{ticket}{why}", flush=True)
+            return 1 if result.rejected else 0
+        held = await mail_quarantine.held_messages(rt)
+        print("\t".join(("id", "mailbox", "received", "size", "reason", "detail", "retried")))
+        for m in held:
+            retried = m.retried_at.isoformat(timespec="seconds") if m.retried_at else "-"
+            row = (m.id, m.mailbox_address, m.received_at.isoformat(timespec="seconds"), m.size, m.reason)
+            print("\t".join(map(str, (*row, " ".join(m.detail.split()), retried))))
+        print(f"{len(held)} held", file=sys.stderr)
+        return 0
+
+    try:
+        return _with_runtime(settings, resolve_database_url(settings), work)
+    except DomainError as error:
+        print(f"mail quarantine: {error.message}", file=sys.stderr)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk", description="Helpdesk: a GraphQL customer-service ticket system")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -283,6 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mailgate.add_argument("--mailbox", required=True, help="the mailbox's address, e.g. support@example.cn")
     mailgate.set_defaults(handler=cmd_mailgate)
+
+    mail = commands.add_parser("mail", help="inbound mail administration").add_subparsers(dest="mail", required=True)
+    quarantine = mail.add_parser("quarantine", help="list the rejected messages held in quarantine, show or retry one")
+    chosen = quarantine.add_mutually_exclusive_group()
+    chosen.add_argument("--show", type=int, metavar="ID", help="print the message's headers")
+    chosen.add_argument("--retry", type=int, metavar="ID", help="run the message through ingest again")
+    quarantine.set_defaults(handler=cmd_mail_quarantine)
     return parser
 
 
