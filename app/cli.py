@@ -1,4 +1,5 @@
-"""The `helpdesk` command: serve, worker, migrate, seed-demo, create-admin, export-schema, mailgate."""
+"""The `helpdesk` command: serve, worker, migrate, seed-demo, create-admin, export-schema, mailgate,
+mail quarantine."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from app.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+    from app.storage import IncomingFile
 
 T = TypeVar("T")
 log = logging.getLogger("helpdesk.cli")
@@ -229,10 +232,8 @@ def cmd_mailgate(args: argparse.Namespace, settings: Settings) -> int:
     message and tries again: mail is never dropped on our error."""
     from app.db.repositories.mailboxes import mailbox_by_address
     from app.domain.errors import DomainError
-    from app.services.email_ingest import ingest_email
+    from app.services.email_ingest import ingest_email_file
     from app.services.runtime import Runtime
-
-    raw = _read_message(sys.stdin.buffer, settings.max_email_bytes)
 
     async def work(rt: Runtime) -> int:
         async with rt.reader.connect() as conn:
@@ -240,7 +241,7 @@ def cmd_mailgate(args: argparse.Namespace, settings: Settings) -> int:
         if mailbox is None:
             print(f"mailgate: no mailbox with the address {args.mailbox}", file=sys.stderr)
             return EX_NOUSER
-        result = await ingest_email(rt, None, mailbox.id, raw)
+        result = await ingest_email_file(rt, None, mailbox.id, _piped_message(sys.stdin.buffer))
         ticket = f" ticket #{result.ticket.number}" if result.ticket else ""
         print(f"mailgate: {result.outcome.value}{ticket}", flush=True)
         return 0
@@ -255,15 +256,55 @@ def cmd_mailgate(args: argparse.Namespace, settings: Settings) -> int:
         log.exception("mailgate failed")
         print(f"mailgate: temporary failure: {type(error).__name__}: {error}", file=sys.stderr)
         return EX_TEMPFAIL
+    finally:
+        # Whatever the service did not read (a message over the limit, a refusal) is read and
+        # dropped, so the mail server never sees a broken pipe.
+        while sys.stdin.buffer.read(1 << 20):
+            pass
 
 
-def _read_message(stream: BinaryIO, limit: int) -> bytes:
-    """At most limit + 1 bytes (enough to know the message is too large, which the service then
-    records as REJECTED); the rest is read and dropped so the sender never sees a broken pipe."""
-    raw = stream.read(limit + 1)
-    while stream.read(1 << 20):
-        pass
-    return raw
+def _piped_message(stream: BinaryIO) -> IncomingFile:
+    """The message on stdin, read a piece at a time as the service stages it."""
+    from app.storage import IncomingFile
+
+    async def read(size: int) -> bytes:
+        return await asyncio.to_thread(stream.read, size)
+
+    return IncomingFile(filename="message.eml", content_type="message/rfc822", read=read)
+
+
+def cmd_mail_quarantine(args: argparse.Namespace, settings: Settings) -> int:
+    """Lists the held (REJECTED) messages; `--show ID` prints one's headers; `--retry ID` runs it
+    through ingest again and prints the outcome. Exit 0, or 1 with a message for an unknown id, a
+    message that cannot be retried or is rejected again."""
+    from app.domain.errors import DomainError
+    from app.services import mail_quarantine
+    from app.services.runtime import Runtime
+
+    async def work(rt: Runtime) -> int:
+        if args.show is not None:
+            sys.stdout.buffer.write(await mail_quarantine.raw_headers(rt, args.show) + b"\n")
+            return 0
+        if args.retry is not None:
+            result = await mail_quarantine.retry(rt, args.retry)
+            ticket = f" ticket #{result.ticket.number}" if result.ticket else ""
+            why = f" {result.rejected.reason}: {result.rejected.detail}" if result.rejected else ""
+            print(f"quarantine {args.retry}: {result.outcome.value}{ticket}{why}", flush=True)
+            return 1 if result.rejected else 0
+        held = await mail_quarantine.held_messages(rt)
+        print("\t".join(("id", "mailbox", "received", "size", "reason", "detail", "retried")))
+        for m in held:
+            retried = m.retried_at.isoformat(timespec="seconds") if m.retried_at else "-"
+            row = (m.id, m.mailbox_address, m.received_at.isoformat(timespec="seconds"), m.size, m.reason)
+            print("\t".join(map(str, (*row, " ".join(m.detail.split()), retried))))
+        print(f"{len(held)} held", file=sys.stderr)
+        return 0
+
+    try:
+        return _with_runtime(settings, resolve_database_url(settings), work)
+    except DomainError as error:
+        print(f"mail quarantine: {error.message}", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,6 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mailgate.add_argument("--mailbox", required=True, help="the mailbox's address, e.g. support@example.cn")
     mailgate.set_defaults(handler=cmd_mailgate)
+
+    mail = commands.add_parser("mail", help="inbound mail administration").add_subparsers(dest="mail", required=True)
+    quarantine = mail.add_parser("quarantine", help="list the rejected messages held in quarantine, show or retry one")
+    chosen = quarantine.add_mutually_exclusive_group()
+    chosen.add_argument("--show", type=int, metavar="ID", help="print the message's headers")
+    chosen.add_argument("--retry", type=int, metavar="ID", help="run the message through ingest again")
+    quarantine.set_defaults(handler=cmd_mail_quarantine)
     return parser
 
 

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from app.domain.errors import InvalidInput
 
@@ -57,6 +57,11 @@ class BlobStore(Protocol):
     async def publish(self, staged: StagedFile) -> None: ...
 
     async def discard(self, staged: StagedFile) -> None: ...
+
+    def open_staged(self, staged: StagedFile) -> BinaryIO:
+        """The staged bytes for reading. Staged files are always local (a remote store uploads on
+        `publish`), and reading them blocks: call it from a worker thread."""
+        ...
 
     def read(self, sha256: str) -> AsyncIterator[bytes]: ...
 
@@ -124,6 +129,9 @@ class LocalBlobStore:
 
     async def discard(self, staged: StagedFile) -> None:
         await asyncio.to_thread(_discard, staged.handle)
+
+    def open_staged(self, staged: StagedFile) -> BinaryIO:
+        return open(staged.handle, "rb")
 
     async def read(self, sha256: str) -> AsyncIterator[bytes]:
         path = self._path(sha256)

@@ -36,6 +36,7 @@ SCALE_SIZES = ("10k", "100k", "1m")
 EXTRA = {
     "kb": ("benchmarks.kb_search", ["--articles", "2000"], ["--articles", "20000"]),
     "report": ("benchmarks.report_bench", ["--quick"], []),
+    "email_ingest": ("benchmarks.email_ingest_bench", ["--quick"], []),
     "sla": (
         "benchmarks.sla_scheduler_bench",
         ["--open-tickets", "10000", "--due", "1000"],

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import strawberry
-from starlette.datastructures import UploadFile
 
 from app.auth.policy import Action, require_mail_intake
 from app.domain.email.mailbox_settings import ImapInput, SmtpInput
 from app.domain.email.mailbox_settings import MailboxInput as MailboxData
 from app.domain.enums import MailSecurity
-from app.domain.errors import InvalidInput
 from app.services import email_ingest, mailboxes
 from resolvers.access import Info, may_read, principal_of
 from resolvers.payloads import decode_id, decode_optional_id, ingest_payload, reports_user_errors
+from resolvers.uploads import incoming
 from schema import ids
 from schema.common import Upload
 from schema.email import Mailbox, MailboxInput
@@ -48,15 +47,6 @@ def _mailbox_input(input: MailboxInput) -> MailboxData:
         ),
         acknowledgement_template=input.acknowledgement_template,
     )
-
-
-async def _message_bytes(upload: Upload, limit: int) -> bytes:
-    """The uploaded message, read up to the limit: a larger one is refused before it is kept."""
-    assert isinstance(upload, UploadFile)  # what Strawberry's ASGI integration hands over
-    raw = await upload.read(limit + 1)
-    if len(raw) > limit:
-        raise InvalidInput(f"the message is larger than the limit of {limit} bytes", ["message"])
-    return raw
 
 
 @strawberry.type
@@ -100,6 +90,6 @@ class EmailMutation:
         require_mail_intake(principal)
         rt = info.context.rt
         pk = decode_id(mailbox_id, "Mailbox", ["mailboxId"])
-        raw = await _message_bytes(message, rt.settings.max_email_bytes)
-        result = await email_ingest.ingest_email(rt, principal, pk, raw)
+        (upload,) = incoming([message])
+        result = await email_ingest.ingest_email_file(rt, principal, pk, upload)
         return await ingest_payload(info, result)

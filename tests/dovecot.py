@@ -203,12 +203,22 @@ service stats {{
         self.write_users()
 
     def write_users(self) -> None:
-        """The passwd-file, re-read by dovecot when it changes."""
+        """The passwd-file, re-read by dovecot when it sees it changed. Written whole to a new file
+        and renamed over the old one (dovecot never reads half of it), with a modification time
+        a second past the last one: dovecot compares times in whole seconds, so two changes within
+        one second (a user added, a password changed) would otherwise go unseen."""
         passwd = self.base / "passwd"
-        passwd.write_text("".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in self.passwords.items()))
+        fresh = self.base / "passwd.new"
+        fresh.write_text("".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in self.passwords.items()))
         if os.geteuid() == 0:
-            os.chown(passwd, 0, pwd.getpwnam("dovecot").pw_gid)
-            passwd.chmod(0o640)
+            os.chown(fresh, 0, pwd.getpwnam("dovecot").pw_gid)
+            fresh.chmod(0o640)
+        self._users_stamp = max(int(time.time()), getattr(self, "_users_stamp", 0) + 1)
+        os.utime(fresh, (self._users_stamp, self._users_stamp))
+        os.replace(fresh, passwd)
+        # Dovecot looks at the file at most once per second of its clock: a login in the second
+        # it last looked would not see this change. Wait for the next second.
+        time.sleep(1.02 - time.time() % 1)
 
     def add_user(self, user: str, password: str) -> None:
         self.passwords[user] = password

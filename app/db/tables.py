@@ -733,6 +733,9 @@ mail_quarantine = Table(
     Column("detail", Text, nullable=False, server_default=text("''")),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("retried_at", DateTime(timezone=True)),
+    # What the last retry made of it (`helpdesk mail quarantine --retry`); null before any. A
+    # message is held while this is null or REJECTED.
+    Column("retry_outcome", String(32)),
 )
 Index("ix_mail_quarantine_mailbox_received", mail_quarantine.c.mailbox_id, mail_quarantine.c.received_at)
 

@@ -1,18 +1,25 @@
 """Inbound mail becomes a ticket, a reply on the ticket it answers, or a record of why not.
 
-`ingest_email` is one transaction per message. The Message-ID (or, without one, the sha256 of the
-raw bytes) is claimed first through a unique index on `inbound_messages`, so a message handed in
-twice, even by two relays at the same moment, is taken once; the other gets DUPLICATE. The raw
-message is kept in the blob store for every outcome but DUPLICATE.
+`ingest_email` (bytes) and `ingest_email_file` (a stream: the upload, the mailgate's pipe) are one
+transaction per message. The raw message is streamed into a staged file, parsed from that file a
+piece at a time, and each attachment decoded straight into its own staged file: the raw bytes,
+the parsed tree and the decoded attachments are never all in memory at once.
+
+The Message-ID (or, without one, the sha256 of the raw bytes) is claimed first through a unique
+index on `inbound_messages`, so a message handed in twice, even by two relays at the same moment,
+is taken once; the other gets DUPLICATE. The raw message is kept in the blob store for every
+outcome but DUPLICATE.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -33,22 +40,30 @@ from app.domain.email.conversation_match import (
     lookup_keys,
     match_conversation,
 )
-from app.domain.email.parsing import MailLimits, MailPart, ParsedMessage, Rejected, RejectReason, parse_message
+from app.domain.email.parsing import (
+    CHUNK,
+    MailLimits,
+    MailPart,
+    ParsedMessage,
+    Rejected,
+    RejectReason,
+    parse_message_chunks,
+)
 from app.domain.enums import Channel, EmailIngestOutcome, TicketLinkKind, TicketStatus
-from app.domain.errors import NotFound
+from app.domain.errors import InvalidInput, NotFound
 from app.domain.principal import Principal
 from app.domain.records import CommentRecord, MailboxRecord, TicketRecord
 from app.events.outbox import Outbox
 from app.services import email_outbox
 from app.services import tickets as ticket_service
-from app.services.attachments import StagedUploads, attach_files, staged_uploads
+from app.services.attachments import StagedUploads, attach_files
 from app.services.conversation import record_customer_reply
 from app.services.customers import CustomerRef
 from app.services.lifecycle import lock_with_parent
 from app.services.relations import link_locked
 from app.services.runtime import Runtime
 from app.services.ticket_changes import SYSTEM, lock_ticket
-from app.storage import IncomingFile, StagedFile
+from app.storage import BlobStore, IncomingFile, StagedFile
 
 im, mq, cm, t, cu = (
     tables.inbound_messages,
@@ -69,20 +84,23 @@ class IngestResult:
     outcome: EmailIngestOutcome
     ticket: TicketRecord | None = None
     comment: CommentRecord | None = None
+    # Why a REJECTED message was rejected.
+    rejected: Rejected | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    """What the worker thread made of the raw bytes."""
+    """What the worker thread made of the staged message."""
 
     parsed: ParsedMessage | Rejected
     kind: Bounce | AutoReply | None = None
 
 
-def _read(raw: bytes, limits: MailLimits, own_address: str) -> _Read:
-    if len(raw) > limits.max_bytes:
+def _read(blobs: BlobStore, raw: StagedFile, limits: MailLimits, own_address: str) -> _Read:
+    if raw.file.size > limits.max_bytes:
         return _Read(Rejected(RejectReason.TOO_LARGE, f"the message is larger than {limits.max_bytes} bytes"))
-    parsed = parse_message(raw, limits)
+    with blobs.open_staged(raw) as staged:
+        parsed = parse_message_chunks(iter(partial(staged.read, CHUNK), b""), limits)
     if isinstance(parsed, Rejected):
         return _Read(parsed)
     problems = v.Problems()
@@ -93,16 +111,26 @@ def _read(raw: bytes, limits: MailLimits, own_address: str) -> _Read:
 
 
 async def ingest_email(rt: Runtime, principal: Principal | None, mailbox_id: int, raw: bytes) -> IngestResult:
-    """Takes one raw RFC 5322 message for the mailbox. `principal` None is the system (the mailgate
-    and the fetcher); otherwise an admin or an API token (FORBIDDEN for other callers).
+    """`ingest_email_file` for a message already in memory (the IMAP fetcher's)."""
+    return await ingest_email_file(rt, principal, mailbox_id, _bytes_file("message.eml", "message/rfc822", raw))
+
+
+async def ingest_email_file(
+    rt: Runtime, principal: Principal | None, mailbox_id: int, message: IncomingFile, *, quarantine: bool = True
+) -> IngestResult:
+    """Takes one raw RFC 5322 message for the mailbox, read from `message` a piece at a time.
+    `principal` None is the system (the mailgate and the fetcher); otherwise an admin or an API
+    token (FORBIDDEN for other callers).
 
     Outcomes: CREATED_TICKET (a new ticket, channel EMAIL, the customer found or created from
     From, the mailbox's group unless a routing rule routes it); ADDED_REPLY (a customer reply, as
     addCustomerReply: PENDING to OPEN, RESOLVED reopened); a reply to a CLOSED ticket is a new
     ticket linked RELATED; DUPLICATE (this Message-ID was taken before, nothing changed; the first
     ticket and comment are returned); IGNORED_AUTO_REPLY and IGNORED_BOUNCE (recorded only; a
-    permanent bounce marks the customer's emailBouncedAt); REJECTED (unreadable: kept in
-    mail_quarantine, nothing else)."""
+    permanent bounce marks the customer's emailBouncedAt); REJECTED (unreadable, or larger than
+    HELPDESK_MAX_EMAIL_BYTES: kept in mail_quarantine, nothing else; of a message too large only
+    the first limit + 1 bytes are read and kept). With `quarantine` False a REJECTED message is
+    not written anywhere (a retry from the quarantine records the outcome itself)."""
     if principal is not None:
         require_mail_intake(principal)
     async with rt.reader.connect() as conn:
@@ -110,34 +138,59 @@ async def ingest_email(rt: Runtime, principal: Principal | None, mailbox_id: int
     if mailbox is None:
         raise NotFound("no such mailbox", ["mailboxId"])
     limits = MailLimits(max_bytes=rt.settings.max_email_bytes)
-    # Parsing a large or hostile message is CPU work of seconds: not on the event loop.
-    read = await asyncio.to_thread(_read, raw, limits, mailbox.address)
-    raw_blob = await rt.blobs.stage(_bytes_file("message.eml", "message/rfc822", raw), len(raw), ["message"])
+    # One byte past the limit is enough to know the message is too large.
+    raw_blob = await rt.blobs.stage(_capped(message, limits.max_bytes + 1), limits.max_bytes + 1, ["message"])
     try:
+        # Parsing a large or hostile message is CPU work of seconds: not on the event loop.
+        read = await asyncio.to_thread(_read, rt.blobs, raw_blob, limits, mailbox.address)
         if isinstance(read.parsed, Rejected):
-            return await _quarantine(rt, mailbox, raw_blob, read.parsed)
+            return await _quarantine(rt, mailbox, raw_blob, read.parsed, quarantine)
         parsed = read.parsed
-        kept, dropped = _attachments_within(parsed.attachments, rt.settings.max_attachment_bytes)
-        async with staged_uploads(rt, [_part_file(p) for p in kept], ["message", "attachments"]) as files:
+        async with _staged_attachments(rt, parsed.attachments) as (files, dropped):
             return await _take(rt, principal, mailbox, raw_blob, parsed, read.kind, files, dropped)
     finally:
         await rt.blobs.discard(raw_blob)  # nothing to do once published
 
 
-async def _quarantine(rt: Runtime, mailbox: MailboxRecord, raw_blob: StagedFile, rejected: Rejected) -> IngestResult:
-    async with rt.transaction() as tx:
-        await rt.blobs.publish(raw_blob)
-        await tx.conn.execute(
-            pg_insert(mq).values(
-                mailbox_id=mailbox.id,
-                raw_sha256=raw_blob.file.sha256,
-                size=raw_blob.file.size,
-                reason=str(rejected.reason),
-                detail=rejected.detail[:1000],
-                received_at=rt.clock.now(),
+async def _quarantine(
+    rt: Runtime, mailbox: MailboxRecord, raw_blob: StagedFile, rejected: Rejected, keep: bool = True
+) -> IngestResult:
+    if keep:
+        async with rt.transaction() as tx:
+            await rt.blobs.publish(raw_blob)
+            await tx.conn.execute(
+                pg_insert(mq).values(
+                    mailbox_id=mailbox.id,
+                    raw_sha256=raw_blob.file.sha256,
+                    size=raw_blob.file.size,
+                    reason=str(rejected.reason),
+                    detail=rejected.detail[:1000],
+                    received_at=rt.clock.now(),
+                )
             )
-        )
-    return IngestResult(Outcome.REJECTED)
+    return IngestResult(Outcome.REJECTED, rejected=rejected)
+
+
+@asynccontextmanager
+async def _staged_attachments(
+    rt: Runtime, parts: Sequence[MailPart]
+) -> AsyncIterator[tuple[StagedUploads, list[MailPart]]]:
+    """Each attachment decoded straight into its own staged file, one at a time, before the
+    transaction opens. One over HELPDESK_MAX_ATTACHMENT_BYTES is left out (and named in the
+    text); whatever is not published when the block ends is discarded."""
+    staged: list[StagedFile] = []
+    dropped: list[MailPart] = []
+    try:
+        for i, part in enumerate(parts):
+            try:
+                field = ["message", "attachments", str(i)]
+                staged.append(await rt.blobs.stage(_part_file(part), rt.settings.max_attachment_bytes, field))
+            except InvalidInput:  # the only refusal of stage: the size limit
+                dropped.append(part)
+        yield StagedUploads(rt.blobs, staged), dropped
+    finally:
+        for s in staged:
+            await rt.blobs.discard(s)  # nothing to do for the published ones
 
 
 async def _take(
@@ -321,11 +374,6 @@ async def _first_taken(conn: AsyncConnection, mailbox_id: int, message_id: str |
     return IngestResult(Outcome.DUPLICATE, ticket, comment)
 
 
-def _attachments_within(parts: Sequence[MailPart], max_bytes: int) -> tuple[list[MailPart], list[MailPart]]:
-    kept = [p for p in parts if p.size <= max_bytes]
-    return kept, [p for p in parts if p.size > max_bytes]
-
-
 def _storable(text: str, limit: int, dropped: Sequence[MailPart] = ()) -> str:
     """Text as a ticket stores it: control characters other than tab and newlines removed, cut at
     `limit`, with a line for each attachment too large to keep (so the agent knows one came)."""
@@ -346,4 +394,26 @@ def _bytes_file(name: str | None, content_type: str, data: bytes) -> IncomingFil
 
 
 def _part_file(part: MailPart) -> IncomingFile:
-    return _bytes_file(part.filename, part.content_type, part.content)
+    """The attachment's decoded content, a piece (up to a megabyte) per read, whatever size is
+    asked: decoding one piece takes about a millisecond, so it stays on the event loop."""
+    pieces = part.chunks()
+
+    async def read(size: int) -> bytes:
+        return next(pieces, b"")
+
+    return IncomingFile(filename=part.filename, content_type=part.content_type, read=read)
+
+
+def _capped(upload: IncomingFile, limit: int) -> IncomingFile:
+    """The upload up to `limit` bytes; what follows is never read."""
+    left = limit
+
+    async def read(size: int) -> bytes:
+        nonlocal left
+        if left <= 0:
+            return b""
+        chunk = await upload.read(min(size, left))
+        left -= len(chunk)
+        return chunk
+
+    return IncomingFile(filename=upload.filename, content_type=upload.content_type, read=read)

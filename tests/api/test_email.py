@@ -302,3 +302,20 @@ async def test_a_refused_caller_is_refused_before_the_message_is_read(
     finally:
         small.stop()
     assert [e["code"] for e in refused["userErrors"]] == ["FORBIDDEN"]
+
+
+async def test_a_message_over_the_size_limit_is_rejected_and_only_its_first_bytes_kept(
+    admin: Actor, mailbox: dict[str, Any], settings: Any, http: httpx.AsyncClient, rt: Runtime
+) -> None:
+    small = ServerThread(settings.model_copy(update={"max_email_bytes": 1024}))
+    small.start()
+    try:
+        raw = gbk_mail_with_attachment("<huge@x.cn>") + b"\r\n" + b"x" * 50_000
+        payload = await ingest(http, small, admin.token, mailbox["id"], raw)
+    finally:
+        small.stop()
+    assert (payload["outcome"], payload["ticket"], payload["userErrors"]) == ("REJECTED", None, [])
+    async with rt.engine.connect() as conn:
+        held = (await conn.execute(select(tables.mail_quarantine))).one()
+    assert (held.reason, held.size) == ("TOO_LARGE", 1025)
+    assert b"".join([chunk async for chunk in rt.blobs.read(held.raw_sha256)]) == raw[:1025]

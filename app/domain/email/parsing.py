@@ -7,17 +7,21 @@ the choice of body and which parts are attachments.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import quopri
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import errors as email_errors
 from email.message import EmailMessage, Message
-from email.parser import BytesParser
+from email.parser import BytesFeedParser
 from email.policy import EmailPolicy, compat32
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, cast
 
 from app.domain.email.addresses import MailAddress
@@ -57,17 +61,32 @@ class Rejected:
 
 @dataclass(frozen=True)
 class MailPart:
-    """An attachment or inline image. `filename` is a display name only (no directories), or None."""
+    """An attachment or inline image. `filename` is a display name only (no directories), or None.
+
+    The content is decoded when read, in pieces (`chunks`): a 25 MB attachment is never held
+    decoded beside the message it came in."""
 
     filename: str | None
     content_type: str
-    content: bytes = field(repr=False)
+    source: Message = field(repr=False, compare=False)
     content_id: str | None = None
     inline: bool = False
 
+    def chunks(self) -> Iterator[bytes]:
+        """The decoded content, in non-empty pieces of at most about a megabyte."""
+        if self.source.get_content_maintype() == "message":
+            inner = mime_children(self.source)
+            data = _message_bytes(inner[0]) if inner else b""
+            return iter([data] if data else [])
+        return decoded_chunks(self.source)
+
     @property
+    def content(self) -> bytes:
+        return b"".join(self.chunks())
+
+    @cached_property
     def size(self) -> int:
-        return len(self.content)
+        return sum(len(chunk) for chunk in self.chunks())
 
 
 @dataclass(frozen=True)
@@ -148,13 +167,32 @@ class _PartCounter:
         return EmailMessage(policy=policy)
 
 
+# How much of the message the parser is fed at a time, and how much encoded content is decoded
+# at a time.
+CHUNK = 1024 * 1024
+
+
 def parse_message(raw: bytes, limits: MailLimits = DEFAULT_LIMITS) -> ParsedMessage | Rejected:
     """Read one message. Bad input is a `Rejected` with the reason; no exception escapes."""
     if len(raw) > limits.max_bytes:
         return Rejected(RejectReason.TOO_LARGE, f"the message is {len(raw)} bytes; the limit is {limits.max_bytes}")
+    view = memoryview(raw)
+    return parse_message_chunks((bytes(view[i : i + CHUNK]) for i in range(0, len(raw), CHUNK)), limits)
+
+
+def parse_message_chunks(chunks: Iterable[bytes], limits: MailLimits = DEFAULT_LIMITS) -> ParsedMessage | Rejected:
+    """Read one message handed over in pieces (a staged file read a chunk at a time), so the raw
+    bytes are never held whole beside the parsed tree. Same outcomes as `parse_message`."""
     try:
         factory = cast("Callable[[], EmailMessage]", _PartCounter(limits.max_parts))
-        message = BytesParser(factory, policy=_POLICY).parsebytes(raw)
+        parser = BytesFeedParser(factory, policy=_POLICY)
+        size = 0
+        for chunk in chunks:
+            size += len(chunk)
+            if size > limits.max_bytes:
+                return Rejected(RejectReason.TOO_LARGE, f"the message is over the limit of {limits.max_bytes} bytes")
+            parser.feed(chunk)
+        message = parser.close()
         if not isinstance(message, EmailMessage):  # the factory only makes EmailMessage; for the type checker
             return Rejected(RejectReason.MALFORMED, "unreadable MIME message")
         return _structure_problem(message, limits) or _read(message)
@@ -310,27 +348,108 @@ def _attachments(message: Message, skip: tuple[Message | None, ...]) -> list[Mai
             continue
         if maintype == "message":
             if part.get_content_type() in ("message/rfc822", "message/global") and children:
-                parts.append(_part(part, _message_bytes(children[0]), default_name="message.eml"))
+                parts.append(_part(part, default_name="message.eml"))
             continue
         filename = _filename(part)
         content_id = _content_id(part)
         disposition = part.get_content_disposition()
         if filename or content_id or disposition == "attachment" or maintype != "text":
-            content = part.get_payload(decode=True)
-            parts.append(_part(part, content if isinstance(content, bytes) else b""))
+            parts.append(_part(part))
     return parts
 
 
-def _part(part: Message, content: bytes, default_name: str | None = None) -> MailPart:
+def _part(part: Message, default_name: str | None = None) -> MailPart:
     disposition = part.get_content_disposition()
     content_id = _content_id(part)
     return MailPart(
         filename=_filename(part) or default_name,
         content_type=part.get_content_type(),
-        content=content,
+        source=part,
         content_id=content_id,
         inline=disposition == "inline" or (disposition is None and content_id is not None),
     )
+
+
+def decoded_chunks(part: Message, run: int = CHUNK) -> Iterator[bytes]:
+    """A leaf's content with its transfer encoding undone, a piece at a time: what
+    `get_payload(decode=True)` returns, joined, without building it whole. Base64 and
+    quoted-printable are decoded a run of whole lines at a time (both encodings end their units
+    at line ends); anything else (7bit, 8bit, binary, the rare uuencode) as the stdlib does it."""
+    # The payload as the parser left it (8-bit bytes as surrogates): get_payload() without decode
+    # would turn those into U+FFFD.
+    payload = getattr(part, "_payload", None)
+    if not isinstance(payload, str):
+        whole = part.get_payload(decode=True)
+        if isinstance(whole, bytes) and whole:
+            yield whole
+        return
+    encoding = str(part.get("content-transfer-encoding", "")).lower()
+    if encoding == "base64":
+        yield from _base64_chunks(payload, run)
+    elif encoding == "quoted-printable":
+        for text in _line_runs(payload, run):
+            if data := quopri.decodestring(_payload_bytes(text)):
+                yield data
+    elif encoding in ("", "7bit", "8bit", "binary"):
+        for text in _line_runs(payload, run):
+            yield _payload_bytes(text)
+    else:
+        whole = part.get_payload(decode=True)
+        if isinstance(whole, bytes) and whole:
+            yield whole
+
+
+def _line_runs(payload: str, run: int) -> Iterator[str]:
+    """The payload in runs of whole lines of about `run` characters (a longer line is one run)."""
+    start = 0
+    while start < len(payload):
+        end = payload.find("\n", start + run)
+        end = len(payload) if end < 0 else end + 1
+        yield payload[start:end]
+        start = end
+
+
+def _payload_bytes(text: str) -> bytes:
+    """The payload's bytes as the stdlib gets them (the parser keeps 8-bit bytes as surrogates)."""
+    try:
+        return text.encode("ascii", "surrogateescape")
+    except UnicodeError:
+        return text.encode("raw-unicode-escape")
+
+
+_NOT_BASE64 = bytes(b for b in range(256) if not (chr(b).isascii() and (chr(b).isalnum() or chr(b) in "+/=")))
+
+
+def _base64_chunks(payload: str, run: int) -> Iterator[bytes]:
+    """Whole 4-character groups decoded as they come; from the first padding character on, the
+    rest is decoded leniently in one go, as the stdlib does (a broken tail loses only itself)."""
+    carry = b""
+    for text in _line_runs(payload, run):
+        data = carry + _payload_bytes(text).translate(None, _NOT_BASE64)
+        if b"=" in data:
+            carry = data
+            continue
+        whole = len(data) - len(data) % 4
+        carry = data[whole:]
+        if whole:
+            yield binascii.a2b_base64(data[:whole])
+    if carry and (tail := _lenient_base64(carry)):
+        yield tail
+
+
+def _lenient_base64(data: bytes) -> bytes:
+    """The stdlib's leniency (email._encoded_words.decode_b): padding added, else bad characters
+    skipped, else the bytes as they are."""
+    try:
+        return base64.b64decode(data + b"=" * (-len(data) % 4), validate=True)
+    except binascii.Error:
+        pass
+    for attempt in (data, data + b"=="):
+        try:
+            return base64.b64decode(attempt, validate=False)
+        except binascii.Error:
+            pass
+    return data
 
 
 def _content_id(part: Message) -> str | None:
