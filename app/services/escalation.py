@@ -15,8 +15,8 @@ from app.domain.enums import TicketEventType, TicketStatus
 from app.domain.errors import InvalidTransition, NotFound
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
-from app.services.assignment import assignment_data, drain_queue_for, pick_agent, reassign_in_same_change
 from app.events.outbox import Outbox
+from app.services.assignment import assignment_data, drain_queue_for, pick_agent, reassign_in_same_change
 from app.services.runtime import Runtime
 from app.services.ticket_changes import Actor, apply_change, lock_ticket, record
 
