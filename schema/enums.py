@@ -9,6 +9,7 @@ from app.domain.enums import (
     AgentRole,
     ArticleStatus,
     AssignmentStrategy,
+    AutomationActionType,
     Channel,
     CommentVisibility,
     CustomerTier,
@@ -48,6 +49,7 @@ for _enum in (
     ErrorCode,
     MailSecurity,
     EmailIngestOutcome,
+    AutomationActionType,
 ):
     strawberry.enum(_enum)
 
@@ -56,6 +58,7 @@ __all__ = [
     "AgentRole",
     "ArticleStatus",
     "AssignmentStrategy",
+    "AutomationActionType",
     "Channel",
     "CommentVisibility",
     "CustomerTier",
