@@ -148,11 +148,9 @@ class Reference:
 class _Value:
     """Reads the keys of one action's value, reporting problems at `field + [key]`."""
 
-    def __init__(self, problems: v.Problems, value: Any, field: list[str], keys: set[str]) -> None:
+    def __init__(self, problems: v.Problems, value: dict[str, Any], field: list[str], keys: set[str]) -> None:
         self.problems, self.field = problems, field
-        self.data: dict[str, Any] = value if isinstance(value, dict) else {}
-        if not isinstance(value, dict):
-            problems.add(f"must be a JSON object with {', '.join(sorted(keys))}", field)
+        self.data: dict[str, Any] = value
         for key in sorted(set(self.data) - keys):
             problems.add(f"unknown key; this action takes {', '.join(sorted(keys))}", [*field, key])
 
@@ -202,6 +200,9 @@ class _Value:
 
 
 def _decode(problems: v.Problems, action: ActionInput, field: list[str], limits: v.TextLimits) -> TicketAction | None:
+    if not isinstance(action.value, dict):
+        problems.add(f"must be a JSON object (the value of {action.type.value})", field)
+        return None
     before = len(problems.items)
     kind = action.type
     decoded: TicketAction | None = None
