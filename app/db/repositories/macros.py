@@ -42,3 +42,9 @@ async def visible_macro(
         query = query.with_for_update()
     row = (await conn.execute(query)).first()
     return MacroRecord(*row) if row else None
+
+
+async def shared_macro_names(conn: AsyncConnection, names: list[str]) -> set[str]:
+    """Which of the names shared macros have (the demo finds its own again by name)."""
+    rows = await conn.execute(select(m.c.name).where(m.c.owner_agent_id.is_(None), m.c.name.in_(names)))
+    return {row.name for row in rows}
