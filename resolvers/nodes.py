@@ -11,6 +11,7 @@ from app.db.repositories.routing import rule_by_id
 from app.domain.principal import Principal
 from app.services import auth as auth_service
 from resolvers.access import Info
+from resolvers.macros import macro_node
 from resolvers.sla import sla_node
 from schema.common import Node
 from schema.email import load_mailbox
@@ -89,6 +90,7 @@ FINDERS: dict[str, Finder] = {
     "BusinessCalendar": _sla("BusinessCalendar"),
     "ApiToken": _api_token,
     "Mailbox": _mailbox,
+    "Macro": macro_node,
 }
 
 # Published articles are public: the one kind of node anonymous callers may read.

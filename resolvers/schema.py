@@ -20,6 +20,7 @@ from resolvers.document_limits import DocumentLimits
 from resolvers.email import EmailMutation, EmailQuery
 from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters, mask_unexpected
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
+from resolvers.macros import MacroMutation, MacroQuery
 from resolvers.mutation import Mutation
 from resolvers.query import Query
 from resolvers.query_cost import QueryCostLimiter
@@ -136,11 +137,20 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
         config=StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=PerEventMemoExecutor,
         query=merge_types(
-            "Query", (Query, RoutingQuery, RealtimeQuery, SlaQuery, KnowledgeQuery, ReportQuery, EmailQuery)
+            "Query", (Query, RoutingQuery, RealtimeQuery, SlaQuery, KnowledgeQuery, ReportQuery, EmailQuery, MacroQuery)
         ),
         subscription=Subscription,
         mutation=merge_types(
-            "Mutation", (Mutation, TicketWorkMutation, RoutingMutation, SlaMutation, KnowledgeMutation, EmailMutation)
+            "Mutation",
+            (
+                Mutation,
+                TicketWorkMutation,
+                RoutingMutation,
+                SlaMutation,
+                KnowledgeMutation,
+                EmailMutation,
+                MacroMutation,
+            ),
         ),
         validation=validation,
         extensions=[

@@ -9,6 +9,7 @@ from app.domain.enums import (
     AgentRole,
     ArticleStatus,
     AssignmentStrategy,
+    AutomationActionType,
     Channel,
     CommentVisibility,
     CustomerTier,
@@ -50,6 +51,7 @@ for _enum in (
     MailSecurity,
     EmailIngestOutcome,
     EmailDeliveryStatus,
+    AutomationActionType,
 ):
     strawberry.enum(_enum)
 
@@ -58,6 +60,7 @@ __all__ = [
     "AgentRole",
     "ArticleStatus",
     "AssignmentStrategy",
+    "AutomationActionType",
     "Channel",
     "CommentVisibility",
     "CustomerTier",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from app.domain.enums import AgentRole, CommentVisibility
+from app.domain.enums import AgentRole, AutomationActionType, CommentVisibility
 from app.domain.errors import Forbidden
 from app.domain.principal import CredentialKind, Principal
 
@@ -38,6 +38,9 @@ class Action(StrEnum):
     # email
     MANAGE_MAILBOXES = "manageMailboxes"
     INGEST_EMAIL = "ingestEmail"
+    # macros
+    USE_MACROS = "useMacros"
+    MANAGE_SHARED_MACROS = "manageSharedMacros"
 
 
 MINIMUM_ROLE: dict[Action, AgentRole] = {
@@ -60,6 +63,26 @@ MINIMUM_ROLE: dict[Action, AgentRole] = {
     Action.MANAGE_MAILBOXES: AgentRole.ADMIN,
     # Sessions: admins only (see require_mail_intake for API tokens).
     Action.INGEST_EMAIL: AgentRole.ADMIN,
+    # Every agent reads shared macros, keeps personal ones and applies both; shared ones are
+    # written by supervisors and admins.
+    Action.USE_MACROS: AgentRole.AGENT,
+    Action.MANAGE_SHARED_MACROS: AgentRole.SUPERVISOR,
+}
+
+# What each ticket action needs of whoever applies it: the permission of the mutation that does
+# the same by hand, so a macro never does what its agent could not.
+TICKET_ACTION_PERMISSION: dict[AutomationActionType, Action] = {
+    AutomationActionType.SET_PRIORITY: Action.UPDATE_TICKET,
+    AutomationActionType.SET_CATEGORY: Action.UPDATE_TICKET,
+    AutomationActionType.SET_STATUS: Action.UPDATE_TICKET,
+    AutomationActionType.ADD_TAGS: Action.UPDATE_TICKET,
+    AutomationActionType.REMOVE_TAGS: Action.UPDATE_TICKET,
+    AutomationActionType.ASSIGN_TO_GROUP: Action.ASSIGN_TICKET,
+    AutomationActionType.ASSIGN_TO_AGENT: Action.ASSIGN_TICKET,
+    AutomationActionType.ADD_INTERNAL_NOTE: Action.UPDATE_TICKET,
+    AutomationActionType.EMAIL_CUSTOMER: Action.UPDATE_TICKET,
+    AutomationActionType.NOTIFY_AGENTS: Action.UPDATE_TICKET,
+    AutomationActionType.ESCALATE: Action.UPDATE_TICKET,
 }
 
 
@@ -71,6 +94,16 @@ def require(principal: Principal, action: Action) -> None:
     if not allows(principal, action):
         needed = MINIMUM_ROLE[action].value
         raise Forbidden(f"{action.value} needs the {needed} role or higher")
+
+
+def require_ticket_action(principal: Principal, action: AutomationActionType) -> None:
+    require(principal, TICKET_ACTION_PERMISSION[action])
+
+
+def require_macro_change(principal: Principal, shared: bool) -> None:
+    """A personal macro is its owner's to change (others never see it); a shared one is the
+    supervisors' and admins'."""
+    require(principal, Action.MANAGE_SHARED_MACROS if shared else Action.USE_MACROS)
 
 
 def require_signed_in(principal: Principal, action: Action) -> None:

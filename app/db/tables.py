@@ -801,3 +801,25 @@ event_consumers = Table(
     Column("event_id", BigInteger, nullable=False),
     _updated_at(),
 )
+
+# ---------------------------------------------------------------- macros
+
+# Canned replies with actions. owner_agent_id null: shared with every agent (supervisors and
+# admins manage those); set: the owner's personal macro, invisible to everyone else.
+macros = Table(
+    "macros",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("body", Text),
+    Column("visibility", String(16), nullable=False),
+    # [{"type": AutomationActionType, "value": {...}}], as app.domain.ticket_actions stores them.
+    Column("actions", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("owner_agent_id", BigInteger, ForeignKey("agents.id", ondelete="CASCADE")),
+    Column("usage_count", Integer, nullable=False, server_default=text("0")),
+    _created_at(),
+    _updated_at(),
+    _one_of("visibility", enums.CommentVisibility),
+    CheckConstraint("usage_count >= 0", name="usage_count_non_negative"),
+)
+Index("ix_macros_owner_agent_id", macros.c.owner_agent_id)

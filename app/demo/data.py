@@ -1258,3 +1258,41 @@ def demo_customer_mail() -> bytes:
         "Content-Type: text/plain; charset=GBK\r\nContent-Transfer-Encoding: 8bit\r\nX-Mailer: Foxmail 7.2\r\n\r\n"
     )
     return head.encode("ascii") + body.encode("gbk")
+
+
+# ---------------------------------------------------------------- shared macros
+
+
+@dataclass(frozen=True)
+class MacroSpec:
+    name: str
+    body: str
+    # (AutomationActionType value, its JSON value), as createMacro takes them.
+    actions: tuple[tuple[str, dict[str, object]], ...]
+
+
+# Each starts with a PUBLIC reply, which starts a NEW ticket: so "resolved" is a move the
+# lifecycle allows from NEW, OPEN, PENDING and ON_HOLD alike.
+MACROS = (
+    MacroSpec(
+        "退款处理中 / refund in progress",
+        "{{customer.name}}，您好：您的退款申请（工单 #{{ticket.number}}）正在处理中，预计 3 个工作日内到账。\n"
+        "Hello {{customer.name}}, your refund (ticket #{{ticket.number}}) is being processed and should "
+        "arrive within 3 working days.\n— {{agent.name}}",
+        (("ADD_TAGS", {"tags": ["refund"]}), ("SET_STATUS", {"status": "PENDING"})),
+    ),
+    MacroSpec(
+        "请提供订单号 / please send the order number",
+        "{{customer.name}}，您好：为了尽快处理，请回复您的订单号（例如 SO-1001）。\n"
+        "Hello {{customer.name}}, to look into this quickly, please reply with your order number "
+        "(for example SO-1001).\n— {{agent.name}}",
+        (("ADD_TAGS", {"tags": ["need-order-number"]}), ("SET_STATUS", {"status": "PENDING"})),
+    ),
+    MacroSpec(
+        "已解决请评价 / resolved, please rate",
+        "{{customer.name}}，您好：工单 #{{ticket.number}} 已解决。欢迎在满意度调查中为我们的服务评分。\n"
+        "Hello {{customer.name}}, ticket #{{ticket.number}} is resolved. Please rate our service in the "
+        "satisfaction survey.\n— {{agent.name}}",
+        (("SET_STATUS", {"status": "RESOLVED"}),),
+    ),
+)

@@ -27,6 +27,7 @@ from app.db.repositories import people as people_reads
 from app.db.repositories import routing as routing_reads
 from app.db.repositories import sla as sla_reads
 from app.db.repositories import tickets as ticket_reads
+from app.db.repositories.macros import shared_macro_names
 from app.db.repositories.mailboxes import mailbox_by_address, message_taken
 from app.demo.data import (
     ADMIN,
@@ -42,6 +43,7 @@ from app.demo.data import (
     DEMO_MAIL_MESSAGE_ID,
     DEMO_MAILBOX,
     GROUPS,
+    MACROS,
     ROUTING_RULES,
     SLA_POLICIES,
     TICKETS,
@@ -57,12 +59,21 @@ from app.demo.data import (
     TicketSpec,
     demo_customer_mail,
 )
+from app.domain import macros as macro_domain
 from app.domain import validation
 from app.domain.email.mailbox_settings import MailboxInput
-from app.domain.enums import AgentPresence, AgentRole, ArticleStatus, CommentVisibility, EmailIngestOutcome
+from app.domain.enums import (
+    AgentPresence,
+    AgentRole,
+    ArticleStatus,
+    AutomationActionType,
+    CommentVisibility,
+    EmailIngestOutcome,
+)
 from app.domain.lifecycle import Action as Lifecycle
 from app.domain.principal import Principal
 from app.domain.records import ArticleRecord
+from app.domain.ticket_actions import ActionInput
 from app.services import agents as agent_service
 from app.services import assignment as assignment_service
 from app.services import conversation as conversation_service
@@ -71,6 +82,7 @@ from app.services import email_ingest, sla_scheduler
 from app.services import escalation as escalation_service
 from app.services import knowledge as knowledge_service
 from app.services import lifecycle as lifecycle_service
+from app.services import macros as macro_service
 from app.services import mailboxes as mailbox_service
 from app.services import routing_rules as routing_rule_service
 from app.services import satisfaction as satisfaction_service
@@ -100,13 +112,14 @@ class DemoResult:
     # The support mailbox, and the ticket its sample mail opened (not among `tickets`).
     mailboxes: int = 0
     tickets_by_mail: int = 0
+    macros: int = 0
 
     def summary(self) -> str:
         counts = (
             f"{self.groups} groups, {self.agents} agents, {self.customers} customers, {self.tickets} tickets, "
             f"{self.calendars} business calendar(s), {self.sla_policies} SLA policies, "
             f"{self.articles} knowledge articles, {self.mailboxes} mailbox(es) with "
-            f"{self.tickets_by_mail} ticket(s) by mail"
+            f"{self.tickets_by_mail} ticket(s) by mail, {self.macros} shared macros"
         )
         login = (
             f"demo admin: {DEMO_ADMIN_EMAIL}; all demo agents (*@{DEMO_EMAIL_DOMAIN}) "
@@ -147,6 +160,7 @@ async def seed_demo(rt: Runtime) -> DemoResult:
                 articles=len(found.articles),
                 mailboxes=int(found.mailbox),
                 tickets_by_mail=int(found.mail_taken),
+                macros=len(found.macros),
             )
         return await _Seeder(rt, found).run()
 
@@ -165,6 +179,7 @@ class _Found:
     articles: dict[str, ArticleRecord] = field(default_factory=dict)  # by key
     mailbox: bool = False
     mail_taken: bool = False  # the demo customer's mail went through ingest
+    macros: set[str] = field(default_factory=set)  # shared macro names
 
     def complete(self) -> bool:
         return (
@@ -179,6 +194,7 @@ class _Found:
             and all(a.status != ArticleStatus.DRAFT.value for a in self.articles.values())
             and self.mailbox
             and self.mail_taken
+            and len(self.macros) == len(MACROS)
         )
 
     def anything(self) -> bool:
@@ -191,6 +207,7 @@ class _Found:
             or self.policies
             or self.articles
             or self.mailbox
+            or self.macros
         )
 
 
@@ -233,6 +250,7 @@ async def _find_existing(conn: AsyncConnection) -> _Found:
         found.articles[titles[title]] = article
     found.mailbox = await mailbox_by_address(conn, DEMO_MAILBOX.address) is not None
     found.mail_taken = await message_taken(conn, DEMO_MAIL_MESSAGE_ID)
+    found.macros = await shared_macro_names(conn, [spec.name for spec in MACROS])
     return found
 
 
@@ -307,6 +325,7 @@ class _Seeder:
         await self._fire_sla_due(self.now)
         await self._routing_rules()
         await self._mailbox()
+        await self._macros()
         c = self.created
         return DemoResult(
             True,
@@ -322,6 +341,7 @@ class _Seeder:
             articles=c["articles"],
             mailboxes=c["mailboxes"],
             tickets_by_mail=c["tickets_by_mail"],
+            macros=c["macros"],
         )
 
     # ------------------------------------------------ people
@@ -573,6 +593,16 @@ class _Seeder:
             assert mailbox is not None
             result = await email_ingest.ingest_email(self.rt, None, mailbox.id, demo_customer_mail())
             self.created["tickets_by_mail"] += result.outcome is EmailIngestOutcome.CREATED_TICKET
+
+    async def _macros(self) -> None:
+        """The shared bilingual macros every agent finds in the reply box's picker."""
+        for spec in MACROS:
+            if spec.name in self.found.macros:
+                continue
+            actions = [ActionInput(AutomationActionType(kind), value) for kind, value in spec.actions]
+            data = macro_domain.MacroInput(name=spec.name, body=spec.body, actions=actions, shared=True)
+            await macro_service.create_macro(self.rt, self.principal(ADMIN), data)
+            self.created["macros"] += 1
 
 
 # ---------------------------------------------------------------- the data as service inputs

@@ -141,6 +141,24 @@ class TicketEventType(StrEnum):
     RATED = "RATED"
     # A reply's copy to the customer gave up (last retry, or refused for good): data has the reason.
     EMAIL_FAILED = "EMAIL_FAILED"
+    # An agent applied a macro: data names it and the actions it ran.
+    MACRO_APPLIED = "MACRO_APPLIED"
+
+
+class AutomationActionType(StrEnum):
+    """What a macro or an automation does to a ticket (app.domain.ticket_actions has their values)."""
+
+    SET_PRIORITY = "SET_PRIORITY"
+    SET_CATEGORY = "SET_CATEGORY"
+    SET_STATUS = "SET_STATUS"
+    ADD_TAGS = "ADD_TAGS"
+    REMOVE_TAGS = "REMOVE_TAGS"
+    ASSIGN_TO_GROUP = "ASSIGN_TO_GROUP"
+    ASSIGN_TO_AGENT = "ASSIGN_TO_AGENT"
+    ADD_INTERNAL_NOTE = "ADD_INTERNAL_NOTE"
+    EMAIL_CUSTOMER = "EMAIL_CUSTOMER"
+    NOTIFY_AGENTS = "NOTIFY_AGENTS"
+    ESCALATE = "ESCALATE"
 
 
 class TicketOrderField(StrEnum):

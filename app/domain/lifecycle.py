@@ -61,6 +61,19 @@ def next_status(current: TicketStatus, action: Action) -> TicketStatus:
     return target
 
 
+def action_towards(current: TicketStatus, target: TicketStatus) -> Action | None:
+    """The action that takes a ticket from `current` to `target` (None: it is there already), for
+    rules that name a status rather than an action (macros, automations). When no action gets
+    there from `current`, one that reaches `target` is returned all the same, so that
+    `next_status` refuses it in its own words; NEW is reached by none."""
+    if current is target:
+        return None
+    reaching = [a for a, (_, reached) in TRANSITIONS.items() if reached is target and a is not Action.MERGE_CLOSE]
+    if not reaching:
+        raise InvalidTransition(f"a ticket never goes back to {target.value} (it is {current.value})")
+    return next((a for a in reaching if current in TRANSITIONS[a][0]), reaching[0])
+
+
 def after_customer_reply(current: TicketStatus) -> tuple[TicketStatus, Action | None]:
     """A customer's message moves a PENDING ticket back to OPEN and reopens a RESOLVED one;
     a CLOSED ticket refuses it (a follow-up is a new ticket)."""

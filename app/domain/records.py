@@ -265,3 +265,18 @@ class EmailDeliveryRecord:
     attempts: int
     last_error: str | None
     sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MacroRecord:
+    id: int
+    name: str
+    body: str | None
+    visibility: str
+    # As app.domain.ticket_actions stores them: [{"type": ..., "value": {...}}].
+    actions: list[dict[str, Any]]
+    # None: shared with every agent.
+    owner_agent_id: int | None
+    usage_count: int
+    created_at: datetime
+    updated_at: datetime

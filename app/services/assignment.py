@@ -247,34 +247,47 @@ async def assign_ticket(
     async with rt.transaction() as tx:
         ticket = await lock_ticket(tx.conn, principal, ticket_id)
         check_version(ticket, expected_version)
-        if ticket.status not in _OPEN:
-            raise InvalidTransition(f"a {ticket.status} ticket cannot be assigned", ["id"])
-        target_group = group_id if group_id is not None else ticket.group_id
-        if group_id is not None and (await tx.conn.execute(select(g.c.id).where(g.c.id == group_id))).first() is None:
-            raise NotFound("no such group", ["groupId"])
-        if agent_id is not None:
-            exists = (
-                await tx.conn.execute(select(a.c.id).where(a.c.id == agent_id, a.c.deactivated_at.is_(None)))
+        return await assign_locked(tx, ticket, agent_id, group_id, actor, now)
+
+
+async def assign_locked(
+    tx: Outbox,
+    ticket: TicketRecord,
+    agent_id: int | None,
+    group_id: int | None,
+    actor: Actor,
+    now: datetime,
+    fields: tuple[Sequence[str], Sequence[str]] = (("agentId",), ("groupId",)),
+) -> TicketRecord:
+    """assignTicket's change on a ticket the caller locked, in the caller's transaction; unknown
+    or unfit agents and groups are reported on `fields` (the agent's path, the group's path)."""
+    agent_field, group_field = fields
+    if ticket.status not in _OPEN:
+        raise InvalidTransition(f"a {ticket.status} ticket cannot be assigned", ["id"])
+    target_group = group_id if group_id is not None else ticket.group_id
+    if group_id is not None and (await tx.conn.execute(select(g.c.id).where(g.c.id == group_id))).first() is None:
+        raise NotFound("no such group", list(group_field))
+    if agent_id is not None:
+        exists = (await tx.conn.execute(select(a.c.id).where(a.c.id == agent_id, a.c.deactivated_at.is_(None)))).first()
+        if exists is None:
+            raise NotFound("no such agent", list(agent_field))
+        if target_group is not None:
+            member = (
+                await tx.conn.execute(
+                    select(gm.c.agent_id).where(gm.c.group_id == target_group, gm.c.agent_id == agent_id)
+                )
             ).first()
-            if exists is None:
-                raise NotFound("no such agent", ["agentId"])
-            if target_group is not None:
-                member = (
-                    await tx.conn.execute(
-                        select(gm.c.agent_id).where(gm.c.group_id == target_group, gm.c.agent_id == agent_id)
-                    )
-                ).first()
-                if member is None:
-                    raise PreconditionFailed("the agent is not a member of the ticket's group", ["agentId"])
-        if agent_id == ticket.assignee_id and target_group == ticket.group_id:
-            return ticket
-        extra: dict[str, object] = {"group_id": target_group} if target_group != ticket.group_id else {}
-        updated = await set_assignee(
-            tx, ticket, agent_id, "MANUAL" if agent_id is not None else "UNASSIGNED", actor, now, extra
-        )
-        if ticket.assignee_id is not None and ticket.assignee_id != agent_id:
-            # The freed slot may take other waiting tickets, not the one just taken off this agent.
-            await drain_queue_for(tx, ticket.assignee_id, now, skip_ticket=ticket.id)
+            if member is None:
+                raise PreconditionFailed("the agent is not a member of the ticket's group", list(agent_field))
+    if agent_id == ticket.assignee_id and target_group == ticket.group_id:
+        return ticket
+    extra: dict[str, object] = {"group_id": target_group} if target_group != ticket.group_id else {}
+    updated = await set_assignee(
+        tx, ticket, agent_id, "MANUAL" if agent_id is not None else "UNASSIGNED", actor, now, extra
+    )
+    if ticket.assignee_id is not None and ticket.assignee_id != agent_id:
+        # The freed slot may take other waiting tickets, not the one just taken off this agent.
+        await drain_queue_for(tx, ticket.assignee_id, now, skip_ticket=ticket.id)
     return updated
 
 

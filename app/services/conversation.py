@@ -112,28 +112,43 @@ async def _add_comment(
     actor = Actor.of(principal)
     async with rt.transaction() as tx:
         ticket, parent = await _lock(tx, principal, ticket_id)
-        status = TicketStatus(ticket.status)
-        public = visibility is CommentVisibility.PUBLIC
-        if public and status is TicketStatus.CLOSED:
-            raise InvalidTransition(
-                "the ticket is CLOSED: it takes internal notes only; open a new ticket", ["ticketId"]
-            )
-        values: dict[str, object] = {}
-        if public and ticket.first_responded_at is None:
-            values["first_responded_at"] = now
-        _, action = after_agent_public_reply(status) if public else (status, None)
-        if action is not None:
-            updated = await change_status(tx, ticket, parent, action, actor, now, {"reason": "AGENT_REPLY"}, values)
-        else:
-            updated = await apply_change(tx, ticket, values, now)
-        # A PUBLIC reply on a mail ticket goes to the customer: queued here, sent after commit.
-        mail = await email_outbox.plan_reply(tx.conn, updated) if public else None
-        comment = await _insert_comment(
-            tx, updated, clean, visibility, actor, now, mail.message_id if mail is not None else None
+        comment, updated = await agent_reply(tx, ticket, parent, clean, visibility, actor, now)
+        await attach_files(
+            tx, updated, files, comment.id, actor, now, internal=visibility is not CommentVisibility.PUBLIC
         )
-        await attach_files(tx, updated, files, comment.id, actor, now, internal=not public)
-        if mail is not None:
-            await email_outbox.queue_reply(tx, mail, comment, now)
+    return comment, updated
+
+
+async def agent_reply(
+    tx: Outbox,
+    ticket: TicketRecord,
+    parent: TicketRecord | None,
+    body: str,
+    visibility: CommentVisibility,
+    actor: Actor,
+    now: datetime,
+) -> tuple[CommentRecord, TicketRecord]:
+    """An agent's reply or note (`body` clean) on a ticket the caller locked with its parent, in
+    the caller's transaction. Every path an agent's words take (addComment, macros) comes through
+    here: the first PUBLIC reply sets firstRespondedAt and starts a NEW ticket; a CLOSED ticket
+    takes internal notes only."""
+    status = TicketStatus(ticket.status)
+    public = visibility is CommentVisibility.PUBLIC
+    if public and status is TicketStatus.CLOSED:
+        raise InvalidTransition("the ticket is CLOSED: it takes internal notes only; open a new ticket", ["ticketId"])
+    values: dict[str, object] = {}
+    if public and ticket.first_responded_at is None:
+        values["first_responded_at"] = now
+    _, action = after_agent_public_reply(status) if public else (status, None)
+    if action is not None:
+        updated = await change_status(tx, ticket, parent, action, actor, now, {"reason": "AGENT_REPLY"}, values)
+    else:
+        updated = await apply_change(tx, ticket, values, now)
+    # A PUBLIC reply on a mail ticket goes to the customer: queued here, sent after commit.
+    mail = await email_outbox.plan_reply(tx.conn, updated) if public else None
+    comment = await _insert_comment(tx, updated, body, visibility, actor, now, mail.message_id if mail else None)
+    if mail is not None:
+        await email_outbox.queue_reply(tx, mail, comment, now)
     return comment, updated
 
 

@@ -29,6 +29,7 @@ from app.domain.email.classification import Bounce
 from app.domain.email.delivery import ACKNOWLEDGEMENT_WINDOW, acknowledgement_allowed, suppression_reason
 from app.domain.email.outbound import HeaderInjection, new_message_id, reply_subject
 from app.domain.enums import EmailDeliveryKind, EmailDeliveryStatus, EmailIngestOutcome, TicketEventType
+from app.domain.errors import PreconditionFailed
 from app.domain.placeholders import render
 from app.domain.records import CommentRecord, TicketRecord
 from app.events.outbox import Outbox
@@ -114,6 +115,27 @@ async def queue_reply(tx: Outbox, plan: PlannedReply, comment: CommentRecord, no
         comment_id=comment.id,
         to=plan.to,
         body=comment.body,
+        message_id=plan.message_id,
+        in_reply_to=plan.in_reply_to,
+        references=plan.references,
+        now=now,
+    )
+
+
+async def queue_to_customer(tx: Outbox, ticket: TicketRecord, body: str, now: datetime) -> None:
+    """Mail to the ticket's customer that is no comment (an automation's EMAIL_CUSTOMER), threaded
+    like a reply; the ticket's history records the action that sent it."""
+    plan = await plan_reply(tx.conn, ticket)
+    if plan is None:
+        raise PreconditionFailed("the ticket came by no mailbox: there is nothing to write to the customer from", [])
+    await _queue(
+        tx,
+        ticket,
+        kind=Kind.REPLY,
+        mailbox_id=plan.mailbox_id,
+        comment_id=None,
+        to=plan.to,
+        body=body,
         message_id=plan.message_id,
         in_reply_to=plan.in_reply_to,
         references=plan.references,

@@ -276,21 +276,28 @@ async def update_ticket(
     async with rt.transaction() as tx:
         ticket = await lock_ticket(tx.conn, principal, ticket_id)
         check_version(ticket, expected_version)
-        before = asdict(ticket)
-        diff = {k: {"from": before[k], "to": val} for k, val in values.items() if before[k] != val}
-        if not diff:
-            return ticket
-        check_edit(TicketStatus(ticket.status), _camel(diff))
-        now = rt.clock.now()
-        updated = await apply_change(tx, ticket, {k: values[k] for k in diff}, now)
-        if "subject" in diff or "description" in diff:
-            await reindex_ticket(tx.conn, ticket.id)
-        actor = Actor.of(principal)
-        priority = diff.pop("priority", None)
-        if diff:
-            await record(tx, updated, TicketEventType.UPDATED, actor, now, {"changes": _camel(diff)})
-        if priority is not None:
-            await record(tx, updated, TicketEventType.PRIORITY_CHANGED, actor, now, priority)
+        return await edit_locked(tx, ticket, values, Actor.of(principal), rt.clock.now())
+
+
+async def edit_locked(
+    tx: Outbox, ticket: TicketRecord, values: dict[str, Any], actor: Actor, now: datetime
+) -> TicketRecord:
+    """Writes cleaned field values on a ticket the caller locked, in the caller's transaction:
+    UPDATED for the fields that changed and PRIORITY_CHANGED for a new priority; no change, no
+    event, no new version. A CLOSED ticket takes new tags only."""
+    before = asdict(ticket)
+    diff = {k: {"from": before[k], "to": val} for k, val in values.items() if before[k] != val}
+    if not diff:
+        return ticket
+    check_edit(TicketStatus(ticket.status), _camel(diff))
+    updated = await apply_change(tx, ticket, {k: values[k] for k in diff}, now)
+    if "subject" in diff or "description" in diff:
+        await reindex_ticket(tx.conn, ticket.id)
+    priority = diff.pop("priority", None)
+    if diff:
+        await record(tx, updated, TicketEventType.UPDATED, actor, now, {"changes": _camel(diff)})
+    if priority is not None:
+        await record(tx, updated, TicketEventType.PRIORITY_CHANGED, actor, now, priority)
     return updated
 
 

@@ -17,6 +17,9 @@ const DOCUMENT_FILES = {
   sla: "TicketSla.graphql",
   articles: "knowledge/TicketSuggestedArticles.graphql",
   addComment: "AddComment.graphql",
+  macros: "Macros.graphql",
+  renderMacro: "RenderMacro.graphql",
+  applyMacro: "ApplyMacro.graphql",
   start: "StartTicket.graphql",
   setPending: "SetTicketPending.graphql",
   hold: "HoldTicket.graphql",
@@ -122,6 +125,7 @@ async function openConsole() {
     return;
   }
   if (!state.me) return signOut(); // an API token, not an agent
+  loadMacros();
   // Agents start with their own tickets; supervisors and admins with everything they oversee.
   state.filters.scope = state.me.role === "AGENT" ? "mine" : "all";
   fillScopes();
@@ -336,6 +340,59 @@ async function reply(event) {
   });
   button.disabled = false;
   if (ok) form.elements.body.value = "";
+}
+
+// ---------------------------------------------------------------- macros in the reply box
+
+async function loadMacros() {
+  try {
+    const { macros } = await request("macros");
+    const picker = $("#macro-picker");
+    const none = element("option", "", t("pickMacro"));
+    none.value = "";
+    picker.replaceChildren(none, ...macros.map((macro) => {
+      const option = element("option", "", macro.owner ? `${macro.name} (${t("personalMacro")})` : macro.name);
+      option.value = macro.id;
+      return option;
+    }));
+    $("#macro-row").hidden = macros.length === 0;
+  } catch (error) {
+    reportTo("#ticket-error")(error);
+  }
+}
+
+// Choosing a macro previews its reply on this ticket; applying it sends the reply and runs its
+// actions in one step (all or nothing on the server).
+async function previewMacro() {
+  const macroId = $("#macro-picker").value;
+  $("#macro-apply").disabled = !macroId;
+  $("#macro-preview").textContent = "";
+  $("#macro-missing").textContent = "";
+  if (!macroId) return;
+  try {
+    const { renderMacro } = await request("renderMacro", { ticketId: state.ticketId, macroId });
+    $("#macro-preview").textContent = renderMacro.body ?? t("macroNoReply");
+    if (renderMacro.missingPlaceholders.length) {
+      $("#macro-missing").textContent = t("macroMissing")(renderMacro.missingPlaceholders.join(", "));
+    }
+  } catch (error) {
+    reportTo("#ticket-error")(error);
+  }
+}
+
+async function applyMacro() {
+  const macroId = $("#macro-picker").value;
+  if (!macroId) return;
+  $("#macro-apply").disabled = true;
+  const ok = await mutate("applyMacro", "applyMacro", {
+    ticketId: state.ticketId, macroId, expectedVersion: state.ticket.version,
+  });
+  if (ok) {
+    $("#macro-picker").value = "";
+    await previewMacro();
+  } else {
+    $("#macro-apply").disabled = false;
+  }
 }
 
 async function resolve(event) {
@@ -679,6 +736,8 @@ function listen() {
   $("#resolve-form").addEventListener("submit", resolve);
   $("#resolve-cancel").addEventListener("click", () => ($("#resolve-form").hidden = true));
   $("#reply-form").addEventListener("submit", reply);
+  $("#macro-picker").addEventListener("change", previewMacro);
+  $("#macro-apply").addEventListener("click", applyMacro);
   $("#comments-more").addEventListener("click", () => loadMore("comments"));
   $("#history-more").addEventListener("click", () => loadMore("history"));
   // Remaining SLA time is computed by the server; refresh the numbers now and then.

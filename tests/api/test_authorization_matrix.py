@@ -45,13 +45,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.clock import ManualClock
 from app.db import tables
 from app.domain.email.mailbox_settings import MailboxInput as MailboxData
-from app.domain.enums import AgentRole, AssignmentStrategy, Channel, CommentVisibility
+from app.domain.enums import AgentRole, AssignmentStrategy, AutomationActionType, Channel, CommentVisibility
 from app.domain.lifecycle import Action
+from app.domain.macros import MacroInput
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
+from app.domain.ticket_actions import ActionInput
 from app.events.cursors import EventPosition
 from app.services import agents as agent_service
-from app.services import assignment, auth, conversation, knowledge, lifecycle, mailboxes, routing_rules, sla
+from app.services import assignment, auth, conversation, knowledge, lifecycle, macros, mailboxes, routing_rules, sla
 from app.services import tickets as ticket_service
 from app.services.customers import CustomerRef
 from app.services.runtime import Runtime
@@ -142,6 +144,7 @@ class World:
     calendar: int
     group_agent_token: int  # an API token of the group agent
     mailbox: int  # delivers to the group
+    macro: int  # shared: a reply and a tag
     login_email: str
 
     def acting(self, role: str) -> Principal:
@@ -323,6 +326,7 @@ async def world(
                 rt, admin, MailboxData(name="售后", address="support@example.cn", group_id=group)
             )
         ).id,
+        macro=(await macros.create_macro(rt, admin, macro_input("shared", shared=True))).id,
     )
 
 
@@ -405,6 +409,43 @@ def mailbox_input() -> dict[str, Any]:
     }
 
 
+def macro_input(name: str, *, shared: bool) -> MacroInput:
+    tag = ActionInput(AutomationActionType.ADD_TAGS, {"tags": ["matrix"]})
+    return MacroInput(name=name, body="We are on it.", actions=[tag], shared=shared)
+
+
+async def fresh_shared_macro(w: World, role: str) -> dict[str, Any]:
+    return {"id": gid("Macro", (await macros.create_macro(w.rt, w.admin, macro_input("doomed", shared=True))).id)}
+
+
+async def own_fresh_macro(w: World, role: str) -> dict[str, Any]:
+    created = await macros.create_macro(w.rt, w.acting(role), macro_input("mine", shared=False))
+    return {"id": gid("Macro", created.id)}
+
+
+async def someone_elses_fresh_macro(w: World, role: str) -> dict[str, Any]:
+    spare = Principal(agent_id=w.spare_agent, role=AgentRole.AGENT)
+    return {"id": gid("Macro", (await macros.create_macro(w.rt, spare, macro_input("theirs", shared=False))).id)}
+
+
+def macro_input_variables(shared: bool) -> Variables:
+    async def variables(w: World, role: str) -> dict[str, Any]:
+        return {"input": {"name": unique("macro"), "body": "Hello {{customer.name}}", "shared": shared}}
+
+    return variables
+
+
+def with_macro_input(target: Variables, shared: bool) -> Variables:
+    async def variables(w: World, role: str) -> dict[str, Any]:
+        return {**await target(w, role), **await macro_input_variables(shared)(w, role)}
+
+    return variables
+
+
+async def fresh_ticket_and_macro(w: World, role: str) -> dict[str, Any]:
+    return {"t": gid("Ticket", await new_ticket(w)), "m": gid("Macro", w.macro)}
+
+
 def a_customers_mail() -> dict[str, tuple[str, bytes, str]]:
     raw = (
         f"From: Li Lei <li.lei@example.cn>\r\nTo: support@example.cn\r\nSubject: Refund\r\n"
@@ -462,6 +503,10 @@ def node_row(label: str, type_name: str, pk: Callable[[World], int], outcomes: d
 
 
 TICKET_PAYLOAD = "{ ticket { id } userErrors { code } }"
+UPDATE_MACRO = (
+    "mutation($id: ID!, $input: MacroInput!) { updateMacro(id: $id, input: $input) "
+    "{ macro { id } userErrors { code } } }"
+)
 ARTICLE_PAYLOAD = "{ article { id } userErrors { code } }"
 
 MATRIX: list[Row] = [
@@ -895,6 +940,66 @@ MATRIX: list[Row] = [
         "mutation($id: ID!) { deleteMailbox(id: $id) { deletedId userErrors { code } } }",
         ADMINS,
         fresh_mailbox,
+    ),
+    # ------------------------------------------------------------ macros
+    node_row("shared macro", "Macro", lambda w: w.macro, SIGNED_IN),
+    Row(
+        "macros", "query { macros { id } }", SIGNED_IN, shows=lambda w, v: gid("Macro", w.macro) in {m["id"] for m in v}
+    ),
+    # A ticket the caller may not see is NOT_FOUND: the preview is not nullable.
+    Row(
+        "renderMacro",
+        "query($t: ID!, $m: ID!) { renderMacro(ticketId: $t, macroId: $m) { body missingPlaceholders } }",
+        expect(UNAUTHENTICATED, "NOT_FOUND", OK, OK, OK, OK),
+        fixed(lambda w: {"t": gid("Ticket", w.ticket), "m": gid("Macro", w.macro)}),
+    ),
+    Row(
+        "createMacro",
+        "mutation($input: MacroInput!) { createMacro(input: $input) { macro { id } userErrors { code } } }",
+        SIGNED_IN,
+        macro_input_variables(shared=False),
+        label="personal",
+    ),
+    Row(
+        "createMacro",
+        "mutation($input: MacroInput!) { createMacro(input: $input) { macro { id } userErrors { code } } }",
+        SUPERVISORS,
+        macro_input_variables(shared=True),
+        label="shared",
+    ),
+    Row(
+        "updateMacro",
+        UPDATE_MACRO,
+        SIGNED_IN,
+        with_macro_input(own_fresh_macro, shared=False),
+        label="own personal",
+    ),
+    Row(
+        "updateMacro",
+        UPDATE_MACRO,
+        SUPERVISORS,
+        with_macro_input(fresh_shared_macro, shared=True),
+        label="shared",
+    ),
+    Row(
+        "deleteMacro",
+        "mutation($id: ID!) { deleteMacro(id: $id) { deletedId userErrors { code } } }",
+        SUPERVISORS,
+        fresh_shared_macro,
+        label="shared",
+    ),
+    Row(
+        "deleteMacro",
+        "mutation($id: ID!) { deleteMacro(id: $id) { deletedId userErrors { code } } }",
+        expect(UNAUTHENTICATED, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
+        someone_elses_fresh_macro,
+        label="someone else's personal",
+    ),
+    Row(
+        "applyMacro",
+        "mutation($t: ID!, $m: ID!) { applyMacro(ticketId: $t, macroId: $m) " + TICKET_PAYLOAD + " }",
+        TEAM,
+        fresh_ticket_and_macro,
     ),
     # Mail relays (API tokens, whatever their agent's role) and admins; console agents and
     # supervisors get FORBIDDEN.

@@ -312,3 +312,41 @@ async def test_a_chinese_agent_filters_the_queue_and_sees_sla_due_times_turn_ove
         assert problems == []
     finally:
         await context.close()
+
+
+async def test_an_agent_answers_with_a_macro_from_the_reply_box(
+    admin: Actor, make_actor: MakeActor, make_group: MakeGroup, server: ServerThread, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    group = await make_group("Wearables", assignment_strategy=AssignmentStrategy.MANUAL)
+    agent = await make_actor(AgentRole.AGENT, groups=[group], name="Wei Lin")
+    macro = {
+        "name": "请提供订单号 / please send the order number",
+        "body": "{{customer.name}} 您好，请提供订单号。\nHello {{customer.name}}, please send your order number.",
+        "actions": [
+            {"type": "ADD_TAGS", "value": {"tags": ["need-order-number"]}},
+            {"type": "SET_STATUS", "value": {"status": "PENDING"}},
+        ],
+    }
+    created = (await admin.client.mutate("console/CreateMacro.graphql", {"input": macro}))["macro"]
+    ticket = await create_ticket(admin, "Watch keeps freezing")
+    await assign(admin, ticket, group, agent)
+
+    await sign_in(page, server, agent)
+    await queued(page, ticket).locator("a").click()
+    await shows_status(page, "NEW", "New")
+    await page.select_option("#macro-picker", created["id"])
+    # The preview is the reply as the customer will read it.
+    await expect(page.locator("#macro-preview")).to_have_text(
+        "王小明 您好，请提供订单号。\nHello 王小明, please send your order number."
+    )
+    await expect(page.locator("#macro-missing")).to_have_text("")
+    await page.click("#macro-apply")
+
+    # One step: the reply is in the conversation, the ticket waits for the customer, tagged.
+    await shows_status(page, "PENDING", "Pending")
+    await expect(page.locator("#conversation li.public")).to_contain_text(
+        "Hello 王小明, please send your order number."
+    )
+    await expect(page.locator('#history li[data-type="MACRO_APPLIED"]')).to_have_count(1)
+    await expect(page.locator("#macro-picker")).to_have_value("")

@@ -25,6 +25,7 @@ from app.demo import (
     CALENDARS,
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,
+    MACROS,
     ROUTING_RULES,
     SLA_POLICIES,
     TICKETS,
@@ -32,10 +33,12 @@ from app.demo import (
     seed_demo,
 )
 from app.domain.enums import OPEN_STATUSES, AgentRole, Channel, TicketStatus
+from app.domain.errors import PreconditionFailed
 from app.domain.lifecycle import TRANSITIONS as LIFECYCLE
 from app.services import auth as auth_service
 from app.services import knowledge as knowledge_service
 from app.services import lifecycle as lifecycle_service
+from app.services import macros as macro_service
 from app.services.runtime import Runtime
 from app.settings import Settings
 from tests.support import base_database_url, create_test_database, drop_database, empty_database
@@ -87,6 +90,7 @@ COUNTED = [
     tables.routing_rules,
     tables.mailboxes,
     tables.knowledge_articles,
+    tables.macros,
 ]
 OPEN = {s.value for s in OPEN_STATUSES}
 
@@ -158,6 +162,7 @@ async def check_content(rt: Runtime, result: DemoResult) -> None:
     assert mailbox.group_id == group_ids["售后 / After-sales"]
     # The routing rules run after the mailbox's group: an invoice goes to Finance.
     assert by_mail.group_id == group_ids["财务组 / Finance"]
+    await check_macros(rt, result)
 
     groups = {r.name: r for r in await rows(rt, select(tables.groups))}
     assert set(groups) == {
@@ -409,6 +414,19 @@ async def check_nothing_to_auto_close(rt: Runtime) -> None:
     assert await lifecycle_service.close_resolved_tickets(rt, window) == 0
 
 
+async def check_macros(rt: Runtime, result: DemoResult) -> None:
+    """Three shared bilingual macros, shared with every agent."""
+    assert result.macros == len(MACROS) == 3 and "3 shared macros" in result.summary()
+    seeded = await rows(rt, select(tables.macros).order_by(tables.macros.c.id))
+    assert [m.name for m in seeded] == [
+        "退款处理中 / refund in progress",
+        "请提供订单号 / please send the order number",
+        "已解决请评价 / resolved, please rate",
+    ]
+    assert all(m.owner_agent_id is None and m.visibility == "PUBLIC" for m in seeded)
+    assert all(re.search(r"[\u4e00-\u9fff]", m.body) and "Hello {{customer.name}}" in m.body for m in seeded)
+
+
 async def test_a_second_run_creates_nothing_and_says_so(rt: Runtime) -> None:
     first = await seed_demo(rt)
     before = await table_counts(rt)
@@ -421,7 +439,25 @@ async def test_a_second_run_creates_nothing_and_says_so(rt: Runtime) -> None:
     assert (second.comments, second.ratings) == (first.comments, first.ratings)
     assert (second.calendars, second.sla_policies) == (len(CALENDARS), len(SLA_POLICIES))
     assert second.articles == first.articles == len(ARTICLES)
+    assert second.macros == len(MACROS)
     assert await table_counts(rt) == before
+
+    # The demo's macros work as seeded: "resolved, please rate" resolves an open ticket in one step.
+    resolving = (await rows(rt, select(tables.macros.c.id).where(tables.macros.c.name.like("已解决%")))).pop().id
+    t = tables.tickets
+    open_ids = [r.id for r in await rows(rt, select(t.c.id).where(t.c.status == "OPEN").order_by(t.c.id))]
+    login = await auth_service.login(rt, DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, None)
+    admin = await auth_service.authenticate(rt, login.token)
+    assert admin is not None
+    for ticket_id in open_ids:
+        try:
+            resolved = await macro_service.apply_macro(rt, admin, ticket_id, resolving, None)
+        except PreconditionFailed:
+            continue  # a parent with open sub-tickets waits for them, macro or not
+        assert resolved.status == "RESOLVED"
+        break
+    else:
+        raise AssertionError("no open demo ticket took the resolving macro")
 
 
 async def test_concurrent_runs_create_one_data_set(rt: Runtime) -> None:
