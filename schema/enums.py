@@ -15,6 +15,7 @@ from app.domain.enums import (
     EmailIngestOutcome,
     ErrorCode,
     MailSecurity,
+    NotificationKind,
     OrderDirection,
     Sentiment,
     SlaClockState,
@@ -48,6 +49,7 @@ for _enum in (
     ErrorCode,
     MailSecurity,
     EmailIngestOutcome,
+    NotificationKind,
 ):
     strawberry.enum(_enum)
 
@@ -62,6 +64,7 @@ __all__ = [
     "EmailIngestOutcome",
     "ErrorCode",
     "MailSecurity",
+    "NotificationKind",
     "OrderDirection",
     "Sentiment",
     "SlaClockState",
