@@ -38,6 +38,8 @@ class Action(StrEnum):
     # email
     MANAGE_MAILBOXES = "manageMailboxes"
     INGEST_EMAIL = "ingestEmail"
+    # notifications: every agent reads and marks their own, nobody else's
+    READ_OWN_NOTIFICATIONS = "readOwnNotifications"
 
 
 MINIMUM_ROLE: dict[Action, AgentRole] = {
@@ -60,6 +62,7 @@ MINIMUM_ROLE: dict[Action, AgentRole] = {
     Action.MANAGE_MAILBOXES: AgentRole.ADMIN,
     # Sessions: admins only (see require_mail_intake for API tokens).
     Action.INGEST_EMAIL: AgentRole.ADMIN,
+    Action.READ_OWN_NOTIFICATIONS: AgentRole.AGENT,
 }
 
 

@@ -252,3 +252,15 @@ class MailboxRecord:
     last_fetched_at: datetime | None
     last_error: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    id: int
+    txid: int
+    agent_id: int
+    kind: str
+    ticket_id: int | None
+    message: str
+    created_at: datetime
+    read_at: datetime | None

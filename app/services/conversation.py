@@ -21,6 +21,7 @@ from app.events.outbox import Outbox
 from app.services import idempotency
 from app.services.attachments import StagedUploads, attach_files, staged_uploads
 from app.services.lifecycle import change_status, lock_with_parent
+from app.services.notifications import notify_mentions
 from app.services.runtime import Runtime
 from app.services.ticket_changes import Actor, apply_change, ensure_visible, record
 from app.services.ticket_search import reindex_ticket
@@ -128,6 +129,8 @@ async def _add_comment(
             updated = await apply_change(tx, ticket, values, now)
         comment = await _insert_comment(tx, updated, clean, visibility, actor, now)
         await attach_files(tx, updated, files, comment.id, actor, now, internal=not public)
+        if not public:
+            await notify_mentions(tx, updated, principal.agent_id, clean, now)
     return comment, updated
 
 
