@@ -21,6 +21,7 @@ from resolvers.email import EmailMutation, EmailQuery
 from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters, mask_unexpected
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.mutation import Mutation
+from resolvers.notifications import NotificationMutation, NotificationQuery
 from resolvers.query import Query
 from resolvers.query_cost import QueryCostLimiter
 from resolvers.reports import ReportQuery
@@ -136,11 +137,21 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
         config=StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=PerEventMemoExecutor,
         query=merge_types(
-            "Query", (Query, RoutingQuery, RealtimeQuery, SlaQuery, KnowledgeQuery, ReportQuery, EmailQuery)
+            "Query",
+            (Query, RoutingQuery, RealtimeQuery, SlaQuery, KnowledgeQuery, ReportQuery, EmailQuery, NotificationQuery),
         ),
         subscription=Subscription,
         mutation=merge_types(
-            "Mutation", (Mutation, TicketWorkMutation, RoutingMutation, SlaMutation, KnowledgeMutation, EmailMutation)
+            "Mutation",
+            (
+                Mutation,
+                TicketWorkMutation,
+                RoutingMutation,
+                SlaMutation,
+                KnowledgeMutation,
+                EmailMutation,
+                NotificationMutation,
+            ),
         ),
         validation=validation,
         extensions=[
