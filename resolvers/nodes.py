@@ -10,12 +10,14 @@ from app.auth.policy import Action, allows, may_read_attachment, may_read_commen
 from app.db.repositories.routing import rule_by_id
 from app.domain.principal import Principal
 from app.services import auth as auth_service
+from app.services import notifications
 from resolvers.access import Info
 from resolvers.macros import macro_node
 from resolvers.sla import sla_node
 from schema.common import Node
 from schema.email import load_mailbox
 from schema.knowledge import load_article
+from schema.notifications import Notification
 from schema.people import load_agent, load_customer, load_group
 from schema.routing import RoutingRule
 from schema.tickets import Attachment, Comment, TicketEvent, load_ticket
@@ -49,6 +51,12 @@ async def _event(info: Info, principal: Principal, pk: int) -> Node | None:
     if event is None or await loaders.ticket.load(event.ticket_id) is None:
         return None
     return TicketEvent.of(event)
+
+
+async def _notification(info: Info, principal: Principal, pk: int) -> Node | None:
+    # Only the caller's own: another agent's looks exactly like a missing one.
+    found = await notifications.my_notifications_by_ids(info.context.rt, principal, [pk])
+    return Notification.of(found[pk]) if pk in found else None
 
 
 async def _routing_rule(info: Info, principal: Principal, pk: int) -> Node | None:
@@ -91,6 +99,7 @@ FINDERS: dict[str, Finder] = {
     "ApiToken": _api_token,
     "Mailbox": _mailbox,
     "Macro": macro_node,
+    "Notification": _notification,
 }
 
 # Published articles are public: the one kind of node anonymous callers may read.

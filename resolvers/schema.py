@@ -22,6 +22,7 @@ from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, Reje
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.macros import MacroMutation, MacroQuery
 from resolvers.mutation import Mutation
+from resolvers.notifications import NotificationMutation, NotificationQuery
 from resolvers.query import Query
 from resolvers.query_cost import QueryCostLimiter
 from resolvers.reports import ReportQuery
@@ -137,7 +138,18 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
         config=StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=PerEventMemoExecutor,
         query=merge_types(
-            "Query", (Query, RoutingQuery, RealtimeQuery, SlaQuery, KnowledgeQuery, ReportQuery, EmailQuery, MacroQuery)
+            "Query",
+            (
+                Query,
+                RoutingQuery,
+                RealtimeQuery,
+                SlaQuery,
+                KnowledgeQuery,
+                ReportQuery,
+                EmailQuery,
+                MacroQuery,
+                NotificationQuery,
+            ),
         ),
         subscription=Subscription,
         mutation=merge_types(
@@ -150,6 +162,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 KnowledgeMutation,
                 EmailMutation,
                 MacroMutation,
+                NotificationMutation,
             ),
         ),
         validation=validation,

@@ -24,10 +24,13 @@ from app.domain.principal import Principal
 from app.domain.records import TicketEventRecord
 from app.events.cursors import EventPosition
 from app.events.hub import EventHub, ListenerOverflow
+from app.services import notifications
+from app.services.notification_triggers import may_have_notified
 from app.services.wallboard import wallboard_numbers
 from resolvers.access import Info, principal_of
 from schema import errors, ids
 from schema.enums import TicketEventType
+from schema.notifications import Notification
 from schema.realtime import AssignmentEvent, SlaEvent, WallboardSnapshot
 from schema.tickets import TicketEvent
 
@@ -223,6 +226,16 @@ class Subscription:
             )
 
         return _event_stream(info, wanted, after, TicketEvent.of)
+
+    @strawberry.subscription(description="The caller's own notifications as they are created.")
+    async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
+        rt, hub = info.context.rt, info.context.hub
+
+        async def mine(subscriber: Subscriber) -> AsyncGenerator[Notification, None]:
+            async for record in notifications.watch(rt, hub, subscriber.principal.agent_id, may_have_notified):
+                yield Notification.of(record)
+
+        return _live(info, anyone_signed_in, mine)
 
     @strawberry.subscription(description="A fresh snapshot whenever the numbers change, at most once per second.")
     async def wallboard(

@@ -17,6 +17,7 @@ from app.domain.enums import (
     EmailIngestOutcome,
     ErrorCode,
     MailSecurity,
+    NotificationKind,
     OrderDirection,
     Sentiment,
     SlaClockState,
@@ -52,6 +53,7 @@ for _enum in (
     EmailIngestOutcome,
     EmailDeliveryStatus,
     AutomationActionType,
+    NotificationKind,
 ):
     strawberry.enum(_enum)
 
@@ -68,6 +70,7 @@ __all__ = [
     "EmailIngestOutcome",
     "ErrorCode",
     "MailSecurity",
+    "NotificationKind",
     "OrderDirection",
     "Sentiment",
     "SlaClockState",

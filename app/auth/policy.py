@@ -41,6 +41,8 @@ class Action(StrEnum):
     # macros
     USE_MACROS = "useMacros"
     MANAGE_SHARED_MACROS = "manageSharedMacros"
+    # notifications: every agent reads and marks their own, nobody else's
+    READ_OWN_NOTIFICATIONS = "readOwnNotifications"
 
 
 MINIMUM_ROLE: dict[Action, AgentRole] = {
@@ -67,6 +69,7 @@ MINIMUM_ROLE: dict[Action, AgentRole] = {
     # written by supervisors and admins.
     Action.USE_MACROS: AgentRole.AGENT,
     Action.MANAGE_SHARED_MACROS: AgentRole.SUPERVISOR,
+    Action.READ_OWN_NOTIFICATIONS: AgentRole.AGENT,
 }
 
 # What each ticket action needs of whoever applies it: the permission of the mutation that does

@@ -823,3 +823,31 @@ macros = Table(
     CheckConstraint("usage_count >= 0", name="usage_count_non_negative"),
 )
 Index("ix_macros_owner_agent_id", macros.c.owner_agent_id)
+
+# ---------------------------------------------------------------- notifications
+
+notifications = Table(
+    "notifications",
+    metadata,
+    _id(),
+    # The writing transaction, as on ticket_events: the live stream hands notifications out in
+    # commit order below the same horizon, so none turns up behind a position already passed.
+    Column("txid", BigInteger, nullable=False, server_default=text("pg_current_xact_id()::text::bigint")),
+    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE")),
+    Column("message", Text, nullable=False),
+    _created_at(),
+    Column("read_at", DateTime(timezone=True)),
+    _one_of("kind", enums.NotificationKind),
+)
+# "My newest" (the list, newest first) and "my unread" (the bell's count, unreadOnly pages).
+Index("ix_notifications_agent_newest", notifications.c.agent_id, notifications.c.id)
+Index(
+    "ix_notifications_agent_unread",
+    notifications.c.agent_id,
+    notifications.c.id,
+    postgresql_where=notifications.c.read_at.is_(None),
+)
+# The live stream: my notifications after a position, in commit order.
+Index("ix_notifications_agent_cursor", notifications.c.agent_id, notifications.c.txid, notifications.c.id)

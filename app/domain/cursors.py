@@ -35,6 +35,7 @@ class CursorKind(Enum):
     EVENTS = ("ev1", "event")
     CUSTOMERS = ("cu1", "customer list")
     ARTICLES = ("ka1", "article list")
+    NOTIFICATIONS = ("nt1", "notification list")
 
     def __init__(self, tag: str, label: str) -> None:
         self.tag = tag

@@ -161,6 +161,17 @@ class AutomationActionType(StrEnum):
     ESCALATE = "ESCALATE"
 
 
+class NotificationKind(StrEnum):
+    """Why an agent is told something (see app.services.notification_triggers for who gets which)."""
+
+    MENTION = "MENTION"
+    ASSIGNED = "ASSIGNED"
+    SLA_WARNING = "SLA_WARNING"
+    SLA_BREACHED = "SLA_BREACHED"
+    AUTOMATION = "AUTOMATION"
+    LOW_SATISFACTION = "LOW_SATISFACTION"
+
+
 class TicketOrderField(StrEnum):
     CREATED_AT = "CREATED_AT"
     UPDATED_AT = "UPDATED_AT"

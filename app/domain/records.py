@@ -280,3 +280,15 @@ class MacroRecord:
     usage_count: int
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    id: int
+    txid: int
+    agent_id: int
+    kind: str
+    ticket_id: int | None
+    message: str
+    created_at: datetime
+    read_at: datetime | None

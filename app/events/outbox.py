@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,6 +24,18 @@ class PendingEvent:
     group_id: int | None
     type: TicketEventType
     occurred_at: datetime
+    actor_agent_id: int | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class EventObserver(Protocol):
+    """Acts on some types of event inside the transaction that writes them (notifications are
+    written with the change that causes them). Events of other types cost nothing."""
+
+    @property
+    def types(self) -> frozenset[TicketEventType]: ...
+
+    async def observe(self, tx: Outbox, event: PendingEvent) -> None: ...
 
 
 @dataclass(slots=True)
@@ -31,6 +44,7 @@ class Outbox:
 
     conn: AsyncConnection
     events: list[PendingEvent] = field(default_factory=list)
+    observer: EventObserver | None = None
 
     async def append(
         self,
@@ -59,6 +73,8 @@ class Outbox:
                 .returning(te.c.id, te.c.txid)
             )
         ).one()
-        event = PendingEvent(row.id, row.txid, ticket_id, group_id, type, occurred_at)
+        event = PendingEvent(row.id, row.txid, ticket_id, group_id, type, occurred_at, actor_agent_id, data or {})
         self.events.append(event)
+        if self.observer is not None and type in self.observer.types:
+            await self.observer.observe(self, event)
         return event

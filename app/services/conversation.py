@@ -21,6 +21,7 @@ from app.events.outbox import Outbox
 from app.services import email_outbox, idempotency
 from app.services.attachments import StagedUploads, attach_files, staged_uploads
 from app.services.lifecycle import change_status, lock_with_parent
+from app.services.notifications import notify_mentions
 from app.services.runtime import Runtime
 from app.services.ticket_changes import Actor, apply_change, ensure_visible, record
 from app.services.ticket_search import reindex_ticket
@@ -149,6 +150,8 @@ async def agent_reply(
     comment = await _insert_comment(tx, updated, body, visibility, actor, now, mail.message_id if mail else None)
     if mail is not None:
         await email_outbox.queue_reply(tx, mail, comment, now)
+    if not public:
+        await notify_mentions(tx, updated, actor.agent_id, body, now)
     return comment, updated
 
 

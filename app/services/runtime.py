@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.clock import Clock, SystemClock
 from app.events.outbox import Outbox
 from app.events.publisher import EventPublisher, LogOnlyPublisher
+from app.services.notification_triggers import NOTIFY_ON_EVENTS
 from app.settings import Settings
 from app.storage import BlobStore, LocalBlobStore
 
@@ -37,9 +38,10 @@ class Runtime:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Outbox]:
         """One use case, one transaction. Events appended to the outbox are published
-        only after the commit succeeded; an exception rolls everything back."""
+        only after the commit succeeded; an exception rolls everything back. The events that
+        notify agents write their notifications in it (app.services.notification_triggers)."""
         async with self.engine.begin() as conn:
-            outbox = Outbox(conn)
+            outbox = Outbox(conn, observer=NOTIFY_ON_EVENTS)
             yield outbox
         if outbox.events:
             try:

@@ -22,8 +22,9 @@ from sqlalchemy import select
 
 from app.auth.policy import require_ticket_action
 from app.db import tables
+from app.db.repositories import people as people_reads
 from app.domain import validation as v
-from app.domain.enums import AutomationActionType, CommentVisibility, ErrorCode, TicketStatus
+from app.domain.enums import AutomationActionType, CommentVisibility, ErrorCode, NotificationKind, TicketStatus
 from app.domain.errors import DomainError, PreconditionFailed, ValidationErrors
 from app.domain.lifecycle import Action, action_towards
 from app.domain.placeholders import render
@@ -50,13 +51,10 @@ from app.services.assignment import assign_locked
 from app.services.conversation import agent_reply
 from app.services.escalation import escalate_locked
 from app.services.lifecycle import change_status
+from app.services.notifications import notify_agents
 from app.services.ticket_changes import Actor
 from app.services.tickets import edit_locked
 from app.settings import Settings
-
-# Not built yet: until the notification part is merged, this action is refused with this reason
-# (recorded on an automation's outcomes, userErrors for a macro).
-NOTIFICATIONS_NOT_AVAILABLE = "agent notifications not available"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +197,17 @@ async def _apply(
             text = await rendered_text(tx, ticket, template, run.agent_name)
             await email_outbox.queue_to_customer(tx, ticket, text, now)
             return ticket
-        case NotifyAgents():
-            raise PreconditionFailed(NOTIFICATIONS_NOT_AVAILABLE)
+        case NotifyAgents(message=message, agent_ids=agent_ids, group_id=group_id, assignee=assignee):
+            text = await rendered_text(tx, ticket, message, run.agent_name)
+            recipients = list(agent_ids)
+            if group_id is not None:
+                recipients += (await people_reads.member_ids_of_groups(tx.conn, [group_id])).get(group_id, [])
+            if assignee:
+                if ticket.assignee_id is None:
+                    raise PreconditionFailed("the ticket has no assignee to notify", [])
+                recipients.append(ticket.assignee_id)
+            await notify_agents(tx, recipients, NotificationKind.AUTOMATION, ticket.id, text, now)
+            return ticket
     raise AssertionError(action)  # pragma: no cover - the match is exhaustive
 
 

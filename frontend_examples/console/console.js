@@ -29,6 +29,9 @@ const DOCUMENT_FILES = {
   reopen: "ReopenTicket.graphql",
   assignments: "AssignmentEventsSubscription.graphql",
   ticketEvents: "TicketEventsSubscription.graphql",
+  notifications: "Notifications.graphql",
+  markRead: "MarkNotificationsRead.graphql",
+  notified: "NotificationsSubscription.graphql",
 };
 // The lifecycle (app/domain/lifecycle.py): the moves each status allows, and each move's mutation field.
 const MOVES = {
@@ -73,6 +76,7 @@ const state = {
   stops: [],
   reloads: {}, // name -> pending timer, to fold bursts of events into one reload
   sequence: { queue: 0, ticket: 0 }, // only the newest answer of each kind is shown
+  bell: { items: [], unread: 0, open: false }, // my newest notifications and how many are unread
 };
 
 const t = translator(LABELS, () => state.language);
@@ -148,6 +152,8 @@ function watch() {
   state.stops = [
     follow("assignments", () => ({ after: state.cursors.assignments }), (data) => arrived(data.assignmentEvents)),
     follow("ticketEvents", () => ({ after: state.cursors.ticketEvents }), (data) => changed(data.ticketEvents)),
+    // The stream starts at "now": at every (re)subscribe the list is read again, so none is missed.
+    follow("notified", () => (loadNotifications(), {}), (data) => notified(data.notifications)),
   ];
 }
 
@@ -187,6 +193,66 @@ function changed(event) {
   state.cursors.ticketEvents = event.cursor;
   if (QUEUE_EVENTS.has(event.type)) reloadSoon("queue", loadQueue);
   if (event.ticket.id === state.ticketId) reloadSoon("ticket", () => loadTicket(state.ticketId));
+}
+
+// ---------------------------------------------------------------- the bell
+
+async function loadNotifications() {
+  try {
+    const data = await request("notifications", { first: 20 });
+    state.bell.items = data.notifications.edges.map((edge) => edge.node);
+    state.bell.unread = data.unread.totalCount;
+  } catch (error) {
+    return failed(error);
+  }
+  renderBell();
+}
+
+function notified(notification) {
+  if (state.bell.items.some((n) => n.id === notification.id)) return;
+  state.bell.items.unshift(notification);
+  state.bell.items.length = Math.min(state.bell.items.length, 20);
+  if (!notification.readAt) state.bell.unread += 1;
+  renderBell();
+}
+
+// Opening the list reads it: what it shows unread becomes read.
+async function toggleBell() {
+  state.bell.open = !state.bell.open;
+  renderBell();
+  if (!state.bell.open) return;
+  const ids = state.bell.items.filter((n) => !n.readAt).map((n) => n.id);
+  if (ids.length) await markRead(ids);
+}
+
+async function markRead(ids) {
+  try {
+    await request("markRead", { ids });
+  } catch (error) {
+    return failed(error);
+  }
+  await loadNotifications();
+}
+
+function renderBell() {
+  const { items, unread, open } = state.bell;
+  $("#bell-count").textContent = String(unread);
+  $("#bell-count").dataset.count = String(unread);
+  $("#bell").setAttribute("aria-expanded", String(open));
+  $("#bell-panel").hidden = !open;
+  $("#bell-list").replaceChildren(
+    ...items.map((n) => {
+      const item = element("li", n.readAt ? "notification" : "notification unread", "");
+      item.dataset.kind = n.kind;
+      const time = element("time", "", clock(n.createdAt));
+      time.dateTime = n.createdAt;
+      const text = n.ticket ? element("a", "message", n.message) : element("span", "message", n.message);
+      if (n.ticket) text.href = `#ticket=${encodeURIComponent(n.ticket.id)}`;
+      item.append(element("span", "kind", t(`kind_${n.kind}`)), text, time);
+      return item;
+    }),
+  );
+  $("#bell-empty").hidden = items.length > 0;
 }
 
 // ---------------------------------------------------------------- the queue
@@ -425,6 +491,8 @@ function render() {
   $("#logout").hidden = !signedIn;
   $("#presence-picker").hidden = !signedIn;
   $("#who").textContent = signedIn ? state.me.name : "";
+  $("#bell").hidden = !signedIn;
+  if (!signedIn) state.bell = { items: [], unread: 0, open: false };
   if (signedIn) {
     $("#presence").value = state.me.presence;
     for (const option of $("#presence").options) option.textContent = t(option.value);
@@ -433,6 +501,7 @@ function render() {
   showConnection(state.connection);
   renderQueue();
   renderArrivals();
+  renderBell();
   renderTicket();
 }
 
@@ -705,6 +774,8 @@ function listen() {
   $("#login-form").addEventListener("submit", signIn);
   $("#logout").addEventListener("click", signOut);
   $("#presence").addEventListener("change", setPresence);
+  $("#bell").addEventListener("click", toggleBell);
+  $("#bell-read-all").addEventListener("click", () => markRead(null));
   listenForLanguage(LANGUAGE_KEY, (language) => (state.language = language), render);
   $("#filters").addEventListener("change", () => {
     Object.assign(state.filters, {

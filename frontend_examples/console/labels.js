@@ -8,6 +8,9 @@ const duration = {
 
 export const LABELS = {
   en: {
+    notifications: "Notifications", markAllRead: "Mark all read", noNotifications: "Nothing here yet.",
+    kind_MENTION: "Mentioned", kind_ASSIGNED: "Assigned", kind_SLA_WARNING: "SLA warning",
+    kind_SLA_BREACHED: "SLA breached", kind_AUTOMATION: "Automation", kind_LOW_SATISFACTION: "Low rating",
     title: "Agent console", logout: "Sign out", signIn: "Sign in", email: "Email", password: "Password",
     loginFailed: "Sign-in failed", presence: "Presence", ONLINE: "Online", AWAY: "Away", OFFLINE: "Offline",
     live: "Live", connecting: "Connecting…", reconnecting: (s) => `Reconnecting in ${s}s`, closed: "Offline",
@@ -69,6 +72,9 @@ export const LABELS = {
     locale: "en-GB",
   },
   zh: {
+    notifications: "通知", markAllRead: "全部标为已读", noNotifications: "暂无通知。",
+    kind_MENTION: "有人提到你", kind_ASSIGNED: "分配给你", kind_SLA_WARNING: "SLA 预警",
+    kind_SLA_BREACHED: "SLA 已超时", kind_AUTOMATION: "自动化", kind_LOW_SATISFACTION: "低满意度",
     title: "客服工作台", logout: "退出", signIn: "登录", email: "邮箱", password: "密码",
     loginFailed: "登录失败", presence: "在线状态", ONLINE: "在线", AWAY: "离开", OFFLINE: "离线",
     live: "实时", connecting: "连接中…", reconnecting: (s) => `${s} 秒后重连`, closed: "离线",

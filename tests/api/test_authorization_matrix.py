@@ -45,7 +45,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.clock import ManualClock
 from app.db import tables
 from app.domain.email.mailbox_settings import MailboxInput as MailboxData
-from app.domain.enums import AgentRole, AssignmentStrategy, AutomationActionType, Channel, CommentVisibility
+from app.domain.enums import (
+    AgentRole,
+    AssignmentStrategy,
+    AutomationActionType,
+    Channel,
+    CommentVisibility,
+    NotificationKind,
+)
 from app.domain.lifecycle import Action
 from app.domain.macros import MacroInput
 from app.domain.principal import Principal
@@ -56,6 +63,7 @@ from app.services import agents as agent_service
 from app.services import assignment, auth, conversation, knowledge, lifecycle, macros, mailboxes, routing_rules, sla
 from app.services import tickets as ticket_service
 from app.services.customers import CustomerRef
+from app.services.notifications import POLL_SECONDS, notify_agents
 from app.services.runtime import Runtime
 from app.services.sla_scheduler import run_due
 from app.settings import Settings
@@ -146,6 +154,7 @@ class World:
     mailbox: int  # delivers to the group
     macro: int  # shared: a reply and a tag
     login_email: str
+    member_notification: int  # the group agent's own
 
     def acting(self, role: str) -> Principal:
         return self.principals.get(role, self.admin)
@@ -321,6 +330,7 @@ async def world(
         calendar=(await sla.create_calendar(rt, admin, sla.CalendarInput("spare", "UTC", hours))).id,
         group_agent_token=(await auth.create_api_token(rt, member, "member bot", None, None)).token.id,
         login_email=(await make_agent(rt, AgentRole.AGENT, [], "login"))[2],
+        member_notification=await _notify(rt, member.agent_id, ticket.id),
         mailbox=(
             await mailboxes.create_mailbox(
                 rt, admin, MailboxData(name="售后", address="support@example.cn", group_id=group)
@@ -328,6 +338,15 @@ async def world(
         ).id,
         macro=(await macros.create_macro(rt, admin, macro_input("shared", shared=True))).id,
     )
+
+
+async def _notify(rt: Runtime, agent_id: int, ticket_id: int) -> int:
+    async with rt.transaction() as tx:
+        await notify_agents(tx, [agent_id], NotificationKind.AUTOMATION, ticket_id, "yours", rt.clock.now())
+        pk: int = (
+            await tx.conn.execute(text("SELECT max(id) FROM notifications WHERE agent_id = :a"), {"a": agent_id})
+        ).scalar_one()
+    return pk
 
 
 # ---------------------------------------------------------------- the table
@@ -458,6 +477,44 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+async def notification_for(w: World, agent_id: int, message: str) -> int:
+    async with w.rt.transaction() as tx:
+        await notify_agents(tx, [agent_id], NotificationKind.AUTOMATION, None, message, w.rt.clock.now())
+        pk: int = (
+            await tx.conn.execute(text("SELECT max(id) FROM notifications WHERE agent_id = :a"), {"a": agent_id})
+        ).scalar_one()
+    return pk
+
+
+MY_NOTIFICATION = "a notification of the caller's own"
+
+
+async def own_fresh_notification(w: World, role: str) -> dict[str, Any]:
+    return {"ids": [gid("Notification", await notification_for(w, w.acting(role).agent_id, MY_NOTIFICATION))]}
+
+
+async def someone_elses_fresh_notification(w: World, role: str) -> dict[str, Any]:
+    return {"ids": [gid("Notification", await notification_for(w, w.spare_agent, "the spare agent's"))]}
+
+
+async def notifications_while_subscribed(w: World, role: str) -> dict[str, Any]:
+    """The subscription shows what is created after it starts: the caller is told a few times
+    over the next second, while the row waits for a delivery."""
+
+    async def keep_telling() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0.25)
+            await notification_for(w, w.acting(role).agent_id, MY_NOTIFICATION)
+
+    task = asyncio.get_running_loop().create_task(keep_telling())
+    TELLING.add(task)
+    task.add_done_callback(TELLING.discard)
+    return {}
+
+
+TELLING: set[asyncio.Task[None]] = set()
+
+
 def in_edges(target: Callable[[World], str]) -> Callable[[World, Any], bool]:
     return lambda w, value: target(w) in {edge["node"]["id"] for edge in value["edges"]}
 
@@ -468,6 +525,11 @@ def present(w: World, value: Any) -> bool:
 
 def answered(w: World, value: Any) -> bool:
     return True
+
+
+# What "nothing delivered" waits for: the rows' events are already in the log and are replayed
+# at once (`after`), so a subscriber allowed to see them gets them well within this.
+NOTHING_DELIVERED_SECONDS = 1.5
 
 
 @dataclass(frozen=True)
@@ -482,6 +544,8 @@ class Row:
     # Files (variable path -> (name, bytes, type)), built per call: the row is sent as a GraphQL
     # multipart request.
     uploads: Callable[[], dict[str, tuple[str, bytes, str]]] | None = None
+    # Subscriptions: how long "nothing delivered" waits.
+    wait: float = NOTHING_DELIVERED_SECONDS
 
     @property
     def kind(self) -> str:
@@ -528,6 +592,13 @@ MATRIX: list[Row] = [
     node_row("SLA policy", "SlaPolicy", lambda w: w.policy, SIGNED_IN),
     node_row("business calendar", "BusinessCalendar", lambda w: w.calendar, ADMINS_NODE),
     node_row("mailbox", "Mailbox", lambda w: w.mailbox, ADMINS_NODE),
+    # The group agent's own notification: nobody else's node, whatever their role.
+    node_row(
+        "the group agent's notification",
+        "Notification",
+        lambda w: w.member_notification,
+        expect(UNAUTHENTICATED, HIDDEN, OK, HIDDEN, HIDDEN, HIDDEN),
+    ),
     node_row(
         "the group agent's API token",
         "ApiToken",
@@ -628,6 +699,13 @@ MATRIX: list[Row] = [
         ),
     ),
     Row("apiTokens", "query { apiTokens { id } }", SIGNED_IN, shows=answered),
+    Row(
+        "notifications",
+        "query { notifications(first: 100) { edges { node { message } } } }",
+        SIGNED_IN,
+        own_fresh_notification,
+        shows=lambda w, v: MY_NOTIFICATION in {e["node"]["message"] for e in v["edges"]},
+    ),
     # ------------------------------------------------------------ mutations
     Row(
         "login",
@@ -891,7 +969,30 @@ MATRIX: list[Row] = [
         someone_elses_fresh_token,
         label="another agent's",
     ),
+    Row(
+        "markNotificationsRead",
+        "mutation($ids: [ID!]) { markNotificationsRead(ids: $ids) { userErrors { code } } }",
+        SIGNED_IN,
+        own_fresh_notification,
+        label="own",
+    ),
+    Row(
+        "markNotificationsRead",
+        "mutation($ids: [ID!]) { markNotificationsRead(ids: $ids) { userErrors { code } } }",
+        expect(UNAUTHENTICATED, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
+        someone_elses_fresh_notification,
+        label="another agent's",
+    ),
     # ------------------------------------------------------------ subscriptions
+    Row(
+        "notifications",
+        "subscription { notifications { message } }",
+        SIGNED_IN,
+        notifications_while_subscribed,
+        shows=lambda w, v: v["message"] == MY_NOTIFICATION,
+        # No ticket event announces these notifications: they come with the stream's periodic look.
+        wait=POLL_SECONDS + 1.5,
+    ),
     Row(
         "ticketEvents",
         "subscription($t: ID, $after: String) { ticketEvents(ticketId: $t, after: $after) { ticket { id } } }",
@@ -1017,10 +1118,6 @@ MATRIX: list[Row] = [
 # with uploads are left out of the open-socket tests.
 SOCKET_ROWS = [row for row in MATRIX if row.uploads is None]
 
-# What "nothing delivered" waits for: the rows' events are already in the log and are replayed
-# at once (`after`), so a subscriber allowed to see them gets them well within this.
-NOTHING_DELIVERED_SECONDS = 1.5
-
 
 # ---------------------------------------------------------------- running a row
 
@@ -1113,7 +1210,7 @@ async def subscription_outcome(row: Row, w: World, role: str, server: ServerThre
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         # Deliveries about other objects (tickets other rows moved into the caller's group) are
         # skipped: the question is whether the target ever arrives.
-        async for message in messages(ws, NOTHING_DELIVERED_SECONDS):
+        async for message in messages(ws, row.wait):
             if message["type"] == "error":
                 return error_code(message["payload"])
             assert message["type"] == "next", message
@@ -1149,7 +1246,7 @@ async def socket_outcome(row: Row, w: World, role: str, ws: Any, op: str) -> str
     payload = {"query": row.document, "variables": variables}
     try:
         await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": payload}))
-        within = NOTHING_DELIVERED_SECONDS if row.kind == "subscription" else 10
+        within = row.wait if row.kind == "subscription" else 10
         async for message in messages(ws, within, op):
             if message["type"] == "error":
                 return error_code(message["payload"])

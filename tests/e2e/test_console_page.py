@@ -350,3 +350,35 @@ async def test_an_agent_answers_with_a_macro_from_the_reply_box(
     )
     await expect(page.locator('#history li[data-type="MACRO_APPLIED"]')).to_have_count(1)
     await expect(page.locator("#macro-picker")).to_have_value("")
+
+
+async def test_a_mention_by_another_agent_rings_the_bell_live_and_opening_it_marks_it_read(
+    admin: Actor, make_actor: MakeActor, make_group: MakeGroup, server: ServerThread, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    group = await make_group("Audio", assignment_strategy=AssignmentStrategy.MANUAL)
+    li_na = await make_actor(AgentRole.AGENT, groups=[group], name="李娜")
+    colleague = await make_actor(AgentRole.AGENT, groups=[group], name="Zhou Min")
+    ticket = await create_ticket(admin, "Left earbud silent")
+    await assign(admin, ticket, group, None)
+
+    await sign_in(page, server, li_na)
+    await expect(page.locator("#bell-count")).to_have_text("0")
+
+    note = {"ticketId": ticket["id"], "body": "@李娜 请回电给客户", "visibility": "INTERNAL"}
+    await colleague.client.mutate("console/AddComment.graphql", note)
+    await expect(page.locator("#bell-count")).to_have_text("1", timeout=LIVE)
+
+    await page.click("#bell")
+    mention = page.locator('#bell-list li[data-kind="MENTION"]')
+    await expect(mention).to_have_count(1)
+    await expect(mention).to_contain_text("Mentioned")
+    await expect(mention).to_contain_text(f"Zhou Min mentioned you in an internal note on #{ticket['number']}")
+    await expect(page.locator("#bell-count")).to_have_text("0", timeout=LIVE)
+    unread = await li_na.client.run("console/Notifications.graphql", {"unreadOnly": True})
+    assert unread["unread"]["totalCount"] == 0
+
+    await page.click('button[data-lang="zh"]')
+    await expect(mention).to_contain_text("有人提到你")
+    await mention.locator("a").click()
+    await expect(page.locator("#ticket-title")).to_have_text(f"#{ticket['number']} Left earbud silent")

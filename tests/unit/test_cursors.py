@@ -20,6 +20,7 @@ SAMPLES = {
     CursorKind.EVENTS: EventPosition(123456, 789).encode(),
     CursorKind.CUSTOMERS: cursors.encode(CursorKind.CUSTOMERS, ["张伟", 3]),
     CursorKind.ARTICLES: cursors.encode(CursorKind.ARTICLES, ["2026-12-07T00:00:00+00:00", 5]),
+    CursorKind.NOTIFICATIONS: cursors.encode(CursorKind.NOTIFICATIONS, [17]),
 }
 
 
