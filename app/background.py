@@ -16,6 +16,8 @@ from app.services.attachments import sweep_unreferenced_blobs
 from app.services.lifecycle import close_resolved_tickets
 from app.services.runtime import Runtime
 from app.services.sla_scheduler import scheduler_loop
+from app.services.webhook_deliverer import deliverer_loop, sweep_delivery_log
+from app.services.webhook_fanout import fanout_loop
 from app.settings import Settings
 
 log = logging.getLogger("helpdesk.background")
@@ -46,9 +48,21 @@ async def blob_sweep_loop(rt: Runtime, every: float = 600.0) -> None:
     await _periodically(every, "removed unreferenced attachment blobs", lambda: sweep_unreferenced_blobs(rt))
 
 
+async def webhook_log_sweep_loop(rt: Runtime, every: float = 3600.0) -> None:
+    """Removes webhook deliveries older than 30 days (the delivery log's retention)."""
+    await _periodically(every, "removed old webhook deliveries", lambda: sweep_delivery_log(rt))
+
+
 async def housekeeping(rt: Runtime) -> None:
     """Every periodic sweep, together: one task for `helpdesk serve` and `helpdesk worker`."""
-    await asyncio.gather(auto_close_loop(rt), blob_sweep_loop(rt))
+    await asyncio.gather(auto_close_loop(rt), blob_sweep_loop(rt), webhook_log_sweep_loop(rt))
+
+
+async def webhooks(rt: Runtime) -> None:
+    """The webhook fan-out and deliverer, together; the deliverer wakes as soon as this process
+    queued deliveries (else it looks every HELPDESK_EVENT_POLL_SECONDS)."""
+    queued = asyncio.Event()
+    await asyncio.gather(fanout_loop(rt, queued), deliverer_loop(rt, queued))
 
 
 class SlaSchedulerTask:
@@ -61,6 +75,22 @@ class SlaSchedulerTask:
         self.engine = create_engine(rt.settings.database_url, pool_size=2, max_overflow=2)
         self.runtime = replace(rt, engine=self.engine)
         self.task = asyncio.create_task(scheduler_loop(self.runtime), name="sla-scheduler")
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        await self.engine.dispose()
+
+
+class WebhooksTask:
+    """The webhook fan-out and deliverer inside `helpdesk serve`, on a small pool of their own
+    (a batch holds a connection while it POSTs; API traffic must not wait for that)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        assert rt.settings.database_url is not None
+        self.engine = create_engine(rt.settings.database_url, pool_size=3, max_overflow=2)
+        self.task = asyncio.create_task(webhooks(replace(rt, engine=self.engine)), name="webhooks")
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -82,8 +112,9 @@ async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event 
     tasks = [
         asyncio.create_task(scheduler_loop(rt), name="sla-scheduler"),
         asyncio.create_task(housekeeping(rt), name="housekeeping"),
+        asyncio.create_task(webhooks(rt), name="webhooks"),
     ]
-    log.info("worker running: SLA scheduler, auto-close and the attachment sweep")
+    log.info("worker running: SLA scheduler, webhooks, auto-close and the sweeps")
     try:
         await stop.wait()
     finally:

@@ -26,7 +26,7 @@ from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app import metrics
-from app.background import SlaSchedulerTask, housekeeping
+from app.background import SlaSchedulerTask, WebhooksTask, housekeeping
 from app.clock import Clock, SystemClock
 from app.db.engine import create_engine, database_unavailable
 from app.events.broadcast import HelpdeskBroadcast, broadcast_url
@@ -78,9 +78,13 @@ def create_app(
         sweeps = asyncio.create_task(housekeeping(rt)) if background_tasks else None
         sla_scheduler = SlaSchedulerTask(rt) if background_tasks and settings.run_scheduler else None
         app.state.sla_scheduler = sla_scheduler
+        # The webhook fan-out and deliverer, on a small pool of their own like the scheduler.
+        webhook_task = WebhooksTask(rt) if background_tasks else None
         try:
             yield
         finally:
+            if webhook_task is not None:
+                await webhook_task.stop()
             if sla_scheduler is not None:
                 await sla_scheduler.stop()
             if sweeps is not None:

@@ -29,6 +29,7 @@ from resolvers.sla import SlaMutation, SlaQuery
 from resolvers.subscription import RealtimeQuery, Subscription
 from resolvers.ticket_work import TicketWorkMutation
 from resolvers.validation import DocumentValidation, ParseDocument, ValidateDocument
+from resolvers.webhooks import WebhookMutation, WebhookQuery
 from schema.common import SCALARS
 
 
@@ -136,11 +137,21 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
         config=StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=PerEventMemoExecutor,
         query=merge_types(
-            "Query", (Query, RoutingQuery, RealtimeQuery, SlaQuery, KnowledgeQuery, ReportQuery, EmailQuery)
+            "Query",
+            (Query, RoutingQuery, RealtimeQuery, SlaQuery, KnowledgeQuery, ReportQuery, EmailQuery, WebhookQuery),
         ),
         subscription=Subscription,
         mutation=merge_types(
-            "Mutation", (Mutation, TicketWorkMutation, RoutingMutation, SlaMutation, KnowledgeMutation, EmailMutation)
+            "Mutation",
+            (
+                Mutation,
+                TicketWorkMutation,
+                RoutingMutation,
+                SlaMutation,
+                KnowledgeMutation,
+                EmailMutation,
+                WebhookMutation,
+            ),
         ),
         validation=validation,
         extensions=[

@@ -25,6 +25,7 @@ from app.domain.enums import (
     TicketOrderField,
     TicketPriority,
     TicketStatus,
+    WebhookDeliveryStatus,
 )
 
 for _enum in (
@@ -48,6 +49,7 @@ for _enum in (
     ErrorCode,
     MailSecurity,
     EmailIngestOutcome,
+    WebhookDeliveryStatus,
 ):
     strawberry.enum(_enum)
 
@@ -72,4 +74,5 @@ __all__ = [
     "TicketOrderField",
     "TicketPriority",
     "TicketStatus",
+    "WebhookDeliveryStatus",
 ]

@@ -38,6 +38,8 @@ class Action(StrEnum):
     # email
     MANAGE_MAILBOXES = "manageMailboxes"
     INGEST_EMAIL = "ingestEmail"
+    # outbound webhooks
+    MANAGE_WEBHOOKS = "manageWebhooks"
 
 
 MINIMUM_ROLE: dict[Action, AgentRole] = {
@@ -60,6 +62,7 @@ MINIMUM_ROLE: dict[Action, AgentRole] = {
     Action.MANAGE_MAILBOXES: AgentRole.ADMIN,
     # Sessions: admins only (see require_mail_intake for API tokens).
     Action.INGEST_EMAIL: AgentRole.ADMIN,
+    Action.MANAGE_WEBHOOKS: AgentRole.ADMIN,
 }
 
 
