@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from sqlalchemy import text, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.clock import ManualClock
@@ -49,9 +49,20 @@ from app.domain.enums import AgentRole, AssignmentStrategy, Channel, CommentVisi
 from app.domain.lifecycle import Action
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
+from app.domain.webhooks.settings import WebhookInput as WebhookData
 from app.events.cursors import EventPosition
 from app.services import agents as agent_service
-from app.services import assignment, auth, conversation, knowledge, lifecycle, mailboxes, routing_rules, sla
+from app.services import (
+    assignment,
+    auth,
+    conversation,
+    knowledge,
+    lifecycle,
+    mailboxes,
+    routing_rules,
+    sla,
+    webhooks,
+)
 from app.services import tickets as ticket_service
 from app.services.customers import CustomerRef
 from app.services.runtime import Runtime
@@ -142,6 +153,8 @@ class World:
     calendar: int
     group_agent_token: int  # an API token of the group agent
     mailbox: int  # delivers to the group
+    webhook: int  # disabled: the session's server never posts to it
+    webhook_delivery: int  # of `event`, to `webhook`
     login_email: str
 
     def acting(self, role: str) -> Principal:
@@ -323,7 +336,38 @@ async def world(
                 rt, admin, MailboxData(name="售后", address="support@example.cn", group_id=group)
             )
         ).id,
+        **await world_webhook(rt, admin, first.id, ticket.id),
     )
+
+
+async def world_webhook(rt: Runtime, admin: Principal, event_id: int, ticket_id: int) -> dict[str, int]:
+    webhook = (await webhooks.create_webhook(rt, admin, webhook_input(enabled=False))).webhook.id
+    async with rt.engine.begin() as conn:
+        delivery = await conn.scalar(
+            insert(tables.webhook_deliveries)
+            .values(webhook_id=webhook, event_id=event_id, ticket_id=ticket_id, body="{}", status="SUCCEEDED")
+            .returning(tables.webhook_deliveries.c.id)
+        )
+    assert delivery is not None
+    return {"webhook": webhook, "webhook_delivery": delivery}
+
+
+def webhook_input(enabled: bool = True) -> WebhookData:
+    # A public address (no DNS needed): the session's server refuses private ones.
+    return WebhookData(name=unique("partner"), url="https://93.184.215.14/hooks", enabled=enabled)
+
+
+async def fresh_webhook(w: World, role: str) -> dict[str, Any]:
+    created = await webhooks.create_webhook(w.rt, w.admin, webhook_input(enabled=False))
+    return {"id": gid("Webhook", created.webhook.id)}
+
+
+async def new_webhook(w: World, role: str) -> dict[str, Any]:
+    return {"input": {"name": unique("partner"), "url": "https://93.184.215.14/hooks", "enabled": False}}
+
+
+async def fresh_webhook_and_input(w: World, role: str) -> dict[str, Any]:
+    return {**await fresh_webhook(w, role), **await new_webhook(w, role)}
 
 
 # ---------------------------------------------------------------- the table
@@ -483,6 +527,8 @@ MATRIX: list[Row] = [
     node_row("SLA policy", "SlaPolicy", lambda w: w.policy, SIGNED_IN),
     node_row("business calendar", "BusinessCalendar", lambda w: w.calendar, ADMINS_NODE),
     node_row("mailbox", "Mailbox", lambda w: w.mailbox, ADMINS_NODE),
+    node_row("webhook", "Webhook", lambda w: w.webhook, ADMINS_NODE),
+    node_row("webhook delivery", "WebhookDelivery", lambda w: w.webhook_delivery, ADMINS_NODE),
     node_row(
         "the group agent's API token",
         "ApiToken",
@@ -565,6 +611,7 @@ MATRIX: list[Row] = [
     Row("slaPolicies", "query { slaPolicies { id } }", ADMINS),
     Row("routingRules", "query { routingRules { id } }", ADMINS),
     Row("mailboxes", "query { mailboxes { id } }", ADMINS),
+    Row("webhooks", "query { webhooks { id deliveries { totalCount } } }", ADMINS),
     Row("businessCalendars", "query { businessCalendars { id } }", ADMINS),
     Row(
         "wallboard",
@@ -895,6 +942,39 @@ MATRIX: list[Row] = [
         "mutation($id: ID!) { deleteMailbox(id: $id) { deletedId userErrors { code } } }",
         ADMINS,
         fresh_mailbox,
+    ),
+    # ------------------------------------------------------------ webhooks
+    Row(
+        "createWebhook",
+        "mutation($input: WebhookInput!) { createWebhook(input: $input) "
+        "{ webhook { id } secret userErrors { code } } }",
+        ADMINS,
+        new_webhook,
+    ),
+    Row(
+        "updateWebhook",
+        "mutation($id: ID!, $input: WebhookInput!) { updateWebhook(id: $id, input: $input) "
+        "{ webhook { id } userErrors { code } } }",
+        ADMINS,
+        fresh_webhook_and_input,
+    ),
+    Row(
+        "deleteWebhook",
+        "mutation($id: ID!) { deleteWebhook(id: $id) { deletedId userErrors { code } } }",
+        ADMINS,
+        fresh_webhook,
+    ),
+    Row(
+        "rotateWebhookSecret",
+        "mutation($id: ID!) { rotateWebhookSecret(id: $id) { webhook { id } secret userErrors { code } } }",
+        ADMINS,
+        fresh_webhook,
+    ),
+    Row(
+        "redeliverWebhookDelivery",
+        "mutation($id: ID!) { redeliverWebhookDelivery(id: $id) { delivery { id } userErrors { code } } }",
+        ADMINS,
+        fixed(lambda w: {"id": gid("WebhookDelivery", w.webhook_delivery)}),
     ),
     # Mail relays (API tokens, whatever their agent's role) and admins; console agents and
     # supervisors get FORBIDDEN.
