@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import ColumnElement, Integer, and_, delete, func, literal, literal_column, select, update
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, delete, func, literal, literal_column, select, update
 from sqlalchemy.orm import aliased
 
 from app.auth.secrets import SecretUnreadable, secret_box
@@ -200,15 +200,18 @@ def _secrets(rt: Runtime, claimed: list[Claimed]) -> dict[int, str | None]:
     return found
 
 
-async def _record(tx: Outbox, outcome: Outcome, now: datetime) -> None:
+def _recorded(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The delivery's row after this attempt."""
     d = outcome.delivery
     attempts = d.attempts + 1
     values: dict[str, Any] = {
+        "delivery_id": d.id,
         "attempts": attempts,
         "response_status": outcome.response_status,
         "response_body": outcome.response_body,
         "last_error": outcome.error,
         "updated_at": now,
+        "delivered_at": None,
     }
     if outcome.succeeded:
         values.update(status=WebhookDeliveryStatus.SUCCEEDED.value, next_attempt_at=None, delivered_at=now)
@@ -216,7 +219,29 @@ async def _record(tx: Outbox, outcome: Outcome, now: datetime) -> None:
         retry_at = retries.next_attempt(attempts, d.created_at, now)
         status = WebhookDeliveryStatus.RETRYING if retry_at is not None else WebhookDeliveryStatus.FAILED
         values.update(status=status.value, next_attempt_at=retry_at)
-    await tx.conn.execute(update(wd).where(wd.c.id == d.id).values(**values))
+    return values
+
+
+# One statement for the whole batch (executemany).
+RECORD = (
+    update(wd)
+    .where(wd.c.id == bindparam("delivery_id"))
+    .values(
+        {
+            c: bindparam(c)
+            for c in (
+                "attempts",
+                "response_status",
+                "response_body",
+                "last_error",
+                "updated_at",
+                "delivered_at",
+                "status",
+                "next_attempt_at",
+            )
+        }
+    )
+)
 
 
 async def _count_failures(rt: Runtime, tx: Outbox, outcomes: list[Outcome], now: datetime) -> None:
@@ -271,8 +296,7 @@ async def deliver_due(rt: Runtime, sender: Sender, limit: int = BATCH) -> int:
         keys = _secrets(rt, claimed)
         outcomes = await asyncio.gather(*(_attempt(sender, d, keys[d.webhook_id]) for d in claimed))
         done = rt.clock.now()
-        for outcome in outcomes:
-            await _record(tx, outcome, done)
+        await tx.conn.execute(RECORD, [_recorded(outcome, done) for outcome in outcomes])
         await _count_failures(rt, tx, list(outcomes), done)
     return len(claimed)
 

@@ -69,6 +69,8 @@ class EventStore:
 
 
 class WebhookHandler(BaseHTTPRequestHandler):
+    # Keep-alive: the helpdesk reuses its connections.
+    protocol_version = "HTTP/1.1"
     secret: str = ""
     store: EventStore
     tolerance: float = TOLERANCE_SECONDS
@@ -98,8 +100,8 @@ class WebhookHandler(BaseHTTPRequestHandler):
 
 def serve(port: int, secret: str, store: EventStore, handler: type[WebhookHandler] = WebhookHandler) -> None:
     handler_class = type("Handler", (handler,), {"secret": secret, "store": store})
-    ThreadingHTTPServer.allow_reuse_address = True
-    with ThreadingHTTPServer(("127.0.0.1", port), handler_class) as server:
+    server_class = type("Server", (ThreadingHTTPServer,), {"allow_reuse_address": True, "request_queue_size": 128})
+    with server_class(("127.0.0.1", port), handler_class) as server:
         server.serve_forever()
 
 
