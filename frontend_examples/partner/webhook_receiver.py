@@ -75,7 +75,7 @@ class WebhookHandler(BaseHTTPRequestHandler):
     store: EventStore
     tolerance: float = TOLERANCE_SECONDS
 
-    def do_POST(self) -> None:  # noqa: N802 (the http.server spelling)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         signature = self.headers.get("X-Helpdesk-Signature", "")
         if not verify_signature(self.secret, body, signature, tolerance=self.tolerance):
