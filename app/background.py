@@ -20,6 +20,8 @@ from app.services.mail_fetcher import MailFetcher
 from app.services.mail_sender import MailSender
 from app.services.runtime import Runtime
 from app.services.sla_scheduler import scheduler_loop
+from app.services.webhook_deliverer import deliverer_loop, sweep_delivery_log
+from app.services.webhook_fanout import fanout_loop
 from app.settings import Settings
 
 log = logging.getLogger("helpdesk.background")
@@ -50,9 +52,21 @@ async def blob_sweep_loop(rt: Runtime, every: float = 600.0) -> None:
     await _periodically(every, "removed unreferenced attachment blobs", lambda: sweep_unreferenced_blobs(rt))
 
 
+async def webhook_log_sweep_loop(rt: Runtime, every: float = 3600.0) -> None:
+    """Removes webhook deliveries older than 30 days (the delivery log's retention)."""
+    await _periodically(every, "removed old webhook deliveries", lambda: sweep_delivery_log(rt))
+
+
 async def housekeeping(rt: Runtime) -> None:
     """Every periodic sweep, together: one task for `helpdesk serve` and `helpdesk worker`."""
-    await asyncio.gather(auto_close_loop(rt), blob_sweep_loop(rt))
+    await asyncio.gather(auto_close_loop(rt), blob_sweep_loop(rt), webhook_log_sweep_loop(rt))
+
+
+async def webhooks(rt: Runtime) -> None:
+    """The webhook fan-out and deliverer, together; the deliverer wakes as soon as this process
+    queued deliveries (else it looks every HELPDESK_EVENT_POLL_SECONDS)."""
+    queued = asyncio.Event()
+    await asyncio.gather(fanout_loop(rt, queued), deliverer_loop(rt, queued))
 
 
 class _OwnPoolTask:
@@ -109,6 +123,17 @@ class MailSenderTask(_OwnPoolTask):
         return self.sender.loop()
 
 
+class WebhooksTask(_OwnPoolTask):
+    """The webhook fan-out and deliverer (a batch holds a connection while it POSTs; API
+    traffic must not wait for that)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt, "webhooks", pool_size=3)
+
+    def run(self, rt: Runtime) -> Coroutine[Any, Any, None]:
+        return webhooks(rt)
+
+
 async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event | None = None) -> None:
     """`helpdesk worker`: the SLA scheduler, the mail sender, the housekeeping sweeps and the IMAP
     fetcher, no HTTP. Runs until SIGTERM or SIGINT (or `stop` is set); any number of workers may
@@ -125,9 +150,10 @@ async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event 
         asyncio.create_task(scheduler_loop(rt), name="sla-scheduler"),
         asyncio.create_task(housekeeping(rt), name="housekeeping"),
         asyncio.create_task(sender.loop(), name="mail-sender"),
+        asyncio.create_task(webhooks(rt), name="webhooks"),
     ]
     mail_fetcher = MailFetcherTask(rt)
-    log.info("worker running: SLA scheduler, mail sender, auto-close, the attachment sweep and the IMAP fetcher")
+    log.info("worker running: SLA scheduler, mail sender, IMAP fetcher, webhooks, auto-close and the sweeps")
     try:
         await stop.wait()
     finally:

@@ -26,7 +26,7 @@ from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app import metrics
-from app.background import MailFetcherTask, MailSenderTask, SlaSchedulerTask, housekeeping
+from app.background import MailFetcherTask, MailSenderTask, SlaSchedulerTask, WebhooksTask, housekeeping
 from app.clock import Clock, SystemClock
 from app.db.engine import create_engine, database_unavailable
 from app.events.broadcast import HelpdeskBroadcast, broadcast_url
@@ -81,9 +81,13 @@ def create_app(
         sla_scheduler = SlaSchedulerTask(rt) if background_tasks and settings.run_scheduler else None
         app.state.sla_scheduler = sla_scheduler
         mail_fetcher = MailFetcherTask(rt) if background_tasks and settings.run_mail else None
+        # The webhook fan-out and deliverer, on a small pool of their own like the scheduler.
+        webhook_task = WebhooksTask(rt) if background_tasks else None
         try:
             yield
         finally:
+            if webhook_task is not None:
+                await webhook_task.stop()
             if mail_fetcher is not None:
                 await mail_fetcher.stop()
             if mail_sender is not None:

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     # base64 bytes). Unset with an embedded database: generated once into data_dir/secret.key.
     secret_key: SecretStr | None = None
 
+    # Outbound webhooks: consecutive failed deliveries that disable a webhook; whether URLs may
+    # point at loopback, private, link-local or reserved addresses (tests and the demo only).
+    webhook_max_failures: int = Field(default=10, ge=1)
+    webhook_allow_private: bool = False
+
     auto_close_after_hours: float = Field(
         default=72.0, validation_alias=AliasChoices("HELPDESK_AUTO_CLOSE_AFTER_HOURS", "HELPDESK_AUTO_CLOSE_AFTER")
     )

@@ -10,7 +10,7 @@ from app.auth.policy import Action, allows, may_read_attachment, may_read_commen
 from app.db.repositories.routing import rule_by_id
 from app.domain.principal import Principal
 from app.services import auth as auth_service
-from app.services import notifications
+from app.services import notifications, webhooks
 from resolvers.access import Info
 from resolvers.macros import macro_node
 from resolvers.sla import sla_node
@@ -22,6 +22,7 @@ from schema.people import load_agent, load_customer, load_group
 from schema.routing import RoutingRule
 from schema.tickets import Attachment, Comment, TicketEvent, load_ticket
 from schema.tokens import ApiToken
+from schema.webhooks import Webhook, WebhookDelivery
 
 Finder = Callable[[Info, Principal, int], Awaitable[Node | None]]
 
@@ -78,6 +79,20 @@ async def _mailbox(info: Info, principal: Principal, pk: int) -> Node | None:
     return await load_mailbox(info, pk)
 
 
+async def _webhook(info: Info, principal: Principal, pk: int) -> Node | None:
+    if not allows(principal, Action.MANAGE_WEBHOOKS):
+        return None
+    found = await webhooks.webhooks_for(info.context.rt, [pk])
+    return Webhook.of(found[pk]) if pk in found else None
+
+
+async def _webhook_delivery(info: Info, principal: Principal, pk: int) -> Node | None:
+    if not allows(principal, Action.MANAGE_WEBHOOKS):
+        return None
+    record = await webhooks.delivery(info.context.rt, pk)
+    return WebhookDelivery.of(record) if record else None
+
+
 def _sla(type_name: str) -> Finder:
     async def find(info: Info, principal: Principal, pk: int) -> Node | None:
         return await sla_node(info, principal, type_name, pk)
@@ -100,6 +115,8 @@ FINDERS: dict[str, Finder] = {
     "Mailbox": _mailbox,
     "Macro": macro_node,
     "Notification": _notification,
+    "Webhook": _webhook,
+    "WebhookDelivery": _webhook_delivery,
 }
 
 # Published articles are public: the one kind of node anonymous callers may read.

@@ -31,6 +31,7 @@ from resolvers.sla import SlaMutation, SlaQuery
 from resolvers.subscription import RealtimeQuery, Subscription
 from resolvers.ticket_work import TicketWorkMutation
 from resolvers.validation import DocumentValidation, ParseDocument, ValidateDocument
+from resolvers.webhooks import WebhookMutation, WebhookQuery
 from schema.common import SCALARS
 
 
@@ -149,6 +150,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 EmailQuery,
                 MacroQuery,
                 NotificationQuery,
+                WebhookQuery,
             ),
         ),
         subscription=Subscription,
@@ -163,6 +165,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 EmailMutation,
                 MacroMutation,
                 NotificationMutation,
+                WebhookMutation,
             ),
         ),
         validation=validation,

@@ -28,6 +28,7 @@ from app.domain.enums import (
     TicketOrderField,
     TicketPriority,
     TicketStatus,
+    WebhookDeliveryStatus,
 )
 
 for _enum in (
@@ -54,6 +55,7 @@ for _enum in (
     EmailDeliveryStatus,
     AutomationActionType,
     NotificationKind,
+    WebhookDeliveryStatus,
 ):
     strawberry.enum(_enum)
 
@@ -81,4 +83,5 @@ __all__ = [
     "TicketOrderField",
     "TicketPriority",
     "TicketStatus",
+    "WebhookDeliveryStatus",
 ]

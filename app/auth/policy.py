@@ -43,6 +43,8 @@ class Action(StrEnum):
     MANAGE_SHARED_MACROS = "manageSharedMacros"
     # notifications: every agent reads and marks their own, nobody else's
     READ_OWN_NOTIFICATIONS = "readOwnNotifications"
+    # outbound webhooks
+    MANAGE_WEBHOOKS = "manageWebhooks"
 
 
 MINIMUM_ROLE: dict[Action, AgentRole] = {
@@ -70,6 +72,7 @@ MINIMUM_ROLE: dict[Action, AgentRole] = {
     Action.USE_MACROS: AgentRole.AGENT,
     Action.MANAGE_SHARED_MACROS: AgentRole.SUPERVISOR,
     Action.READ_OWN_NOTIFICATIONS: AgentRole.AGENT,
+    Action.MANAGE_WEBHOOKS: AgentRole.ADMIN,
 }
 
 # What each ticket action needs of whoever applies it: the permission of the mutation that does

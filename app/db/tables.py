@@ -851,3 +851,72 @@ Index(
 )
 # The live stream: my notifications after a position, in commit order.
 Index("ix_notifications_agent_cursor", notifications.c.agent_id, notifications.c.txid, notifications.c.id)
+
+# ---------------------------------------------------------------- outbound webhooks
+
+# Partner URLs that receive ticket events. The secret signs the bodies, so it is stored
+# encrypted (app.auth.secrets), never hashed. `created_txid`: events of later transactions only.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret_encrypted", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    # Empty: every type / every group.
+    _text_array("event_types"),
+    Column("group_ids", ARRAY(BigInteger), nullable=False, server_default=text("'{}'::bigint[]")),
+    Column("consecutive_failures", Integer, nullable=False, server_default=text("0")),
+    Column("disabled_at", DateTime(timezone=True)),
+    Column("created_txid", BigInteger, nullable=False, server_default=text("pg_current_xact_id()::text::bigint")),
+    _created_at(),
+    _updated_at(),
+)
+
+# One row per (webhook, event): the fan-out writes it, the deliverer claims it when due. Ids
+# follow the log's order per webhook, so the earliest undelivered row of a (webhook, ticket)
+# is the one to send, and it holds back the later ones. `body` is fixed when the row is written:
+# every attempt sends the same bytes.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    Column("webhook_id", BigInteger, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", BigInteger, ForeignKey("ticket_events.id", ondelete="CASCADE"), nullable=False),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # When the deliverer may try next; set only while PENDING or RETRYING.
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("response_status", Integer),
+    # At most 1 KB of the last response.
+    Column("response_body", Text),
+    Column("last_error", Text),
+    Column("delivered_at", DateTime(timezone=True)),
+    _created_at(),
+    _updated_at(),
+    UniqueConstraint("webhook_id", "event_id"),
+    _one_of("status", enums.WebhookDeliveryStatus),
+    CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+)
+# The deliverer's claim: due rows, soonest first.
+Index(
+    "ix_webhook_deliveries_due",
+    webhook_deliveries.c.next_attempt_at,
+    postgresql_where=webhook_deliveries.c.status.in_(["PENDING", "RETRYING"]),
+)
+# In order per (webhook, ticket): is there an earlier undelivered row?
+Index(
+    "ix_webhook_deliveries_ticket",
+    webhook_deliveries.c.webhook_id,
+    webhook_deliveries.c.ticket_id,
+    webhook_deliveries.c.id,
+    postgresql_where=webhook_deliveries.c.status.in_(["PENDING", "RETRYING"]),
+)
+# Webhook.deliveries, newest first; and the cascade when a ticket (and its events) goes.
+Index("ix_webhook_deliveries_webhook", webhook_deliveries.c.webhook_id, webhook_deliveries.c.id)
+Index("ix_webhook_deliveries_event_id", webhook_deliveries.c.event_id)
+# The delivery log's sweep (30 days).
+Index("ix_webhook_deliveries_created_at", webhook_deliveries.c.created_at)

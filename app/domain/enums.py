@@ -217,6 +217,15 @@ class EmailDeliveryKind(StrEnum):
     SYSTEM = "SYSTEM"
 
 
+class WebhookDeliveryStatus(StrEnum):
+    """PENDING: not tried yet; RETRYING: failed, tried again at next_attempt_at; FAILED: gave up."""
+
+    PENDING = "PENDING"
+    RETRYING = "RETRYING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
 class EmailIngestOutcome(StrEnum):
     CREATED_TICKET = "CREATED_TICKET"
     ADDED_REPLY = "ADDED_REPLY"

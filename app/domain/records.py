@@ -292,3 +292,32 @@ class NotificationRecord:
     message: str
     created_at: datetime
     read_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRecord:
+    """A webhook as shown: everything but its secret."""
+
+    id: int
+    name: str
+    url: str
+    enabled: bool
+    event_types: list[str]
+    group_ids: list[int]
+    consecutive_failures: int
+    disabled_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDeliveryRecord:
+    id: int
+    webhook_id: int
+    event_id: int
+    status: str
+    attempts: int
+    response_status: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime

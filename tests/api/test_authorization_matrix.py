@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from sqlalchemy import text, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.clock import ManualClock
@@ -58,9 +58,21 @@ from app.domain.macros import MacroInput
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
 from app.domain.ticket_actions import ActionInput
+from app.domain.webhooks.settings import WebhookInput as WebhookData
 from app.events.cursors import EventPosition
 from app.services import agents as agent_service
-from app.services import assignment, auth, conversation, knowledge, lifecycle, macros, mailboxes, routing_rules, sla
+from app.services import (
+    assignment,
+    auth,
+    conversation,
+    knowledge,
+    lifecycle,
+    macros,
+    mailboxes,
+    routing_rules,
+    sla,
+    webhooks,
+)
 from app.services import tickets as ticket_service
 from app.services.customers import CustomerRef
 from app.services.notifications import POLL_SECONDS, notify_agents
@@ -153,6 +165,8 @@ class World:
     group_agent_token: int  # an API token of the group agent
     mailbox: int  # delivers to the group
     macro: int  # shared: a reply and a tag
+    webhook: int  # disabled: the session's server never posts to it
+    webhook_delivery: int  # of `event`, to `webhook`
     login_email: str
     member_notification: int  # the group agent's own
 
@@ -337,6 +351,7 @@ async def world(
             )
         ).id,
         macro=(await macros.create_macro(rt, admin, macro_input("shared", shared=True))).id,
+        **await world_webhook(rt, admin, first.id, ticket.id),
     )
 
 
@@ -347,6 +362,36 @@ async def _notify(rt: Runtime, agent_id: int, ticket_id: int) -> int:
             await tx.conn.execute(text("SELECT max(id) FROM notifications WHERE agent_id = :a"), {"a": agent_id})
         ).scalar_one()
     return pk
+
+
+async def world_webhook(rt: Runtime, admin: Principal, event_id: int, ticket_id: int) -> dict[str, int]:
+    webhook = (await webhooks.create_webhook(rt, admin, webhook_input(enabled=False))).webhook.id
+    async with rt.engine.begin() as conn:
+        delivery = await conn.scalar(
+            insert(tables.webhook_deliveries)
+            .values(webhook_id=webhook, event_id=event_id, ticket_id=ticket_id, body="{}", status="SUCCEEDED")
+            .returning(tables.webhook_deliveries.c.id)
+        )
+    assert delivery is not None
+    return {"webhook": webhook, "webhook_delivery": delivery}
+
+
+def webhook_input(enabled: bool = True) -> WebhookData:
+    # A public address (no DNS needed): the session's server refuses private ones.
+    return WebhookData(name=unique("partner"), url="https://93.184.215.14/hooks", enabled=enabled)
+
+
+async def fresh_webhook(w: World, role: str) -> dict[str, Any]:
+    created = await webhooks.create_webhook(w.rt, w.admin, webhook_input(enabled=False))
+    return {"id": gid("Webhook", created.webhook.id)}
+
+
+async def new_webhook(w: World, role: str) -> dict[str, Any]:
+    return {"input": {"name": unique("partner"), "url": "https://93.184.215.14/hooks", "enabled": False}}
+
+
+async def fresh_webhook_and_input(w: World, role: str) -> dict[str, Any]:
+    return {**await fresh_webhook(w, role), **await new_webhook(w, role)}
 
 
 # ---------------------------------------------------------------- the table
@@ -599,6 +644,8 @@ MATRIX: list[Row] = [
         lambda w: w.member_notification,
         expect(UNAUTHENTICATED, HIDDEN, OK, HIDDEN, HIDDEN, HIDDEN),
     ),
+    node_row("webhook", "Webhook", lambda w: w.webhook, ADMINS_NODE),
+    node_row("webhook delivery", "WebhookDelivery", lambda w: w.webhook_delivery, ADMINS_NODE),
     node_row(
         "the group agent's API token",
         "ApiToken",
@@ -681,6 +728,7 @@ MATRIX: list[Row] = [
     Row("slaPolicies", "query { slaPolicies { id } }", ADMINS),
     Row("routingRules", "query { routingRules { id } }", ADMINS),
     Row("mailboxes", "query { mailboxes { id } }", ADMINS),
+    Row("webhooks", "query { webhooks { id deliveries { totalCount } } }", ADMINS),
     Row("businessCalendars", "query { businessCalendars { id } }", ADMINS),
     Row(
         "wallboard",
@@ -1101,6 +1149,39 @@ MATRIX: list[Row] = [
         "mutation($t: ID!, $m: ID!) { applyMacro(ticketId: $t, macroId: $m) " + TICKET_PAYLOAD + " }",
         TEAM,
         fresh_ticket_and_macro,
+    ),
+    # ------------------------------------------------------------ webhooks
+    Row(
+        "createWebhook",
+        "mutation($input: WebhookInput!) { createWebhook(input: $input) "
+        "{ webhook { id } secret userErrors { code } } }",
+        ADMINS,
+        new_webhook,
+    ),
+    Row(
+        "updateWebhook",
+        "mutation($id: ID!, $input: WebhookInput!) { updateWebhook(id: $id, input: $input) "
+        "{ webhook { id } userErrors { code } } }",
+        ADMINS,
+        fresh_webhook_and_input,
+    ),
+    Row(
+        "deleteWebhook",
+        "mutation($id: ID!) { deleteWebhook(id: $id) { deletedId userErrors { code } } }",
+        ADMINS,
+        fresh_webhook,
+    ),
+    Row(
+        "rotateWebhookSecret",
+        "mutation($id: ID!) { rotateWebhookSecret(id: $id) { webhook { id } secret userErrors { code } } }",
+        ADMINS,
+        fresh_webhook,
+    ),
+    Row(
+        "redeliverWebhookDelivery",
+        "mutation($id: ID!) { redeliverWebhookDelivery(id: $id) { delivery { id } userErrors { code } } }",
+        ADMINS,
+        fixed(lambda w: {"id": gid("WebhookDelivery", w.webhook_delivery)}),
     ),
     # Mail relays (API tokens, whatever their agent's role) and admins; console agents and
     # supervisors get FORBIDDEN.

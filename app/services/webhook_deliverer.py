@@ -1,0 +1,346 @@
+"""The webhook deliverer: POSTs queued deliveries, at least once, in order per (webhook, ticket).
+
+Any number of processes may run it. A batch claims due deliveries with `FOR UPDATE SKIP LOCKED`
+and holds the claim while it POSTs them (so each delivery has one deliverer at a time, and a
+killed process lets go of its claim at once: the delivery is sent again, and receivers dedupe
+on the event id). A delivery is claimable only while no earlier undelivered delivery of the same
+(webhook, ticket) exists: a failing one holds back that ticket's later events for that webhook,
+never other tickets, never other webhooks. Outcomes, retry times (app.domain.webhooks.retries)
+and the webhook's failure count commit with the batch; HELPDESK_WEBHOOK_MAX_FAILURES
+consecutive failures disable the webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, delete, func, literal, literal_column, select, update
+from sqlalchemy.orm import aliased
+
+from app.auth.secrets import SecretUnreadable, secret_box
+from app.db import tables
+from app.domain.enums import WebhookDeliveryStatus
+from app.domain.global_ids import encode
+from app.domain.validation import Problems
+from app.domain.webhooks import retries
+from app.domain.webhooks.endpoint import Endpoint, parse_url
+from app.domain.webhooks.signature import EVENT_ID_HEADER, HEADER, signature
+from app.events.outbox import Outbox
+from app.services.runtime import Runtime
+from app.services.webhook_targets import TargetRefused, checked_target
+
+log = logging.getLogger("helpdesk.webhooks")
+
+wh, wd = tables.webhooks, tables.webhook_deliveries
+BATCH = 100
+UNDELIVERED = (WebhookDeliveryStatus.PENDING.value, WebhookDeliveryStatus.RETRYING.value)
+# How long the delivery log is kept.
+KEEP_LOG = timedelta(days=30)
+USER_AGENT = "helpdesk-webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    webhook_id: int
+    event_id: int
+    body: str
+    attempts: int
+    created_at: datetime
+    url: str
+    secret_encrypted: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    delivery: Claimed
+    succeeded: bool
+    response_status: int | None
+    response_body: str | None
+    error: str | None
+
+
+def claim_query(now: datetime, limit: int) -> Any:
+    """Due deliveries of enabled webhooks, soonest first, each the earliest undelivered one of
+    its (webhook, ticket); locked, skipping those another deliverer holds."""
+    earlier = aliased(wd)
+    held_back = (
+        select(literal_column("1"))
+        .select_from(earlier)
+        .where(
+            earlier.c.webhook_id == wd.c.webhook_id,
+            earlier.c.ticket_id == wd.c.ticket_id,
+            earlier.c.id < wd.c.id,
+            earlier.c.status.in_(UNDELIVERED),
+        )
+        .exists()
+    )
+    return (
+        select(
+            wd.c.id,
+            wd.c.webhook_id,
+            wd.c.event_id,
+            wd.c.body,
+            wd.c.attempts,
+            wd.c.created_at,
+            wh.c.url,
+            wh.c.secret_encrypted,
+        )
+        .select_from(wd.join(wh, wh.c.id == wd.c.webhook_id))
+        .where(
+            wd.c.status.in_(UNDELIVERED),
+            wd.c.next_attempt_at <= now,
+            wh.c.enabled,
+            wh.c.disabled_at.is_(None),
+            ~held_back,
+        )
+        .order_by(wd.c.next_attempt_at, wd.c.id)
+        .limit(limit)
+        .with_for_update(of=wd, skip_locked=True)
+    )
+
+
+class Sender:
+    """POSTs signed bodies to checked addresses. One HTTP client per host name: a kept-alive
+    TLS connection was verified for one name and must not carry another's requests."""
+
+    MAX_CLIENTS = 64
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+
+    def _client(self, host: str) -> httpx.AsyncClient:
+        client = self._clients.pop(host, None)
+        if client is None:
+            # No proxies from the environment (they would connect by name, past the guard), no
+            # redirects, no cookies kept between deliveries.
+            client = httpx.AsyncClient(
+                follow_redirects=False,
+                trust_env=False,
+                timeout=retries.TIMEOUT_SECONDS,
+                limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            )
+        self._clients[host] = client
+        while len(self._clients) > self.MAX_CLIENTS:
+            _, oldest = self._clients.popitem(last=False)
+            asyncio.get_running_loop().create_task(oldest.aclose())
+        return client
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    async def post(self, endpoint: Endpoint, secret: str, event_id: int, body: bytes) -> tuple[int, bytes]:
+        """(status code, at most 1 KB of the body); raises TargetRefused or an httpx error."""
+        target = await checked_target(endpoint, self.rt.settings.webhook_allow_private)
+        timestamp = int(self.rt.clock.now().timestamp())
+        headers = {
+            "Host": target.host_header,
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            HEADER: signature(secret, body, timestamp),
+            EVENT_ID_HEADER: encode("TicketEvent", event_id),
+        }
+        extensions = {"sni_hostname": endpoint.host} if endpoint.scheme == "https" else {}
+        client = self._client(endpoint.host)
+        async with asyncio.timeout(retries.TIMEOUT_SECONDS):
+            request = client.build_request("POST", target.url, content=body, headers=headers, extensions=extensions)
+            response = await client.send(request, stream=True)
+            try:
+                kept = b""
+                async for chunk in response.aiter_raw():
+                    kept += chunk
+                    if len(kept) >= retries.MAX_RESPONSE_BYTES:
+                        break
+            finally:
+                await response.aclose()
+        return response.status_code, kept
+
+
+async def _attempt(sender: Sender, delivery: Claimed, secret: str | None) -> Outcome:
+    if secret is None:
+        return Outcome(delivery, False, None, None, "the signing secret cannot be decrypted")
+    problems = Problems()
+    endpoint = parse_url(problems, delivery.url, ["url"])
+    if endpoint is None:
+        return Outcome(delivery, False, None, None, "the URL is not valid")
+    try:
+        status, raw = await sender.post(endpoint, secret, delivery.event_id, delivery.body.encode())
+    except TargetRefused as refused:
+        return Outcome(delivery, False, None, None, f"refused: {refused}")
+    except TimeoutError:
+        return Outcome(delivery, False, None, None, f"no response within {retries.TIMEOUT_SECONDS:.0f} s")
+    except httpx.HTTPError as exc:
+        return Outcome(delivery, False, None, None, f"{type(exc).__name__}: {exc}"[:500])
+    shown = retries.stored_response(raw)
+    if retries.succeeded(status):
+        return Outcome(delivery, True, status, shown, None)
+    reason = "redirect not followed" if 300 <= status < 400 else f"HTTP {status}"
+    return Outcome(delivery, False, status, shown, reason)
+
+
+def _secrets(rt: Runtime, claimed: list[Claimed]) -> dict[int, str | None]:
+    box = secret_box(rt.settings)
+    found: dict[int, str | None] = {}
+    for d in claimed:
+        if d.webhook_id not in found:
+            try:
+                found[d.webhook_id] = box.decrypt(d.secret_encrypted)
+            except SecretUnreadable:
+                found[d.webhook_id] = None
+    return found
+
+
+def _recorded(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The delivery's row after this attempt."""
+    d = outcome.delivery
+    attempts = d.attempts + 1
+    values: dict[str, Any] = {
+        "delivery_id": d.id,
+        "attempts": attempts,
+        "response_status": outcome.response_status,
+        "response_body": outcome.response_body,
+        "last_error": outcome.error,
+        "updated_at": now,
+        "delivered_at": None,
+    }
+    if outcome.succeeded:
+        values.update(status=WebhookDeliveryStatus.SUCCEEDED.value, next_attempt_at=None, delivered_at=now)
+    else:
+        retry_at = retries.next_attempt(attempts, d.created_at, now)
+        status = WebhookDeliveryStatus.RETRYING if retry_at is not None else WebhookDeliveryStatus.FAILED
+        values.update(status=status.value, next_attempt_at=retry_at)
+    return values
+
+
+# One statement for the whole batch (executemany).
+RECORD = (
+    update(wd)
+    .where(wd.c.id == bindparam("delivery_id"))
+    .values(
+        {
+            c: bindparam(c)
+            for c in (
+                "attempts",
+                "response_status",
+                "response_body",
+                "last_error",
+                "updated_at",
+                "delivered_at",
+                "status",
+                "next_attempt_at",
+            )
+        }
+    )
+)
+
+
+async def _count_failures(rt: Runtime, tx: Outbox, outcomes: list[Outcome], now: datetime) -> None:
+    """Each webhook's run of consecutive failures, as this batch leaves it (in delivery order);
+    the webhook is disabled when the run reaches HELPDESK_WEBHOOK_MAX_FAILURES."""
+    by_webhook: dict[int, list[bool]] = {}
+    for outcome in sorted(outcomes, key=lambda o: o.delivery.id):
+        by_webhook.setdefault(outcome.delivery.webhook_id, []).append(outcome.succeeded)
+    limit = rt.settings.webhook_max_failures
+    # Webhook rows in id order: two batches never wait for each other in opposite orders.
+    for webhook_id in sorted(by_webhook):
+        results = by_webhook[webhook_id]
+        last_success = max((i for i, ok in enumerate(results) if ok), default=None)
+        if last_success == len(results) - 1:
+            # Only a webhook that had failures is written: a healthy one's row is left alone.
+            healthy = update(wh).where(wh.c.id == webhook_id, wh.c.consecutive_failures != 0)
+            await tx.conn.execute(healthy.values(consecutive_failures=0))
+            continue
+        count: ColumnElement[int] = (
+            wh.c.consecutive_failures + len(results)
+            if last_success is None
+            else literal(len(results) - last_success - 1, Integer)
+        )
+        row = (
+            await tx.conn.execute(
+                update(wh)
+                .where(wh.c.id == webhook_id)
+                .values(consecutive_failures=count)
+                .returning(wh.c.consecutive_failures, wh.c.disabled_at, wh.c.name)
+            )
+        ).first()
+        if row is not None and row.consecutive_failures >= limit and row.disabled_at is None:
+            await tx.conn.execute(
+                update(wh).where(wh.c.id == webhook_id).values(enabled=False, disabled_at=now, updated_at=now)
+            )
+            # No notification service exists yet: the admins see disabledAt, and the log says it.
+            log.warning(
+                "webhook disabled after consecutive failures",
+                extra={"webhook_id": webhook_id, "webhook": row.name, "failures": row.consecutive_failures},
+            )
+
+
+async def deliver_due(rt: Runtime, sender: Sender, limit: int = BATCH) -> int:
+    """One batch: claims up to `limit` due deliveries, POSTs them concurrently, records the
+    outcomes; returns how many were attempted."""
+    now = rt.clock.now()
+    async with rt.transaction() as tx:
+        rows = (await tx.conn.execute(claim_query(now, limit))).all()
+        if not rows:
+            return 0
+        claimed = [Claimed(*row) for row in rows]
+        keys = _secrets(rt, claimed)
+        outcomes = await asyncio.gather(*(_attempt(sender, d, keys[d.webhook_id]) for d in claimed))
+        done = rt.clock.now()
+        await tx.conn.execute(RECORD, [_recorded(outcome, done) for outcome in outcomes])
+        await _count_failures(rt, tx, list(outcomes), done)
+    return len(claimed)
+
+
+async def next_due(rt: Runtime) -> datetime | None:
+    async with rt.reader.connect() as conn:
+        return await conn.scalar(select(func.min(wd.c.next_attempt_at)).where(wd.c.status.in_(UNDELIVERED)))
+
+
+async def deliverer_loop(rt: Runtime, queued: asyncio.Event | None = None, idle: float | None = None) -> None:
+    """Delivers until cancelled: batch after batch while there is work, else a wait until the
+    next retry falls due, new deliveries are queued in this process (`queued`), or
+    HELPDESK_EVENT_POLL_SECONDS pass (deliveries queued by another process)."""
+    idle = idle if idle is not None else rt.settings.event_poll_seconds
+    sender = Sender(rt)
+    try:
+        while True:
+            try:
+                if await deliver_due(rt, sender):
+                    continue
+                upcoming = await next_due(rt)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep delivering: a database blip must not stop webhooks
+                log.exception("webhook delivery batch failed")
+                upcoming = None
+            wait = idle
+            if upcoming is not None:
+                wait = min(idle, max(0.05, (upcoming - rt.clock.now()).total_seconds()))
+            if queued is None:
+                await asyncio.sleep(wait)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(queued.wait(), wait)
+            queued.clear()
+    finally:
+        await sender.close()
+
+
+async def sweep_delivery_log(rt: Runtime) -> int:
+    """Deletes deliveries older than 30 days that are no longer waiting to be sent."""
+    cutoff = rt.clock.now() - KEEP_LOG
+    async with rt.transaction() as tx:
+        result = await tx.conn.execute(
+            delete(wd).where(and_(wd.c.created_at < cutoff, wd.c.status.not_in(UNDELIVERED)))
+        )
+    return result.rowcount or 0
