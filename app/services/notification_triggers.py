@@ -79,10 +79,15 @@ async def _rated(tx: Outbox, event: PendingEvent) -> None:
         )
         supervisors = list((await tx.conn.execute(query)).scalars())
     if not supervisors:
-        query = select(a.c.id).where(a.c.role == AgentRole.ADMIN.value, a.c.deactivated_at.is_(None))
-        supervisors = list((await tx.conn.execute(query)).scalars())
+        supervisors = await admin_ids(tx)
     message = f"Rated {score} of 5: {_about(ticket)}"
     await notify_agents(tx, supervisors, NotificationKind.LOW_SATISFACTION, event.ticket_id, message, event.occurred_at)
+
+
+async def admin_ids(tx: Outbox) -> list[int]:
+    """The active admins: who hears about what no group owns."""
+    query = select(a.c.id).where(a.c.role == AgentRole.ADMIN.value, a.c.deactivated_at.is_(None))
+    return list((await tx.conn.execute(query)).scalars())
 
 
 _RULES: dict[TicketEventType, Callable[[Outbox, PendingEvent], Awaitable[None]]] = {

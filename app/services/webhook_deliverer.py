@@ -26,13 +26,15 @@ from sqlalchemy.orm import aliased
 
 from app.auth.secrets import SecretUnreadable, secret_box
 from app.db import tables
-from app.domain.enums import WebhookDeliveryStatus
+from app.domain.enums import NotificationKind, WebhookDeliveryStatus
 from app.domain.global_ids import encode
 from app.domain.validation import Problems
 from app.domain.webhooks import retries
 from app.domain.webhooks.endpoint import Endpoint, parse_url
 from app.domain.webhooks.signature import EVENT_ID_HEADER, HEADER, signature
 from app.events.outbox import Outbox
+from app.services.notification_triggers import admin_ids
+from app.services.notifications import notify_agents
 from app.services.runtime import Runtime
 from app.services.webhook_targets import TargetRefused, checked_target
 
@@ -277,7 +279,8 @@ async def _count_failures(rt: Runtime, tx: Outbox, outcomes: list[Outcome], now:
             await tx.conn.execute(
                 update(wh).where(wh.c.id == webhook_id).values(enabled=False, disabled_at=now, updated_at=now)
             )
-            # No notification service exists yet: the admins see disabledAt, and the log says it.
+            message = f"Webhook {row.name} was disabled after {row.consecutive_failures} failed deliveries in a row"
+            await notify_agents(tx, await admin_ids(tx), NotificationKind.AUTOMATION, None, message, now)
             log.warning(
                 "webhook disabled after consecutive failures",
                 extra={"webhook_id": webhook_id, "webhook": row.name, "failures": row.consecutive_failures},

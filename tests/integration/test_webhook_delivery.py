@@ -335,6 +335,15 @@ async def test_consecutive_failures_disable_the_webhook_until_it_is_enabled_agai
     await pump(rt, sender)
     (record,) = (await webhooks.webhooks_for(rt, [webhook])).values()
     assert (record.enabled, record.consecutive_failures, record.disabled_at) == (False, 3, START)
+    # The admins are told, once.
+    async with rt.engine.connect() as conn:
+        told = (
+            await conn.execute(
+                select(tables.notifications.c.agent_id, tables.notifications.c.kind, tables.notifications.c.message)
+            )
+        ).all()
+    assert [(a, k) for a, k, _ in told] == [(admin.agent_id, "AUTOMATION")]
+    assert "partner" in told[0].message and "3 failed deliveries in a row" in told[0].message
 
     receiver.failing(False)
     rt.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
