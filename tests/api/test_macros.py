@@ -8,15 +8,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from app.db import tables
+from app.domain.email.mailbox_settings import MailboxInput
 from app.domain.enums import AgentRole, AssignmentStrategy, Channel
 from app.domain.records import GroupRecord
-from app.services import assignment
+from app.services import assignment, email_ingest, mailboxes
 from app.services import tickets as ticket_service
 from app.services.customers import CustomerRef
 from app.services.runtime import Runtime
 from schema import ids
 from tests.conftest import Actor
+from tests.fixtures.inbound_mail import SUPPORT, customer_mail
 from tests.support import GraphQLClient, load_document
 
 MakeActor = Callable[..., Awaitable[Actor]]
@@ -312,3 +316,60 @@ async def test_a_macro_is_checked_when_it_is_saved(team: dict[str, Any]) -> None
     nothing = (await supervisor.client.run(CREATE, {"input": {"name": "empty"}}))["createMacro"]
     assert [e["field"] for e in nothing["userErrors"]] == [["input", "body"]]
     assert (await supervisor.client.run(LIST, {}))["macros"] == []
+
+
+async def test_a_macro_notifies_agents_and_mails_the_customer_of_a_mail_ticket(
+    rt: Runtime, team: dict[str, Any], admin: Actor
+) -> None:
+    supervisor, agent, colleague = team["supervisor"], team["agent"], team["colleague"]
+    mailbox = await mailboxes.create_mailbox(rt, admin.principal, MailboxInput(name="售后", address=SUPPORT))
+    taken = await email_ingest.ingest_email(rt, None, mailbox.id, customer_mail("<macro-0001@mail.example.cn>"))
+    assert taken.ticket is not None
+    ticket_id = ids.encode("Ticket", taken.ticket.id)
+    await assignment.assign_ticket(rt, supervisor.principal, taken.ticket.id, agent.agent.id, team["group"].id, None)
+    macro = await create_macro(
+        supervisor.client,
+        name="转财务 / over to finance",
+        body=None,
+        actions=[
+            action(
+                "NOTIFY_AGENTS",
+                {"groupId": ids.encode("Group", team["group"].id), "message": "请看 #{{ticket.number}}"},
+            ),
+            action("EMAIL_CUSTOMER", {"template": "{{customer.name}}，您好：工单 #{{ticket.number}} 已转财务处理。"}),
+        ],
+    )
+
+    payload = await apply(agent.client, ticket_id, macro["id"])
+
+    assert payload["userErrors"] == []
+    number = taken.ticket.number
+    async with rt.engine.connect() as conn:
+        told = (
+            await conn.execute(
+                select(tables.notifications.c.agent_id, tables.notifications.c.message).where(
+                    tables.notifications.c.kind == "AUTOMATION"
+                )
+            )
+        ).all()
+        mailed = (
+            await conn.execute(
+                select(tables.email_deliveries).where(
+                    tables.email_deliveries.c.ticket_id == taken.ticket.id,
+                    tables.email_deliveries.c.kind == "REPLY",
+                )
+            )
+        ).one()
+    # The group's members who may see the ticket, the applying agent among them.
+    assert {a for a, _ in told} >= {agent.agent.id, colleague.agent.id, supervisor.agent.id}
+    assert {m for _, m in told} == {f"请看 #{number}"}
+    assert mailed.status == "QUEUED" and mailed.comment_id is None
+    assert mailed.body_text.startswith("李雷，您好：") and f"工单 #{number} 已转财务处理" in mailed.body_text
+    assert mailed.in_reply_to == "<macro-0001@mail.example.cn>"
+    assert mailed.subject.endswith(f"[#{number}]")
+
+    # A ticket that came by no mailbox has nowhere to mail from: the whole macro is refused.
+    phone_ticket = await new_ticket(rt, team)
+    refused = await apply(agent.client, phone_ticket["id"], macro["id"])
+    assert [e["code"] for e in refused["userErrors"]] == ["PRECONDITION_FAILED"]
+    assert "EMAIL_CUSTOMER" in refused["userErrors"][0]["message"]
