@@ -16,6 +16,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.settings import Settings
+from resolvers.customer_data import CustomerDataMutation
 from resolvers.document_limits import DocumentLimits
 from resolvers.email import EmailMutation, EmailQuery
 from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters, mask_unexpected
@@ -166,6 +167,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 MacroMutation,
                 NotificationMutation,
                 WebhookMutation,
+                CustomerDataMutation,
             ),
         ),
         validation=validation,
