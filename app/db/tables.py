@@ -131,6 +131,18 @@ Index(
 )
 Index("ix_customer_aliases_customer_id", customer_aliases.c.customer_id)
 
+# Who exported a customer's data, and when (customerDataExport). No foreign key to the customer:
+# the record outlives a merge or erasure.
+customer_data_exports = Table(
+    "customer_data_exports",
+    metadata,
+    _id(),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("exported_by_agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL")),
+    Column("exported_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_customer_data_exports_customer_id", customer_data_exports.c.customer_id)
+
 agents = Table(
     "agents",
     metadata,

@@ -1,4 +1,4 @@
-"""customer data: contacts of merged customers (customer_aliases)
+"""customer data: contacts of merged customers (customer_aliases), who exported whose data
 
 Revision ID: 0014_customer_data
 Revises: 0013_webhooks
@@ -51,7 +51,23 @@ def upgrade() -> None:
         postgresql_where=sa.text("phone IS NOT NULL"),
     )
     op.create_index("ix_customer_aliases_customer_id", "customer_aliases", ["customer_id"])
+    op.create_table(
+        "customer_data_exports",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("customer_id", sa.BigInteger(), nullable=False),
+        sa.Column("exported_by_agent_id", sa.BigInteger(), nullable=True),
+        sa.Column("exported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["exported_by_agent_id"],
+            ["agents.id"],
+            name=op.f("fk_customer_data_exports_exported_by_agent_id_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_data_exports")),
+    )
+    op.create_index("ix_customer_data_exports_customer_id", "customer_data_exports", ["customer_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("customer_data_exports")
     op.drop_table("customer_aliases")

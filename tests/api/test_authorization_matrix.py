@@ -740,6 +740,13 @@ MATRIX: list[Row] = [
     Row("webhooks", "query { webhooks { id deliveries { totalCount } } }", ADMINS),
     Row("businessCalendars", "query { businessCalendars { id } }", ADMINS),
     Row(
+        "customerDataExport",
+        "query($id: ID!) { customerDataExport(id: $id) { export userErrors { code } } }",
+        SUPERVISORS,
+        fixed(lambda w: {"id": gid("Customer", w.customer)}),
+        shows=lambda w, value: value["export"]["customer"]["id"] == w.customer,
+    ),
+    Row(
         "wallboard",
         "query($g: ID) { wallboard(groupId: $g) { unassigned } }",
         GROUP_WALLBOARD,
