@@ -16,6 +16,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.settings import Settings
+from resolvers.customer_data import CustomerDataMutation, CustomerDataQuery
 from resolvers.document_limits import DocumentLimits
 from resolvers.email import EmailMutation, EmailQuery
 from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters, mask_unexpected
@@ -151,6 +152,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 MacroQuery,
                 NotificationQuery,
                 WebhookQuery,
+                CustomerDataQuery,
             ),
         ),
         subscription=Subscription,
@@ -166,6 +168,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 MacroMutation,
                 NotificationMutation,
                 WebhookMutation,
+                CustomerDataMutation,
             ),
         ),
         validation=validation,

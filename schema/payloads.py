@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.common import Payload
+from schema.common import JSON, Payload
 from schema.email import Mailbox
 from schema.enums import EmailIngestOutcome
 from schema.people import Agent, Customer, Group
@@ -24,6 +24,15 @@ class LoginPayload(Payload):
 @strawberry.type
 class CustomerPayload(Payload):
     customer: Customer | None = None
+
+
+@strawberry.type
+class CustomerDataExportPayload(Payload):
+    export: JSON | None = strawberry.field(
+        default=None,
+        description="Everything held about the customer: profile, tickets, their comments and attachments' "
+        "metadata, ratings, events.",
+    )
 
 
 @strawberry.type

@@ -23,6 +23,10 @@ class Action(StrEnum):
     MANAGE_CUSTOMERS = "manageCustomers"
     READ_CUSTOMERS = "readCustomers"
     READ_AGENTS = "readAgents"
+    # customers' data (issue 18): merging moves tickets between customers, erasure is for good
+    MERGE_CUSTOMERS = "mergeCustomers"
+    EXPORT_CUSTOMER_DATA = "exportCustomerData"
+    ERASE_CUSTOMERS = "eraseCustomers"
     MANAGE_ANY_API_TOKEN = "manageAnyApiToken"
     MANAGE_OWN_API_TOKENS = "manageOwnApiTokens"
     # tickets
@@ -54,6 +58,9 @@ MINIMUM_ROLE: dict[Action, AgentRole] = {
     Action.MANAGE_CUSTOMERS: AgentRole.AGENT,
     Action.READ_CUSTOMERS: AgentRole.AGENT,
     Action.READ_AGENTS: AgentRole.AGENT,
+    Action.MERGE_CUSTOMERS: AgentRole.SUPERVISOR,
+    Action.EXPORT_CUSTOMER_DATA: AgentRole.SUPERVISOR,
+    Action.ERASE_CUSTOMERS: AgentRole.ADMIN,
     Action.MANAGE_ANY_API_TOKEN: AgentRole.ADMIN,
     Action.MANAGE_OWN_API_TOKENS: AgentRole.AGENT,
     Action.CREATE_TICKET: AgentRole.AGENT,

@@ -104,6 +104,45 @@ Index(
     postgresql_ops={"search_text": "gin_trgm_ops"},
 )
 
+# Contacts of customers merged away: intake by one of them finds the customer it was merged into.
+customer_aliases = Table(
+    "customer_aliases",
+    metadata,
+    _id(),
+    Column("customer_id", BigInteger, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("email", Text),
+    Column("phone", Text),
+    # The id the merged customer had (history, exports).
+    Column("merged_customer_id", BigInteger, nullable=False),
+    _created_at(),
+    CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="has_contact"),
+)
+Index(
+    "uq_customer_aliases_email",
+    func.lower(customer_aliases.c.email),
+    unique=True,
+    postgresql_where=customer_aliases.c.email.isnot(None),
+)
+Index(
+    "uq_customer_aliases_phone",
+    customer_aliases.c.phone,
+    unique=True,
+    postgresql_where=customer_aliases.c.phone.isnot(None),
+)
+Index("ix_customer_aliases_customer_id", customer_aliases.c.customer_id)
+
+# Who exported a customer's data, and when (customerDataExport). No foreign key to the customer:
+# the record outlives a merge or erasure.
+customer_data_exports = Table(
+    "customer_data_exports",
+    metadata,
+    _id(),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("exported_by_agent_id", BigInteger, ForeignKey("agents.id", ondelete="SET NULL")),
+    Column("exported_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_customer_data_exports_customer_id", customer_data_exports.c.customer_id)
+
 agents = Table(
     "agents",
     metadata,

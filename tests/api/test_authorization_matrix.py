@@ -394,6 +394,15 @@ async def fresh_webhook_and_input(w: World, role: str) -> dict[str, Any]:
     return {**await fresh_webhook(w, role), **await new_webhook(w, role)}
 
 
+async def fresh_customers_to_merge(w: World, role: str) -> dict[str, Any]:
+    """Two new customers, each with a ticket of the group: source and target of a merge."""
+    pair = []
+    for _ in range(2):
+        ticket = await make_ticket(w.rt, w.admin, CustomerRef(email=f"{unique('twin')}@example.com"), w.group)
+        pair.append(gid("Customer", ticket.customer_id))
+    return {"s": pair[0], "t": pair[1]}
+
+
 # ---------------------------------------------------------------- the table
 
 Variables = Callable[[World, str], Awaitable[dict[str, Any]]]
@@ -731,6 +740,13 @@ MATRIX: list[Row] = [
     Row("webhooks", "query { webhooks { id deliveries { totalCount } } }", ADMINS),
     Row("businessCalendars", "query { businessCalendars { id } }", ADMINS),
     Row(
+        "customerDataExport",
+        "query($id: ID!) { customerDataExport(id: $id) { export userErrors { code } } }",
+        SUPERVISORS,
+        fixed(lambda w: {"id": gid("Customer", w.customer)}),
+        shows=lambda w, value: value["export"]["customer"]["id"] == w.customer,
+    ),
+    Row(
         "wallboard",
         "query($g: ID) { wallboard(groupId: $g) { unassigned } }",
         GROUP_WALLBOARD,
@@ -778,6 +794,13 @@ MATRIX: list[Row] = [
         "{ customer { id } userErrors { code } } }",
         SIGNED_IN,
         fixed(lambda w: {"id": gid("Customer", w.customer)}),
+    ),
+    Row(
+        "mergeCustomers",
+        "mutation($s: ID!, $t: ID!) { mergeCustomers(sourceId: $s, targetId: $t) "
+        "{ customer { id } userErrors { code } } }",
+        SUPERVISORS,
+        fresh_customers_to_merge,
     ),
     Row(
         "createTicket",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import Row, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
@@ -43,7 +44,28 @@ async def customer_by_contact(conn: AsyncConnection, email: str | None, phone: s
             select(*columns_for(cu, CustomerRecord)).where(or_(*conditions)).order_by(order.desc()).limit(1)
         )
     ).first()
+    if row is None:
+        row = await _merged_into(conn, email, phone)
     return CustomerRecord(*row) if row else None
+
+
+async def _merged_into(conn: AsyncConnection, email: str | None, phone: str | None) -> Row[Any] | None:
+    """The customer that a customer with this email or phone was merged into (see mergeCustomers)."""
+    al = tables.customer_aliases
+    conditions = []
+    if email:
+        conditions.append(func.lower(al.c.email) == email.lower())
+    if phone:
+        conditions.append(al.c.phone == phone)
+    order = func.lower(al.c.email) == (email or "").lower()
+    query = (
+        select(*columns_for(cu, CustomerRecord))
+        .join(al, al.c.customer_id == cu.c.id)
+        .where(or_(*conditions))
+        .order_by(order.desc().nulls_last())
+        .limit(1)
+    )
+    return (await conn.execute(query)).first()
 
 
 async def customers_by_contacts(
