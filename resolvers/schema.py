@@ -29,6 +29,7 @@ from resolvers.reports import ReportQuery
 from resolvers.routing import RoutingMutation, RoutingQuery
 from resolvers.sla import SlaMutation, SlaQuery
 from resolvers.subscription import RealtimeQuery, Subscription
+from resolvers.ticket_fields import TicketFieldMutation, TicketFieldQuery
 from resolvers.ticket_work import TicketWorkMutation
 from resolvers.validation import DocumentValidation, ParseDocument, ValidateDocument
 from resolvers.webhooks import WebhookMutation, WebhookQuery
@@ -151,6 +152,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 MacroQuery,
                 NotificationQuery,
                 WebhookQuery,
+                TicketFieldQuery,
             ),
         ),
         subscription=Subscription,
@@ -166,6 +168,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 MacroMutation,
                 NotificationMutation,
                 WebhookMutation,
+                TicketFieldMutation,
             ),
         ),
         validation=validation,
