@@ -87,7 +87,10 @@ def to_domain_filter(f: TicketFilter | None) -> DomainTicketFilter:
 def _custom_fields_filter(value: object) -> dict[str, object] | None:
     problems = v.Problems()
     cleaned = v.json_object(problems, value, ["filter", "customFields"])
-    problems.raise_if_any()
+    try:
+        problems.raise_if_any()
+    except DomainError as exc:
+        raise errors.from_domain(exc) from exc
     return cleaned or None
 
 
