@@ -10,7 +10,7 @@ from app.auth.policy import Action, allows, may_read_attachment, may_read_commen
 from app.db.repositories.routing import rule_by_id
 from app.domain.principal import Principal
 from app.services import auth as auth_service
-from app.services import notifications, webhooks
+from app.services import notifications, ticket_fields, webhooks
 from resolvers.access import Info
 from resolvers.macros import macro_node
 from resolvers.sla import sla_node
@@ -20,6 +20,7 @@ from schema.knowledge import load_article
 from schema.notifications import Notification
 from schema.people import load_agent, load_customer, load_group
 from schema.routing import RoutingRule
+from schema.ticket_fields import TicketFieldDefinition
 from schema.tickets import Attachment, Comment, TicketEvent, load_ticket
 from schema.tokens import ApiToken
 from schema.webhooks import Webhook, WebhookDelivery
@@ -93,6 +94,13 @@ async def _webhook_delivery(info: Info, principal: Principal, pk: int) -> Node |
     return WebhookDelivery.of(record) if record else None
 
 
+async def _ticket_field(info: Info, principal: Principal, pk: int) -> Node | None:
+    if not allows(principal, Action.READ_TICKET_FIELDS):
+        return None
+    found = await ticket_fields.definition_by_id(info.context.rt, pk)
+    return TicketFieldDefinition.of(found) if found else None
+
+
 def _sla(type_name: str) -> Finder:
     async def find(info: Info, principal: Principal, pk: int) -> Node | None:
         return await sla_node(info, principal, type_name, pk)
@@ -109,6 +117,7 @@ FINDERS: dict[str, Finder] = {
     "Attachment": _attachment,
     "TicketEvent": _event,
     "RoutingRule": _routing_rule,
+    "TicketFieldDefinition": _ticket_field,
     "SlaPolicy": _sla("SlaPolicy"),
     "BusinessCalendar": _sla("BusinessCalendar"),
     "ApiToken": _api_token,

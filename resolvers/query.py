@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement
 from app.auth.policy import Action
 from app.db.repositories import people
 from app.domain import cursors, enums
+from app.domain import validation as v
 from app.domain.errors import DomainError
 from app.domain.global_ids import is_row_id
 from app.domain.ticket_query import TicketFilter as DomainTicketFilter
@@ -79,7 +80,18 @@ def to_domain_filter(f: TicketFilter | None) -> DomainTicketFilter:
         search=f.search,
         created_after=f.created_after,
         created_before=f.created_before,
+        custom_fields=_custom_fields_filter(f.custom_fields),
     )
+
+
+def _custom_fields_filter(value: object) -> dict[str, object] | None:
+    problems = v.Problems()
+    cleaned = v.json_object(problems, value, ["filter", "customFields"])
+    try:
+        problems.raise_if_any()
+    except DomainError as exc:
+        raise errors.from_domain(exc) from exc
+    return cleaned or None
 
 
 async def tickets_page(

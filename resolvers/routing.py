@@ -31,6 +31,7 @@ def _rule_input(input: RoutingRuleInput) -> routing_rules.RuleInput:
         route_to_group_id=decode_optional_id(input.route_to_group_id, "Group", ["input", "routeToGroupId"]),
         require_skills=input.require_skills or [],
         stop_processing=bool(input.stop_processing),
+        match_custom_fields=input.match_custom_fields,  # type: ignore[arg-type]
     )
 
 

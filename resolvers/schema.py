@@ -30,6 +30,7 @@ from resolvers.reports import ReportQuery
 from resolvers.routing import RoutingMutation, RoutingQuery
 from resolvers.sla import SlaMutation, SlaQuery
 from resolvers.subscription import RealtimeQuery, Subscription
+from resolvers.ticket_fields import TicketFieldMutation, TicketFieldQuery
 from resolvers.ticket_work import TicketWorkMutation
 from resolvers.validation import DocumentValidation, ParseDocument, ValidateDocument
 from resolvers.webhooks import WebhookMutation, WebhookQuery
@@ -153,6 +154,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 NotificationQuery,
                 WebhookQuery,
                 CustomerDataQuery,
+                TicketFieldQuery,
             ),
         ),
         subscription=Subscription,
@@ -169,6 +171,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 NotificationMutation,
                 WebhookMutation,
                 CustomerDataMutation,
+                TicketFieldMutation,
             ),
         ),
         validation=validation,

@@ -16,6 +16,7 @@ from app.domain.enums import (
     EmailDeliveryStatus,
     EmailIngestOutcome,
     ErrorCode,
+    FieldType,
     MailSecurity,
     NotificationKind,
     OrderDirection,
@@ -56,6 +57,7 @@ for _enum in (
     AutomationActionType,
     NotificationKind,
     WebhookDeliveryStatus,
+    FieldType,
 ):
     strawberry.enum(_enum)
 
@@ -71,6 +73,7 @@ __all__ = [
     "EmailDeliveryStatus",
     "EmailIngestOutcome",
     "ErrorCode",
+    "FieldType",
     "MailSecurity",
     "NotificationKind",
     "OrderDirection",

@@ -38,6 +38,9 @@ class TicketFilter:
     )
     created_after: datetime | None = None
     created_before: datetime | None = None
+    custom_fields: JSON | None = strawberry.field(
+        default=None, description="Equality on each given key of Ticket.customFields."
+    )
 
 
 @strawberry.input

@@ -7,7 +7,7 @@ import strawberry
 from app.domain import enums
 from app.domain.routing import RoutingRule as RuleRecord
 from schema import ids
-from schema.common import Node, Payload
+from schema.common import JSON, Node, Payload
 from schema.context import Context
 from schema.enums import Channel, CustomerTier, TicketPriority
 from schema.people import Group, load_group
@@ -35,6 +35,7 @@ class RoutingRule(Node):
     add_tags: list[str]
     require_skills: list[str]
     stop_processing: bool = strawberry.field(description="Stop evaluating later rules once this one matched.")
+    match_custom_fields: JSON = strawberry.field(description="Every given key must equal the ticket's custom field.")
     group_pk: strawberry.Private[int | None]
 
     @classmethod
@@ -54,6 +55,7 @@ class RoutingRule(Node):
             add_tags=r.add_tags,
             require_skills=r.require_skills,
             stop_processing=r.stop_processing,
+            match_custom_fields=JSON(r.match_custom_fields),
             group_pk=r.route_to_group_id,
         )
 
@@ -78,6 +80,7 @@ class RoutingRuleInput:
     route_to_group_id: strawberry.ID | None = None
     require_skills: list[str] | None = None
     stop_processing: bool | None = False
+    match_custom_fields: JSON | None = None
 
 
 @strawberry.type

@@ -49,6 +49,9 @@ class Action(StrEnum):
     READ_OWN_NOTIFICATIONS = "readOwnNotifications"
     # outbound webhooks
     MANAGE_WEBHOOKS = "manageWebhooks"
+    # defined custom fields: agents read the definitions their forms need; admins change them
+    READ_TICKET_FIELDS = "readTicketFields"
+    MANAGE_TICKET_FIELDS = "manageTicketFields"
 
 
 MINIMUM_ROLE: dict[Action, AgentRole] = {
@@ -80,6 +83,8 @@ MINIMUM_ROLE: dict[Action, AgentRole] = {
     Action.MANAGE_SHARED_MACROS: AgentRole.SUPERVISOR,
     Action.READ_OWN_NOTIFICATIONS: AgentRole.AGENT,
     Action.MANAGE_WEBHOOKS: AgentRole.ADMIN,
+    Action.READ_TICKET_FIELDS: AgentRole.AGENT,
+    Action.MANAGE_TICKET_FIELDS: AgentRole.ADMIN,
 }
 
 # What each ticket action needs of whoever applies it: the permission of the mutation that does

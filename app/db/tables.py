@@ -311,6 +311,13 @@ Index("ix_tickets_created", tickets.c.created_at, tickets.c.id)
 Index("ix_tickets_updated", tickets.c.updated_at, tickets.c.id)
 Index("ix_tickets_parent_id", tickets.c.parent_id, postgresql_where=tickets.c.parent_id.isnot(None))
 Index("ix_tickets_tags", tickets.c.tags, postgresql_using="gin")
+# TicketFilter.customFields is containment (@>): jsonb_path_ops is smaller and faster for it.
+Index(
+    "ix_tickets_custom_fields",
+    tickets.c.custom_fields,
+    postgresql_using="gin",
+    postgresql_ops={"custom_fields": "jsonb_path_ops"},
+)
 Index("ix_tickets_sla_due", tickets.c.sla_due_at, tickets.c.id, postgresql_where=tickets.c.sla_due_at.isnot(None))
 Index("ix_tickets_sla_at_risk", tickets.c.group_id, postgresql_where=tickets.c.sla_at_risk)
 # SLA_DUE_AT ordering (tickets with no running clock last in both directions): one index per
@@ -620,8 +627,31 @@ routing_rules = Table(
     Column("stop_processing", Boolean, nullable=False, server_default=text("false")),
     _created_at(),
     _updated_at(),
+    Column("match_custom_fields", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
 )
 Index("ix_routing_rules_position", routing_rules.c.position, routing_rules.c.id)
+
+# ---------------------------------------------------------------- defined custom fields
+
+ticket_field_definitions = Table(
+    "ticket_field_definitions",
+    metadata,
+    _id(),
+    Column("key", Text, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("type", String(16), nullable=False),
+    _text_array("options"),
+    Column("pattern", Text),
+    Column("required_on_create", Boolean, nullable=False, server_default=text("false")),
+    Column("required_for_status", String(16)),
+    _text_array("categories"),
+    Column("visible_to_customer", Boolean, nullable=False, server_default=text("false")),
+    Column("position", Integer, nullable=False),
+    _created_at(),
+    _updated_at(),
+    _one_of("type", enums.FieldType),
+)
+Index("uq_ticket_field_definitions_key", ticket_field_definitions.c.key, unique=True)
 
 # ---------------------------------------------------------------- knowledge base
 

@@ -143,6 +143,18 @@ class TicketEventType(StrEnum):
     EMAIL_FAILED = "EMAIL_FAILED"
     # An agent applied a macro: data names it and the actions it ran.
     MACRO_APPLIED = "MACRO_APPLIED"
+    # Ticket.customFields changed: data has the key, before and after (one event per key).
+    FIELD_CHANGED = "FIELD_CHANGED"
+
+
+class FieldType(StrEnum):
+    """The kinds of a defined custom field (app.domain.ticket_fields checks their values)."""
+
+    TEXT = "TEXT"
+    NUMBER = "NUMBER"
+    DATE = "DATE"
+    DROPDOWN = "DROPDOWN"
+    CHECKBOX = "CHECKBOX"
 
 
 class AutomationActionType(StrEnum):

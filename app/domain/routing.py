@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from app.domain.enums import TicketPriority
+from app.domain.ticket_fields import matches_custom_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,7 @@ class RoutingRule:
     route_to_group_id: int | None
     require_skills: list[str]
     stop_processing: bool
+    match_custom_fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,7 @@ class TicketFacts:
     tier: str
     language: str | None
     category: str | None = None
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +83,7 @@ def matches(rule: RoutingRule, facts: TicketFacts) -> bool:
         language = (facts.language or "").split("-")[0]
         if language not in {lang.split("-")[0] for lang in rule.match_languages}:
             return False
-    return True
+    return matches_custom_fields(rule.match_custom_fields, facts.custom_fields)
 
 
 def route(rules: Sequence[RoutingRule], facts: TicketFacts) -> RoutingDecision:

@@ -26,6 +26,8 @@ class TicketFilter:
     search: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    # Equality on each given key of Ticket.customFields (containment, so the GIN index serves it).
+    custom_fields: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

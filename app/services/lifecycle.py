@@ -28,6 +28,7 @@ from app.services.ticket_changes import (
     record,
     status_values,
 )
+from app.services.ticket_fields import require_fields_for_status
 
 t = tables.tickets
 _DONE = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
@@ -66,8 +67,14 @@ async def change_status(
     now: datetime,
     data: dict[str, object] | None = None,
     extra_values: dict[str, object] | None = None,
+    *,
+    check_required_fields: bool = False,
 ) -> TicketRecord:
-    """Applies one lifecycle action with its rules and events (the ticket and its parent are locked)."""
+    """Applies one lifecycle action with its rules and events (the ticket and its parent are locked).
+
+    check_required_fields: a deliberate move (a lifecycle mutation, a macro's SET_STATUS) is
+    refused while a field requiredForStatus is empty. Moves that follow from something else (a
+    customer's mail reopening, a reply, a merge, auto-close) are not, so they never fail for it."""
     current = TicketStatus(ticket.status)
     target = next_status(current, action)
     if target is TicketStatus.RESOLVED and (children := await open_children(tx, ticket.id)):
@@ -75,6 +82,8 @@ async def change_status(
         raise PreconditionFailed(f"sub-tickets still open: {listed}; resolve them first", ["id"])
     if action is Action.REOPEN and parent is not None and parent.status in _DONE:
         raise PreconditionFailed(f"the parent ticket #{parent.number} is {parent.status}; reopen it first", ["id"])
+    if check_required_fields:
+        await require_fields_for_status(tx.conn, ticket.custom_fields or {}, ticket.category, target.value)
     updated = await apply_change(tx, ticket, {**status_values(current, target, now), **(extra_values or {})}, now)
     await record(
         tx,
@@ -128,7 +137,9 @@ async def transition(
     async with rt.transaction() as tx:
         ticket, parent = await lock_with_parent(tx, principal, ticket_id)
         check_version(ticket, expected_version)
-        return await change_status(tx, ticket, parent, action, Actor.of(principal), now, data, extra)
+        return await change_status(
+            tx, ticket, parent, action, Actor.of(principal), now, data, extra, check_required_fields=True
+        )
 
 
 async def close_resolved_tickets(rt: Runtime, older_than: timedelta, batch: int = 100) -> int:

@@ -29,6 +29,7 @@ class RuleInput(v.OrderedRuleInput):
     route_to_group_id: int | None = None
     require_skills: list[str] = field(default_factory=list)
     stop_processing: bool = False
+    match_custom_fields: dict[str, object] | None = None
 
 
 def _clean(data: RuleInput) -> dict[str, object]:
@@ -54,6 +55,7 @@ def _clean(data: RuleInput) -> dict[str, object]:
         "route_to_group_id": data.route_to_group_id,
         "require_skills": v.tags(problems, data.require_skills, ["input", "requireSkills"], v.TextLimits(max_tags=50)),
         "stop_processing": data.stop_processing,
+        "match_custom_fields": v.json_object(problems, data.match_custom_fields, ["input", "matchCustomFields"]),
     }
     problems.raise_if_any()
     return values

@@ -57,7 +57,9 @@ async def _create_sub_ticket(
             found = (await tx.conn.execute(select(g.c.id).where(g.c.id == group_id))).first()
             if found is None:
                 raise NotFound("no such group", ["groupId"])
-        child = await insert_ticket(rt, tx, principal, data, intake, now, parent_id=parent.id, group_id=target_group)
+        child = await insert_ticket(
+            rt, tx, principal, data, intake, now, parent_id=parent.id, group_id=target_group, check_fields=True
+        )
         await attach_files(tx, child, files, None, actor, now)
         if parent.group_id is not None and parent.group_id != target_group:
             await add_collaborating_group(tx.conn, child.id, parent.group_id, now)

@@ -229,4 +229,4 @@ async def _set_status(
     if action is Action.RESOLVE:
         # resolveTicket asks for a resolution; a rule's own name is the one it has.
         extra["resolution"] = data["resolution"] = run.label
-    return await change_status(tx, ticket, parent, action, run.actor, now, data, extra)
+    return await change_status(tx, ticket, parent, action, run.actor, now, data, extra, check_required_fields=True)

@@ -23,6 +23,7 @@ from app.domain.principal import Principal
 from app.domain.records import TicketRecord
 from app.domain.routing import TicketFacts, route
 from app.domain.sentiment import classify, sentiment_score
+from app.domain.ticket_fields import field_changes
 from app.events.outbox import Outbox
 from app.services import idempotency
 from app.services.assignment import assignment_data, mark_assigned, pick_agent
@@ -32,6 +33,7 @@ from app.services.lexicons import sentiment_lexicon
 from app.services.runtime import Runtime
 from app.services.sla import sync_sla
 from app.services.ticket_changes import Actor, apply_change, check_version, lock_ticket, record
+from app.services.ticket_fields import checked_custom_fields
 from app.services.ticket_search import reindex_ticket
 from app.storage import IncomingFile
 
@@ -123,7 +125,7 @@ async def _create_ticket(
             if existing is not None:
                 row = (await tx.conn.execute(select(*TICKET_COLUMNS).where(t.c.id == existing))).one()
                 return TicketRecord(*row), False
-        ticket = await insert_ticket(rt, tx, principal, data, intake, now)
+        ticket = await insert_ticket(rt, tx, principal, data, intake, now, check_fields=True)
         await attach_files(tx, ticket, files, None, Actor.of(principal), now)
         if idempotency_key is not None:
             await idempotency.remember(
@@ -165,12 +167,14 @@ async def insert_ticket(
     group_id: int | None = None,
     mailbox_id: int | None = None,
     default_group_id: int | None = None,
+    check_fields: bool = False,
 ) -> TicketRecord:
     """Inserts the ticket with everything intake decides, in the caller's transaction: the
     customer (found or created), language, sentiment, the routing rules' classification and
     group, priority, and the assignee the group's strategy picks (or the group queue). The
     CREATED event says which rules fired; ASSIGNED follows when an agent took it. A None
-    principal is the system (inbound mail)."""
+    principal is the system (inbound mail). With check_fields, customFields are checked against
+    the defined fields for the category routing decided (requiredOnCreate included)."""
     customer = await resolve_customer_ref(tx.conn, data.customer, ["input", "customer"], now)
     text = f"{intake['subject']}\n{intake['description']}"
     language = ticket_language(intake["language"], customer.language, detect_language(text))
@@ -182,8 +186,16 @@ async def insert_ticket(
         tier=customer.tier,
         language=language,
         category=intake["category"],
+        custom_fields=intake["custom_fields"],
     )
     decision = route(await enabled_rules(tx.conn), facts)
+    if check_fields:
+        intake = {
+            **intake,
+            "custom_fields": await checked_custom_fields(
+                tx.conn, intake["custom_fields"], intake["category"] or decision.category, creating=True
+            ),
+        }
     priority = initial_priority(
         data.priority,
         CustomerTier(customer.tier),
@@ -287,6 +299,11 @@ async def update_ticket(
     async with rt.transaction() as tx:
         ticket = await lock_ticket(tx.conn, principal, ticket_id)
         check_version(ticket, expected_version)
+        if "custom_fields" in values:
+            category = values.get("category", ticket.category)
+            values["custom_fields"] = await checked_custom_fields(
+                tx.conn, values["custom_fields"], category, creating=False
+            )
         return await edit_locked(tx, ticket, values, Actor.of(principal), rt.clock.now())
 
 
@@ -294,8 +311,9 @@ async def edit_locked(
     tx: Outbox, ticket: TicketRecord, values: dict[str, Any], actor: Actor, now: datetime
 ) -> TicketRecord:
     """Writes cleaned field values on a ticket the caller locked, in the caller's transaction:
-    UPDATED for the fields that changed and PRIORITY_CHANGED for a new priority; no change, no
-    event, no new version. A CLOSED ticket takes new tags only."""
+    UPDATED for the fields that changed (custom fields included), PRIORITY_CHANGED for a new
+    priority and FIELD_CHANGED for each custom field key that changed; no change, no event, no new version. A CLOSED ticket
+    takes new tags only."""
     before = asdict(ticket)
     diff = {k: {"from": before[k], "to": val} for k, val in values.items() if before[k] != val}
     if not diff:
@@ -305,10 +323,16 @@ async def edit_locked(
     if "subject" in diff or "description" in diff:
         await reindex_ticket(tx.conn, ticket.id)
     priority = diff.pop("priority", None)
+    # Custom fields stay in UPDATED's changes, as in version 1, and each changed key also gets
+    # its FIELD_CHANGED (version 2).
+    custom_fields = diff.get("custom_fields")
     if diff:
         await record(tx, updated, TicketEventType.UPDATED, actor, now, {"changes": _camel(diff)})
     if priority is not None:
         await record(tx, updated, TicketEventType.PRIORITY_CHANGED, actor, now, priority)
+    if custom_fields is not None:
+        for change in field_changes(custom_fields["from"] or {}, custom_fields["to"] or {}):
+            await record(tx, updated, TicketEventType.FIELD_CHANGED, actor, now, change)
     return updated
 
 

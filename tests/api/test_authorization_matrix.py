@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ from app.domain.macros import MacroInput
 from app.domain.principal import Principal
 from app.domain.records import TicketRecord
 from app.domain.ticket_actions import ActionInput
+from app.domain.ticket_fields import FieldDefinitionInput
 from app.domain.webhooks.settings import WebhookInput as WebhookData
 from app.events.cursors import EventPosition
 from app.services import agents as agent_service
@@ -71,6 +73,7 @@ from app.services import (
     mailboxes,
     routing_rules,
     sla,
+    ticket_fields,
     webhooks,
 )
 from app.services import tickets as ticket_service
@@ -449,6 +452,17 @@ async def fresh_rule(w: World, role: str) -> dict[str, Any]:
     return {"id": gid("RoutingRule", rule.id)}
 
 
+async def new_field_key(w: World, role: str) -> dict[str, Any]:
+    return {"key": f"new_{role}_{secrets.token_hex(3)}"}
+
+
+async def fresh_ticket_field(w: World, role: str) -> dict[str, Any]:
+    field = await ticket_fields.create_field(
+        w.rt, w.admin, FieldDefinitionInput(key=f"doomed_{role}_{secrets.token_hex(3)}", label="Doomed", type="TEXT")
+    )
+    return {"id": gid("TicketFieldDefinition", field.id)}
+
+
 async def own_fresh_token(w: World, role: str) -> dict[str, Any]:
     created = await auth.create_api_token(w.rt, w.admin, "own", w.acting(role).agent_id, None)
     return {"id": gid("ApiToken", created.token.id)}
@@ -736,6 +750,8 @@ MATRIX: list[Row] = [
     ),
     Row("slaPolicies", "query { slaPolicies { id } }", ADMINS),
     Row("routingRules", "query { routingRules { id } }", ADMINS),
+    # Agents (and partner tokens) read the definitions their forms need.
+    Row("ticketFields", "query { ticketFields { id key } }", SIGNED_IN),
     Row("mailboxes", "query { mailboxes { id } }", ADMINS),
     Row("webhooks", "query { webhooks { id deliveries { totalCount } } }", ADMINS),
     Row("businessCalendars", "query { businessCalendars { id } }", ADMINS),
@@ -1011,6 +1027,26 @@ MATRIX: list[Row] = [
         "mutation($id: ID!) { deleteRoutingRule(id: $id) { deletedId userErrors { code } } }",
         ADMINS,
         fresh_rule,
+    ),
+    Row(
+        "createTicketField",
+        'mutation($key: String!) { createTicketField(input: {key: $key, label: "New", type: TEXT}) '
+        "{ field { id } userErrors { code } } }",
+        ADMINS,
+        new_field_key,
+    ),
+    Row(
+        "updateTicketField",
+        'mutation($id: ID!) { updateTicketField(id: $id, input: {key: "renamed", label: "Renamed", type: NUMBER}) '
+        "{ field { id } userErrors { code } } }",
+        ADMINS,
+        fresh_ticket_field,
+    ),
+    Row(
+        "deleteTicketField",
+        "mutation($id: ID!) { deleteTicketField(id: $id) { deletedId userErrors { code } } }",
+        ADMINS,
+        fresh_ticket_field,
     ),
     Row(
         "createApiToken",

@@ -500,7 +500,7 @@ async def test_update_changes_fields_bumps_the_version_and_records_the_changes(a
     assert parse_time(updated["updatedAt"]) >= parse_time(before["updatedAt"])
 
     events = await history(admin.client, ticket["id"])
-    assert [e["type"] for e in events] == ["CREATED", "UPDATED", "PRIORITY_CHANGED"]
+    assert [e["type"] for e in events] == ["CREATED", "UPDATED", "PRIORITY_CHANGED", "FIELD_CHANGED"]
     changes = events[1]["data"]["changes"]
     assert changes == {
         "subject": {"from": "Printer prints blank pages", "to": "Printer prints blank pages on floor 3"},

@@ -128,6 +128,8 @@ def _filtered(query: Select[Any], principal: Principal, f: TicketFilter) -> Sele
         query = query.where(t.c.created_at >= f.created_after)
     if f.created_before is not None:
         query = query.where(t.c.created_at < f.created_before)
+    if f.custom_fields:
+        query = query.where(t.c.custom_fields.contains(f.custom_fields))  # @>, the GIN index ix_tickets_custom_fields
     return query
 
 
