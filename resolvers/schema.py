@@ -16,6 +16,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.settings import Settings
+from resolvers.automations import AutomationMutation, AutomationQuery
 from resolvers.document_limits import DocumentLimits
 from resolvers.email import EmailMutation, EmailQuery
 from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters, mask_unexpected
@@ -148,6 +149,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 KnowledgeQuery,
                 ReportQuery,
                 EmailQuery,
+                AutomationQuery,
                 MacroQuery,
                 NotificationQuery,
                 WebhookQuery,
@@ -163,6 +165,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 SlaMutation,
                 KnowledgeMutation,
                 EmailMutation,
+                AutomationMutation,
                 MacroMutation,
                 NotificationMutation,
                 WebhookMutation,

@@ -45,6 +45,8 @@ class Action(StrEnum):
     READ_OWN_NOTIFICATIONS = "readOwnNotifications"
     # outbound webhooks
     MANAGE_WEBHOOKS = "manageWebhooks"
+    # automations
+    MANAGE_AUTOMATIONS = "manageAutomations"
 
 
 MINIMUM_ROLE: dict[Action, AgentRole] = {
@@ -73,6 +75,7 @@ MINIMUM_ROLE: dict[Action, AgentRole] = {
     Action.MANAGE_SHARED_MACROS: AgentRole.SUPERVISOR,
     Action.READ_OWN_NOTIFICATIONS: AgentRole.AGENT,
     Action.MANAGE_WEBHOOKS: AgentRole.ADMIN,
+    Action.MANAGE_AUTOMATIONS: AgentRole.ADMIN,
 }
 
 # What each ticket action needs of whoever applies it: the permission of the mutation that does

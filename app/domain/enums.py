@@ -143,6 +143,33 @@ class TicketEventType(StrEnum):
     EMAIL_FAILED = "EMAIL_FAILED"
     # An agent applied a macro: data names it and the actions it ran.
     MACRO_APPLIED = "MACRO_APPLIED"
+    # An automation fired on the ticket: data names it, the trigger and each action's outcome.
+    AUTOMATION_APPLIED = "AUTOMATION_APPLIED"
+
+
+class AutomationTrigger(StrEnum):
+    TICKET_CREATED = "TICKET_CREATED"
+    TICKET_UPDATED = "TICKET_UPDATED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+    CUSTOMER_REPLIED = "CUSTOMER_REPLIED"
+    AGENT_REPLIED = "AGENT_REPLIED"
+    SLA_WARNING = "SLA_WARNING"
+    SLA_BREACHED = "SLA_BREACHED"
+    # Time-based: the ticket has been in `status` for `afterSeconds`.
+    TIME_IN_STATUS = "TIME_IN_STATUS"
+
+
+class ConditionOperator(StrEnum):
+    EQUALS = "EQUALS"
+    NOT_EQUALS = "NOT_EQUALS"
+    IN = "IN"
+    NOT_IN = "NOT_IN"
+    CONTAINS = "CONTAINS"
+    NOT_CONTAINS = "NOT_CONTAINS"
+    GREATER_THAN = "GREATER_THAN"
+    LESS_THAN = "LESS_THAN"
+    IS_SET = "IS_SET"
+    IS_NOT_SET = "IS_NOT_SET"
 
 
 class AutomationActionType(StrEnum):
