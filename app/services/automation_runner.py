@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select, update
@@ -27,6 +27,7 @@ from app.db.repositories.automations import enabled_automations
 from app.domain import automation_conditions as conditions
 from app.domain.automations import MAX_DEPTH, cause_of, may_fire, trigger_of
 from app.domain.enums import AutomationTrigger, TicketEventType
+from app.domain.enums import AutomationTrigger as Trigger
 from app.domain.errors import NotFound
 from app.domain.global_ids import encode
 from app.domain.records import AutomationRecord, TicketEventRecord, TicketRecord
@@ -41,7 +42,7 @@ from app.services.ticket_changes import SYSTEM, record
 log = logging.getLogger("helpdesk.automations")
 CONSUMER = "automations"
 EVENT_TRIGGERS = tuple(t.value for t in AutomationTrigger if t is not AutomationTrigger.TIME_IN_STATUS)
-au, ar, cu = tables.automations, tables.automation_runs, tables.customers
+au, ar, cu, te = tables.automations, tables.automation_runs, tables.customers, tables.ticket_events
 
 
 async def _claim(tx: Outbox, automation_id: int, event_id: int) -> bool:
@@ -53,6 +54,29 @@ async def _claim(tx: Outbox, automation_id: int, event_id: int) -> bool:
         .returning(ar.c.automation_id)
     )
     return inserted is not None
+
+
+async def _status_at(tx: Outbox, event: TicketEventRecord) -> str | None:
+    """The status conditions read when the event is about one; else None (the ticket's status
+    now). STATUS_CHANGED: the status it moved to (a later change must not hide it). A customer's
+    reply: the status replied to, since the reply itself moves PENDING to OPEN (and reopens a
+    RESOLVED ticket) in its transaction: "customer replied on a PENDING ticket"."""
+    trigger = trigger_of(event)
+    if trigger is Trigger.STATUS_CHANGED:
+        moved_to = event.data.get("to")
+        return moved_to if isinstance(moved_to, str) else None
+    if trigger is not Trigger.CUSTOMER_REPLIED:
+        return None
+    moved = await tx.conn.scalar(
+        select(te.c.data["from"].astext).where(
+            te.c.txid == event.txid,
+            te.c.ticket_id == event.ticket_id,
+            te.c.type == TicketEventType.STATUS_CHANGED.value,
+            te.c.data["reason"].astext == "CUSTOMER_REPLY",
+            te.c.id < event.id,
+        )
+    )
+    return str(moved) if moved else None
 
 
 async def _tier(tx: Outbox, ticket: TicketRecord) -> str:
@@ -113,9 +137,11 @@ async def _handle_event(rt: Runtime, tx: Outbox, event: TicketEventRecord, rules
     except NotFound:
         return  # the ticket is gone (merged away or erased): nothing to act on
     tier = await _tier(tx, ticket)
+    status = await _status_at(tx, event)
     for rule in candidates:
         automation = rule.automation
-        if not conditions.all_hold(rule.conditions, conditions.TicketFacts(ticket, tier)):
+        seen = replace(ticket, status=status) if status else ticket
+        if not conditions.all_hold(rule.conditions, conditions.TicketFacts(seen, tier)):
             continue
         if not await _claim(tx, automation.id, event.id):
             continue
