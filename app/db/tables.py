@@ -958,3 +958,18 @@ automation_runs = Table(
     _created_at(),
 )
 Index("ix_automation_runs_event_id", automation_runs.c.event_id)
+
+# TIME_IN_STATUS: when each (automation, stint of a ticket in the automation's status) falls
+# due. A stint is named by the event that began it (CREATED for NEW, else STATUS_CHANGED), so
+# automation_runs' key makes it fire once per stint. Rows go when they fire or the stint ends.
+automation_timers = Table(
+    "automation_timers",
+    metadata,
+    Column("automation_id", BigInteger, ForeignKey("automations.id", ondelete="CASCADE"), primary_key=True),
+    Column("event_id", BigInteger, ForeignKey("ticket_events.id", ondelete="CASCADE"), primary_key=True),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+)
+# The scheduler claims the earliest due; a status change drops the ticket's timers.
+Index("ix_automation_timers_due_at", automation_timers.c.due_at)
+Index("ix_automation_timers_ticket_id", automation_timers.c.ticket_id)

@@ -1,5 +1,5 @@
 """Automations: a trigger, conditions and actions, checked when saved; which trigger an event is;
-and the loop guard.
+where a stint in a status begins (TIME_IN_STATUS); and the loop guard.
 
 Loop guard: every event an automation's actions write carries `automationId` (its global id)
 and `automationDepth` (how many automations led to it, 1 for the first). An automation never
@@ -72,8 +72,12 @@ def clean_automation(data: AutomationInput, limits: v.TextLimits) -> CleanAutoma
     if data.position is not None and not 0 <= data.position <= MAX_POSITION:
         problems.add(f"must be between 0 and {MAX_POSITION}", ["input", "position"])
     if data.trigger is Trigger.TIME_IN_STATUS:
-        # Not built yet: refused rather than saved and never fired.
-        problems.add("TIME_IN_STATUS is not available yet", ["input", "trigger"])
+        if data.status is None:
+            problems.add("TIME_IN_STATUS needs the status", ["input", "status"])
+        elif data.status is TicketStatus.CLOSED:
+            problems.add("a CLOSED ticket never changes again; choose another status", ["input", "status"])
+        if data.after_seconds is None or not 1 <= data.after_seconds <= MAX_AFTER_SECONDS:
+            problems.add(f"TIME_IN_STATUS needs afterSeconds from 1 to {MAX_AFTER_SECONDS}", ["input", "afterSeconds"])
     else:
         if data.status is not None:
             problems.add("only for TIME_IN_STATUS", ["input", "status"])
@@ -95,6 +99,16 @@ def clean_automation(data: AutomationInput, limits: v.TextLimits) -> CleanAutoma
         data.after_seconds,
         data.stop_processing,
     )
+
+
+def entered_status(event: TicketEventRecord) -> str | None:
+    """The status a ticket entered with this event (a new stint in it), if any."""
+    if event.type == TicketEventType.CREATED.value:
+        return TicketStatus.NEW.value
+    if event.type == TicketEventType.STATUS_CHANGED.value:
+        moved_to = event.data.get("to")
+        return moved_to if isinstance(moved_to, str) else None
+    return None
 
 
 def trigger_of(event: TicketEventRecord) -> AutomationTrigger | None:

@@ -14,46 +14,32 @@ position: a crash before leaves the event to be handled again, a crash after lea
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select
 
 from app.db import tables
 from app.db.repositories.automations import enabled_automations
 from app.domain import automation_conditions as conditions
-from app.domain.automations import MAX_DEPTH, cause_of, may_fire, trigger_of
+from app.domain.automations import cause_of, may_fire, trigger_of
 from app.domain.enums import AutomationTrigger, TicketEventType
 from app.domain.enums import AutomationTrigger as Trigger
 from app.domain.errors import NotFound
-from app.domain.global_ids import encode
-from app.domain.records import AutomationRecord, TicketEventRecord, TicketRecord
-from app.domain.ticket_actions import from_stored
+from app.domain.records import AutomationRecord, TicketEventRecord
 from app.events.outbox import Outbox
+from app.services.automation_firing import claim_run, customer_tier, fire_automation
+from app.services.automation_timers import schedule_from_events, timers_loop
 from app.services.event_consumers import Handler, consumer_loop
 from app.services.lifecycle import lock_with_parent
 from app.services.runtime import Runtime
-from app.services.ticket_actions import ActionRun, action_limits, run_actions
-from app.services.ticket_changes import SYSTEM, record
 
 log = logging.getLogger("helpdesk.automations")
 CONSUMER = "automations"
 EVENT_TRIGGERS = tuple(t.value for t in AutomationTrigger if t is not AutomationTrigger.TIME_IN_STATUS)
 au, ar, cu, te = tables.automations, tables.automation_runs, tables.customers, tables.ticket_events
-
-
-async def _claim(tx: Outbox, automation_id: int, event_id: int) -> bool:
-    """The (automation, event) row; False when it exists already (the run happened)."""
-    inserted = await tx.conn.scalar(
-        pg_insert(ar)
-        .values(automation_id=automation_id, event_id=event_id)
-        .on_conflict_do_nothing()
-        .returning(ar.c.automation_id)
-    )
-    return inserted is not None
 
 
 async def _status_at(tx: Outbox, event: TicketEventRecord) -> str | None:
@@ -79,48 +65,6 @@ async def _status_at(tx: Outbox, event: TicketEventRecord) -> str | None:
     return str(moved) if moved else None
 
 
-async def _tier(tx: Outbox, ticket: TicketRecord) -> str:
-    return str(await tx.conn.scalar(select(cu.c.tier).where(cu.c.id == ticket.customer_id)))
-
-
-async def _fire(
-    rt: Runtime,
-    tx: Outbox,
-    event: TicketEventRecord,
-    automation: AutomationRecord,
-    ticket: TicketRecord,
-    parent: TicketRecord | None,
-    depth: int,
-) -> TicketRecord:
-    """Runs one automation's actions on the locked ticket and records AUTOMATION_APPLIED."""
-    now = rt.clock.now()
-    limits = action_limits(rt.settings)
-    gid = encode("Automation", automation.id)
-    run = ActionRun(None, SYSTEM, "AUTOMATION", f"Automation: {automation.name}", limits)
-    tx.stamp = {"automationId": gid, "automationDepth": depth}
-    try:
-        result = await run_actions(tx, ticket, parent, from_stored(automation.actions, limits), run, now, isolate=True)
-        data: dict[str, Any] = {
-            "name": automation.name,
-            "trigger": automation.trigger,
-            "triggerEventId": encode("TicketEvent", event.id),
-            "actions": [
-                {"type": o.type.value, "applied": o.applied}
-                | ({"code": o.code.value if o.code else None, "reason": o.reason} if not o.applied else {})
-                for o in result.outcomes
-            ],
-        }
-        if depth >= MAX_DEPTH:
-            data["stopped"] = "depth"  # the events of this run fire no automation
-        await record(tx, result.ticket, TicketEventType.AUTOMATION_APPLIED, SYSTEM, now, data)
-    finally:
-        tx.stamp = {}
-    await tx.conn.execute(
-        update(au).where(au.c.id == automation.id).values(fired_count=au.c.fired_count + 1, last_fired_at=now)
-    )
-    return result.ticket
-
-
 @dataclass(frozen=True, slots=True)
 class _Rule:
     automation: AutomationRecord
@@ -136,19 +80,19 @@ async def _handle_event(rt: Runtime, tx: Outbox, event: TicketEventRecord, rules
         ticket, parent = await lock_with_parent(tx, None, event.ticket_id)
     except NotFound:
         return  # the ticket is gone (merged away or erased): nothing to act on
-    tier = await _tier(tx, ticket)
+    tier = await customer_tier(tx, ticket)
     status = await _status_at(tx, event)
     for rule in candidates:
         automation = rule.automation
         seen = replace(ticket, status=status) if status else ticket
         if not conditions.all_hold(rule.conditions, conditions.TicketFacts(seen, tier)):
             continue
-        if not await _claim(tx, automation.id, event.id):
+        if not await claim_run(tx, automation.id, event.id):
             continue
         written = len(tx.events)
         try:
             async with tx.conn.begin_nested():
-                ticket = await _fire(rt, tx, event, automation, ticket, parent, cause.depth + 1)
+                ticket = await fire_automation(rt, tx, event, automation, ticket, parent, cause.depth + 1)
         except Exception:  # one automation's failure must not stop the others, nor the log
             del tx.events[written:]
             log.exception("automation %s failed on event %s", automation.id, event.id)
@@ -161,6 +105,7 @@ def automations_handler(rt: Runtime) -> Handler:
     """The consumer's handler: the batch's trigger events, each with the automations of its trigger."""
 
     async def handle(tx: Outbox, events: Sequence[TicketEventRecord]) -> None:
+        await schedule_from_events(tx, events)
         triggered = [(e, trigger) for e in events if (trigger := trigger_of(e)) is not None]
         if not triggered:
             return
@@ -176,5 +121,5 @@ def automations_handler(rt: Runtime) -> Handler:
 
 
 async def automations_loop(rt: Runtime) -> None:
-    """Runs the automations consumer until cancelled."""
-    await consumer_loop(rt, CONSUMER, automations_handler(rt))
+    """The automations consumer and the TIME_IN_STATUS timers, until cancelled."""
+    await asyncio.gather(consumer_loop(rt, CONSUMER, automations_handler(rt)), timers_loop(rt))

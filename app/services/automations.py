@@ -17,6 +17,7 @@ from app.domain.principal import Principal
 from app.domain.records import AutomationRecord, TicketRecord
 from app.domain.ticket_actions import references, stored
 from app.events.outbox import Outbox
+from app.services.automation_timers import reschedule
 from app.services.runtime import Runtime
 from app.services.ticket_actions import action_limits
 
@@ -52,7 +53,8 @@ def _columns(clean: CleanAutomation) -> dict[str, object]:
 
 
 async def create_automation(rt: Runtime, principal: Principal, data: AutomationInput) -> AutomationRecord:
-    """Saved only if every condition and action is valid; without a position it goes last."""
+    """Saved only if every condition and action is valid; without a position it goes last. A
+    TIME_IN_STATUS automation starts timing the tickets in its status now from when they got there."""
     require(principal, Action.MANAGE_AUTOMATIONS)
     clean = clean_automation(data, action_limits(rt.settings))
     now = rt.clock.now()
@@ -66,7 +68,9 @@ async def create_automation(rt: Runtime, principal: Principal, data: AutomationI
                 .returning(*reads.AUTOMATION_COLUMNS)
             )
         ).one()
-    return AutomationRecord(*row)
+        created = AutomationRecord(*row)
+        await reschedule(tx, created)
+    return created
 
 
 async def update_automation(
@@ -89,7 +93,9 @@ async def update_automation(
                 .returning(*reads.AUTOMATION_COLUMNS)
             )
         ).one()
-    return AutomationRecord(*row)
+        updated = AutomationRecord(*row)
+        await reschedule(tx, updated)
+    return updated
 
 
 async def delete_automation(rt: Runtime, principal: Principal, automation_id: int) -> None:

@@ -1,5 +1,5 @@
-"""automations: rules fired by the event log, one run per (automation, event), and the
-AUTOMATION_APPLIED event type
+"""automations: rules fired by the event log or by time in a status, one run per (automation,
+event), the timers of TIME_IN_STATUS, and the AUTOMATION_APPLIED event type
 
 Revision ID: 0014_automations
 Revises: 0013_webhooks
@@ -75,9 +75,37 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("automation_id", "event_id", name=op.f("pk_automation_runs")),
     )
     op.create_index("ix_automation_runs_event_id", "automation_runs", ["event_id"])
+    op.create_table(
+        "automation_timers",
+        sa.Column("automation_id", sa.BigInteger(), nullable=False),
+        sa.Column("event_id", sa.BigInteger(), nullable=False),
+        sa.Column("ticket_id", sa.BigInteger(), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["automation_id"],
+            ["automations.id"],
+            name=op.f("fk_automation_timers_automation_id_automations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["ticket_events.id"],
+            name=op.f("fk_automation_timers_event_id_ticket_events"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"], ["tickets.id"], name=op.f("fk_automation_timers_ticket_id_tickets"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("automation_id", "event_id", name=op.f("pk_automation_timers")),
+    )
+    op.create_index("ix_automation_timers_due_at", "automation_timers", ["due_at"])
+    op.create_index("ix_automation_timers_ticket_id", "automation_timers", ["ticket_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_automation_timers_ticket_id", table_name="automation_timers")
+    op.drop_index("ix_automation_timers_due_at", table_name="automation_timers")
+    op.drop_table("automation_timers")
     op.drop_index("ix_automation_runs_event_id", table_name="automation_runs")
     op.drop_table("automation_runs")
     op.drop_index("ix_automations_trigger_position", table_name="automations")

@@ -119,6 +119,17 @@ async def settled(rt: Runtime) -> None:
     raise AssertionError("the automations consumer did not reach the end of the log")
 
 
+async def timers_decided(rt: Runtime) -> None:
+    """Waits until every TIME_IN_STATUS timer has fired or gone (each fires or is dropped once due)."""
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        async with rt.engine.connect() as conn:
+            if not (await conn.execute(select(tables.automation_timers.c.event_id).limit(1))).first():
+                return
+        await asyncio.sleep(0.2)
+    raise AssertionError("TIME_IN_STATUS timers still pending")
+
+
 # ---------------------------------------------------------------- saving
 
 
@@ -170,16 +181,24 @@ async def test_a_bad_condition_or_action_is_refused_at_its_path_and_nothing_is_s
     assert (await admin.client.run(LIST))["automations"] == []
 
 
-async def test_time_in_status_is_refused_until_it_is_built(admin: Actor) -> None:
-    input = {
-        "name": "later",
-        "trigger": "TIME_IN_STATUS",
-        "status": "NEW",
-        "afterSeconds": 60,
-        "actions": [action("ADD_TAGS", {"tags": ["x"]})],
-    }
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"afterSeconds": 60}, ["input", "status"]),
+        ({"status": "NEW"}, ["input", "afterSeconds"]),
+        ({"status": "NEW", "afterSeconds": 0}, ["input", "afterSeconds"]),
+        ({"status": "CLOSED", "afterSeconds": 60}, ["input", "status"]),
+    ],
+)
+async def test_time_in_status_needs_a_status_and_a_positive_interval(
+    admin: Actor, extra: dict[str, Any], field: list[str]
+) -> None:
+    input = {"name": "timed", "trigger": "TIME_IN_STATUS", "actions": [action("ADD_TAGS", {"tags": ["x"]})], **extra}
     payload = (await admin.client.run(CREATE, {"input": input}))["createAutomation"]
-    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["input", "trigger"], "INVALID_INPUT")]
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(field, "INVALID_INPUT")]
+    other = {**input, "trigger": "TICKET_CREATED", "status": "NEW", "afterSeconds": None}
+    payload = (await admin.client.run(CREATE, {"input": other}))["createAutomation"]
+    assert [e["field"] for e in payload["userErrors"]] == [["input", "status"]]
 
 
 async def test_saved_automations_read_back_in_order_update_and_delete(admin: Actor, team: dict[str, Any]) -> None:
@@ -451,3 +470,48 @@ async def test_preview_counts_the_open_tickets_the_conditions_match_now(
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert bad["errors"][0]["extensions"]["field"] == ["input", "conditions", "0", "field"]
     assert (await admin.client.run(LIST))["automations"] == []
+
+
+async def test_an_urgent_ticket_unhandled_for_its_interval_tells_the_supervisors_once(
+    rt: Runtime, consumer: None, admin: Actor, team: dict[str, Any]
+) -> None:
+    """The seed's rule with 2 seconds instead of 24 business hours."""
+    supervisor = team["supervisor"]
+    # Already NEW before the automation existed: timed from its creation all the same.
+    waiting = await new_ticket(rt, team, TicketPriority.URGENT)
+    await create(
+        admin.client,
+        name="超过24小时未处理 / unhandled",
+        trigger="TIME_IN_STATUS",
+        status="NEW",
+        afterSeconds=2,
+        conditions=[condition("priority", "IN", ["URGENT", "HIGH"])],
+        actions=[
+            action(
+                "NOTIFY_AGENTS",
+                {"agentIds": [ids.encode("Agent", supervisor.agent.id)], "message": "#{{ticket.number}} unhandled"},
+            ),
+            action("ADD_TAGS", {"tags": ["overdue"]}),
+        ],
+    )
+    low = await new_ticket(rt, team, TicketPriority.LOW)
+    started = await new_ticket(rt, team, TicketPriority.HIGH)
+    await lifecycle.transition(rt, supervisor.principal, started, lifecycle.Action.START)
+
+    (event,) = await applied(admin.client, waiting)
+    await settled(rt)
+    await timers_decided(rt)
+
+    assert event["data"]["trigger"] == "TIME_IN_STATUS" and event["data"]["actions"] == [
+        {"type": "NOTIFY_AGENTS", "applied": True},
+        {"type": "ADD_TAGS", "applied": True},
+    ]
+    assert (await admin.client.run(DETAIL, {"id": ids.encode("Ticket", waiting)}))["ticket"]["tags"] == ["overdue"]
+    notes = (await supervisor.client.run(NOTIFICATIONS, {}))["notifications"]["edges"]
+    n = (await admin.client.run(DETAIL, {"id": ids.encode("Ticket", waiting)}))["ticket"]["number"]
+    assert [(e["node"]["kind"], e["node"]["message"]) for e in notes if e["node"]["kind"] == "AUTOMATION"] == [
+        ("AUTOMATION", f"#{n} unhandled")
+    ]
+    assert await applied(admin.client, low, count=0) == []
+    assert await applied(admin.client, started, count=0) == []
+    assert len(await applied(admin.client, waiting)) == 1
