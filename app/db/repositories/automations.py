@@ -60,6 +60,11 @@ async def automation_by_id(conn: AsyncConnection, automation_id: int, *, lock: b
     return AutomationRecord(*row) if row else None
 
 
+async def automation_names(conn: AsyncConnection, names: list[str]) -> set[str]:
+    """Which of the names automations have (the demo finds its own again by name)."""
+    return set((await conn.execute(select(au.c.name).where(au.c.name.in_(names)))).scalars())
+
+
 async def next_position(conn: AsyncConnection) -> int:
     return int(await conn.scalar(select(func.coalesce(func.max(au.c.position) + 1, 0))) or 0)
 
