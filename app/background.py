@@ -15,6 +15,7 @@ from typing import Any
 
 from app.db.engine import create_engine
 from app.services.attachments import sweep_unreferenced_blobs
+from app.services.automation_runner import automations_loop
 from app.services.lifecycle import close_resolved_tickets
 from app.services.mail_fetcher import MailFetcher
 from app.services.mail_sender import MailSender
@@ -134,6 +135,16 @@ class WebhooksTask(_OwnPoolTask):
         return webhooks(rt)
 
 
+class AutomationsTask(_OwnPoolTask):
+    """The automations consumer: fires event-triggered automations after their events commit."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt, "automations")
+
+    def run(self, rt: Runtime) -> Coroutine[Any, Any, None]:
+        return automations_loop(rt)
+
+
 async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event | None = None) -> None:
     """`helpdesk worker`: the SLA scheduler, the mail sender, the housekeeping sweeps and the IMAP
     fetcher, no HTTP. Runs until SIGTERM or SIGINT (or `stop` is set); any number of workers may
@@ -151,9 +162,12 @@ async def run_worker(settings: Settings, database_url: str, stop: asyncio.Event 
         asyncio.create_task(housekeeping(rt), name="housekeeping"),
         asyncio.create_task(sender.loop(), name="mail-sender"),
         asyncio.create_task(webhooks(rt), name="webhooks"),
+        asyncio.create_task(automations_loop(rt), name="automations"),
     ]
     mail_fetcher = MailFetcherTask(rt)
-    log.info("worker running: SLA scheduler, mail sender, IMAP fetcher, webhooks, auto-close and the sweeps")
+    log.info(
+        "worker running: SLA scheduler, mail sender, IMAP fetcher, webhooks, automations, auto-close and the sweeps"
+    )
     try:
         await stop.wait()
     finally:

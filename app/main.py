@@ -26,7 +26,14 @@ from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app import metrics
-from app.background import MailFetcherTask, MailSenderTask, SlaSchedulerTask, WebhooksTask, housekeeping
+from app.background import (
+    AutomationsTask,
+    MailFetcherTask,
+    MailSenderTask,
+    SlaSchedulerTask,
+    WebhooksTask,
+    housekeeping,
+)
 from app.clock import Clock, SystemClock
 from app.db.engine import create_engine, database_unavailable
 from app.events.broadcast import HelpdeskBroadcast, broadcast_url
@@ -83,9 +90,12 @@ def create_app(
         mail_fetcher = MailFetcherTask(rt) if background_tasks and settings.run_mail else None
         # The webhook fan-out and deliverer, on a small pool of their own like the scheduler.
         webhook_task = WebhooksTask(rt) if background_tasks else None
+        automations_task = AutomationsTask(rt) if background_tasks else None
         try:
             yield
         finally:
+            if automations_task is not None:
+                await automations_task.stop()
             if webhook_task is not None:
                 await webhook_task.stop()
             if mail_fetcher is not None:

@@ -12,6 +12,7 @@ from app.domain.principal import Principal
 from app.services import auth as auth_service
 from app.services import notifications, ticket_fields, webhooks
 from resolvers.access import Info
+from resolvers.automations import automation_node
 from resolvers.macros import macro_node
 from resolvers.sla import sla_node
 from schema.common import Node
@@ -123,6 +124,7 @@ FINDERS: dict[str, Finder] = {
     "ApiToken": _api_token,
     "Mailbox": _mailbox,
     "Macro": macro_node,
+    "Automation": automation_node,
     "Notification": _notification,
     "Webhook": _webhook,
     "WebhookDelivery": _webhook_delivery,

@@ -16,6 +16,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.settings import Settings
+from resolvers.automations import AutomationMutation, AutomationQuery
 from resolvers.customer_data import CustomerDataMutation, CustomerDataQuery
 from resolvers.document_limits import DocumentLimits
 from resolvers.email import EmailMutation, EmailQuery
@@ -150,6 +151,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 KnowledgeQuery,
                 ReportQuery,
                 EmailQuery,
+                AutomationQuery,
                 MacroQuery,
                 NotificationQuery,
                 WebhookQuery,
@@ -167,6 +169,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 SlaMutation,
                 KnowledgeMutation,
                 EmailMutation,
+                AutomationMutation,
                 MacroMutation,
                 NotificationMutation,
                 WebhookMutation,

@@ -52,6 +52,8 @@ class Action(StrEnum):
     # defined custom fields: agents read the definitions their forms need; admins change them
     READ_TICKET_FIELDS = "readTicketFields"
     MANAGE_TICKET_FIELDS = "manageTicketFields"
+    # automations
+    MANAGE_AUTOMATIONS = "manageAutomations"
 
 
 MINIMUM_ROLE: dict[Action, AgentRole] = {
@@ -85,6 +87,7 @@ MINIMUM_ROLE: dict[Action, AgentRole] = {
     Action.MANAGE_WEBHOOKS: AgentRole.ADMIN,
     Action.READ_TICKET_FIELDS: AgentRole.AGENT,
     Action.MANAGE_TICKET_FIELDS: AgentRole.ADMIN,
+    Action.MANAGE_AUTOMATIONS: AgentRole.ADMIN,
 }
 
 # What each ticket action needs of whoever applies it: the permission of the mutation that does

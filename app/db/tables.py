@@ -989,3 +989,56 @@ Index("ix_webhook_deliveries_webhook", webhook_deliveries.c.webhook_id, webhook_
 Index("ix_webhook_deliveries_event_id", webhook_deliveries.c.event_id)
 # The delivery log's sweep (30 days).
 Index("ix_webhook_deliveries_created_at", webhook_deliveries.c.created_at)
+
+# ---------------------------------------------------------------- automations
+
+# Rules that act by themselves (app.domain.automations): fired by the "automations" event-log
+# consumer in `position` order. Conditions and actions as their domain modules store them.
+automations = Table(
+    "automations",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("position", Integer, nullable=False),
+    Column("trigger", String(32), nullable=False),
+    Column("status", String(16)),
+    Column("after_seconds", Integer),
+    Column("conditions", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("actions", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("stop_processing", Boolean, nullable=False, server_default=text("false")),
+    Column("fired_count", Integer, nullable=False, server_default=text("0")),
+    Column("last_fired_at", DateTime(timezone=True)),
+    _created_at(),
+    _updated_at(),
+    _one_of("trigger", enums.AutomationTrigger),
+    CheckConstraint("fired_count >= 0", name="fired_count_non_negative"),
+)
+# The consumer reads the enabled ones of a trigger, in order.
+Index("ix_automations_trigger_position", automations.c.trigger, automations.c.position, automations.c.id)
+
+# One row per (automation, triggering event): whatever happens, an automation fires at most
+# once for an event (the primary key refuses a second row).
+automation_runs = Table(
+    "automation_runs",
+    metadata,
+    Column("automation_id", BigInteger, ForeignKey("automations.id", ondelete="CASCADE"), primary_key=True),
+    Column("event_id", BigInteger, ForeignKey("ticket_events.id", ondelete="CASCADE"), primary_key=True),
+    _created_at(),
+)
+Index("ix_automation_runs_event_id", automation_runs.c.event_id)
+
+# TIME_IN_STATUS: when each (automation, stint of a ticket in the automation's status) falls
+# due. A stint is named by the event that began it (CREATED for NEW, else STATUS_CHANGED), so
+# automation_runs' key makes it fire once per stint. Rows go when they fire or the stint ends.
+automation_timers = Table(
+    "automation_timers",
+    metadata,
+    Column("automation_id", BigInteger, ForeignKey("automations.id", ondelete="CASCADE"), primary_key=True),
+    Column("event_id", BigInteger, ForeignKey("ticket_events.id", ondelete="CASCADE"), primary_key=True),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+)
+# The scheduler claims the earliest due; a status change drops the ticket's timers.
+Index("ix_automation_timers_due_at", automation_timers.c.due_at)
+Index("ix_automation_timers_ticket_id", automation_timers.c.ticket_id)

@@ -5,6 +5,7 @@
 
 from app.demo.data import (
     ARTICLES,
+    AUTOMATIONS,
     CALENDARS,
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,
@@ -17,6 +18,7 @@ from app.demo.seed import DemoResult, seed_demo
 
 __all__ = [
     "ARTICLES",
+    "AUTOMATIONS",
     "CALENDARS",
     "DEMO_ADMIN_EMAIL",
     "DEMO_ADMIN_PASSWORD",

@@ -1296,3 +1296,53 @@ MACROS = (
         (("SET_STATUS", {"status": "RESOLVED"}),),
     ),
 )
+
+
+# ---------------------------------------------------------------- automations
+
+# In an action's value, agentIds given as this word mean the demo's supervisors.
+SUPERVISORS = "supervisors"
+
+
+@dataclass(frozen=True)
+class AutomationSpec:
+    name: str
+    trigger: str
+    # (field, operator, value), as createAutomation takes them.
+    conditions: tuple[tuple[str, str, object], ...]
+    actions: tuple[tuple[str, dict[str, object]], ...]
+    status: str | None = None
+    after_seconds: int | None = None
+
+
+AUTOMATIONS = (
+    # Seed 004: 超过24小时未处理，则自动提醒上级主管 (24 business hours on the ticket's SLA calendar).
+    AutomationSpec(
+        "超过24小时未处理 / unhandled for 24 business hours",
+        "TIME_IN_STATUS",
+        (("priority", "IN", ["URGENT", "HIGH"]),),
+        (
+            (
+                "NOTIFY_AGENTS",
+                {
+                    "agentIds": SUPERVISORS,
+                    "message": "工单 #{{ticket.number}} 超过24小时未处理 / unhandled for 24 business hours",
+                },
+            ),
+            ("ADD_TAGS", {"tags": ["overdue"]}),
+        ),
+        status="NEW",
+        after_seconds=24 * 3600,
+    ),
+    AutomationSpec(
+        "客户已回复 / customer replied",
+        "CUSTOMER_REPLIED",
+        (("status", "EQUALS", "PENDING"),),
+        (
+            (
+                "NOTIFY_AGENTS",
+                {"assignee": True, "message": "工单 #{{ticket.number}}：客户已回复 / the customer replied"},
+            ),
+        ),
+    ),
+)

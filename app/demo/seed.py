@@ -27,12 +27,14 @@ from app.db.repositories import people as people_reads
 from app.db.repositories import routing as routing_reads
 from app.db.repositories import sla as sla_reads
 from app.db.repositories import tickets as ticket_reads
+from app.db.repositories.automations import automation_names
 from app.db.repositories.macros import shared_macro_names
 from app.db.repositories.mailboxes import mailbox_by_address, message_taken
 from app.demo.data import (
     ADMIN,
     AGENTS,
     ARTICLES,
+    AUTOMATIONS,
     CALENDARS,
     CUSTOMER,
     CUSTOMERS,
@@ -46,6 +48,7 @@ from app.demo.data import (
     MACROS,
     ROUTING_RULES,
     SLA_POLICIES,
+    SUPERVISORS,
     TICKETS,
     CalendarSpec,
     Edit,
@@ -59,23 +62,30 @@ from app.demo.data import (
     TicketSpec,
     demo_customer_mail,
 )
+from app.domain import automations as automation_domain
 from app.domain import macros as macro_domain
 from app.domain import validation
+from app.domain.automation_conditions import ConditionInput
 from app.domain.email.mailbox_settings import MailboxInput
 from app.domain.enums import (
     AgentPresence,
     AgentRole,
     ArticleStatus,
     AutomationActionType,
+    AutomationTrigger,
     CommentVisibility,
+    ConditionOperator,
     EmailIngestOutcome,
+    TicketStatus,
 )
+from app.domain.global_ids import encode
 from app.domain.lifecycle import Action as Lifecycle
 from app.domain.principal import Principal
 from app.domain.records import ArticleRecord
 from app.domain.ticket_actions import ActionInput
 from app.services import agents as agent_service
 from app.services import assignment as assignment_service
+from app.services import automations as automation_service
 from app.services import conversation as conversation_service
 from app.services import customers as customer_service
 from app.services import email_ingest, sla_scheduler
@@ -113,13 +123,15 @@ class DemoResult:
     mailboxes: int = 0
     tickets_by_mail: int = 0
     macros: int = 0
+    automations: int = 0
 
     def summary(self) -> str:
         counts = (
             f"{self.groups} groups, {self.agents} agents, {self.customers} customers, {self.tickets} tickets, "
             f"{self.calendars} business calendar(s), {self.sla_policies} SLA policies, "
             f"{self.articles} knowledge articles, {self.mailboxes} mailbox(es) with "
-            f"{self.tickets_by_mail} ticket(s) by mail, {self.macros} shared macros"
+            f"{self.tickets_by_mail} ticket(s) by mail, {self.macros} shared macros, "
+            f"{self.automations} automations"
         )
         login = (
             f"demo admin: {DEMO_ADMIN_EMAIL}; all demo agents (*@{DEMO_EMAIL_DOMAIN}) "
@@ -161,6 +173,7 @@ async def seed_demo(rt: Runtime) -> DemoResult:
                 mailboxes=int(found.mailbox),
                 tickets_by_mail=int(found.mail_taken),
                 macros=len(found.macros),
+                automations=len(found.automations),
             )
         return await _Seeder(rt, found).run()
 
@@ -180,6 +193,7 @@ class _Found:
     mailbox: bool = False
     mail_taken: bool = False  # the demo customer's mail went through ingest
     macros: set[str] = field(default_factory=set)  # shared macro names
+    automations: set[str] = field(default_factory=set)  # by name
 
     def complete(self) -> bool:
         return (
@@ -195,6 +209,7 @@ class _Found:
             and self.mailbox
             and self.mail_taken
             and len(self.macros) == len(MACROS)
+            and len(self.automations) == len(AUTOMATIONS)
         )
 
     def anything(self) -> bool:
@@ -208,6 +223,7 @@ class _Found:
             or self.articles
             or self.mailbox
             or self.macros
+            or self.automations
         )
 
 
@@ -251,6 +267,7 @@ async def _find_existing(conn: AsyncConnection) -> _Found:
     found.mailbox = await mailbox_by_address(conn, DEMO_MAILBOX.address) is not None
     found.mail_taken = await message_taken(conn, DEMO_MAIL_MESSAGE_ID)
     found.macros = await shared_macro_names(conn, [spec.name for spec in MACROS])
+    found.automations = await automation_names(conn, [spec.name for spec in AUTOMATIONS])
     return found
 
 
@@ -326,6 +343,7 @@ class _Seeder:
         await self._routing_rules()
         await self._mailbox()
         await self._macros()
+        await self._automations()
         c = self.created
         return DemoResult(
             True,
@@ -342,6 +360,7 @@ class _Seeder:
             mailboxes=c["mailboxes"],
             tickets_by_mail=c["tickets_by_mail"],
             macros=c["macros"],
+            automations=c["automations"],
         )
 
     # ------------------------------------------------ people
@@ -603,6 +622,33 @@ class _Seeder:
             data = macro_domain.MacroInput(name=spec.name, body=spec.body, actions=actions, shared=True)
             await macro_service.create_macro(self.rt, self.principal(ADMIN), data)
             self.created["macros"] += 1
+
+    async def _automations(self) -> None:
+        """The seed's rule (urgent tickets unhandled for 24 business hours -> the supervisors) and
+        "a customer replied on a PENDING ticket -> its assignee"."""
+        supervisors = [
+            encode("Agent", self.agents[k]) for k, s in self.agent_specs.items() if s.role is AgentRole.SUPERVISOR
+        ]
+        for spec in AUTOMATIONS:
+            if spec.name in self.found.automations:
+                continue
+            actions = [
+                ActionInput(
+                    AutomationActionType(kind),
+                    {**value, "agentIds": supervisors} if value.get("agentIds") == SUPERVISORS else value,
+                )
+                for kind, value in spec.actions
+            ]
+            data = automation_domain.AutomationInput(
+                name=spec.name,
+                trigger=AutomationTrigger(spec.trigger),
+                actions=actions,
+                conditions=[ConditionInput(f, ConditionOperator(o), v) for f, o, v in spec.conditions],
+                status=TicketStatus(spec.status) if spec.status else None,
+                after_seconds=spec.after_seconds,
+            )
+            await automation_service.create_automation(self.rt, self.principal(ADMIN), data)
+            self.created["automations"] += 1
 
 
 # ---------------------------------------------------------------- the data as service inputs

@@ -145,6 +145,8 @@ class TicketEventType(StrEnum):
     MACRO_APPLIED = "MACRO_APPLIED"
     # Ticket.customFields changed: data has the key, before and after (one event per key).
     FIELD_CHANGED = "FIELD_CHANGED"
+    # An automation fired on the ticket: data names it, the trigger and each action's outcome.
+    AUTOMATION_APPLIED = "AUTOMATION_APPLIED"
 
 
 class FieldType(StrEnum):
@@ -155,6 +157,31 @@ class FieldType(StrEnum):
     DATE = "DATE"
     DROPDOWN = "DROPDOWN"
     CHECKBOX = "CHECKBOX"
+
+
+class AutomationTrigger(StrEnum):
+    TICKET_CREATED = "TICKET_CREATED"
+    TICKET_UPDATED = "TICKET_UPDATED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+    CUSTOMER_REPLIED = "CUSTOMER_REPLIED"
+    AGENT_REPLIED = "AGENT_REPLIED"
+    SLA_WARNING = "SLA_WARNING"
+    SLA_BREACHED = "SLA_BREACHED"
+    # Time-based: the ticket has been in `status` for `afterSeconds`.
+    TIME_IN_STATUS = "TIME_IN_STATUS"
+
+
+class ConditionOperator(StrEnum):
+    EQUALS = "EQUALS"
+    NOT_EQUALS = "NOT_EQUALS"
+    IN = "IN"
+    NOT_IN = "NOT_IN"
+    CONTAINS = "CONTAINS"
+    NOT_CONTAINS = "NOT_CONTAINS"
+    GREATER_THAN = "GREATER_THAN"
+    LESS_THAN = "LESS_THAN"
+    IS_SET = "IS_SET"
+    IS_NOT_SET = "IS_NOT_SET"
 
 
 class AutomationActionType(StrEnum):

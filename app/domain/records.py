@@ -283,6 +283,25 @@ class MacroRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AutomationRecord:
+    id: int
+    name: str
+    enabled: bool
+    position: int
+    trigger: str
+    status: str | None
+    after_seconds: int | None
+    # As app.domain.automation_conditions and app.domain.ticket_actions store them.
+    conditions: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    stop_processing: bool
+    fired_count: int
+    last_fired_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationRecord:
     id: int
     txid: int

@@ -45,6 +45,9 @@ class Outbox:
     conn: AsyncConnection
     events: list[PendingEvent] = field(default_factory=list)
     observer: EventObserver | None = None
+    # Merged into the data of every event appended while set: an automation's run stamps the
+    # events its actions write with its id (app.domain.automations, the loop guard).
+    stamp: dict[str, Any] = field(default_factory=dict)
 
     async def append(
         self,
@@ -57,6 +60,8 @@ class Outbox:
         actor_customer_id: int | None = None,
         data: dict[str, Any] | None = None,
     ) -> PendingEvent:
+        if self.stamp:
+            data = {**(data or {}), **self.stamp}
         te = tables.ticket_events
         row = (
             await self.conn.execute(

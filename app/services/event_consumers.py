@@ -70,6 +70,10 @@ async def consume_batch(rt: Runtime, name: str, handler: Handler, limit: int = B
             )
         ).first()
         if row is None:
+            # Held by another process, or gone (an operator reset it): a missing consumer starts
+            # again at the end of the log.
+            if await tx.conn.scalar(select(ec.c.name).where(ec.c.name == name)) is None:
+                await ensure_consumer(tx.conn, name)
             return 0
         events = await events_after(tx.conn, EventPosition(row.txid, row.event_id), limit)
         if not events:

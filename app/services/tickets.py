@@ -312,8 +312,8 @@ async def edit_locked(
 ) -> TicketRecord:
     """Writes cleaned field values on a ticket the caller locked, in the caller's transaction:
     UPDATED for the fields that changed (custom fields included), PRIORITY_CHANGED for a new
-    priority and FIELD_CHANGED for each custom field key that changed; no change, no event, no new version. A CLOSED ticket
-    takes new tags only."""
+    priority and FIELD_CHANGED for each custom field key that changed; no change, no event, no
+    new version. A CLOSED ticket takes new tags only."""
     before = asdict(ticket)
     diff = {k: {"from": before[k], "to": val} for k, val in values.items() if before[k] != val}
     if not diff:

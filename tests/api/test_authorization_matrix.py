@@ -45,11 +45,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.clock import ManualClock
 from app.db import tables
+from app.domain.automations import AutomationInput as AutomationData
 from app.domain.email.mailbox_settings import MailboxInput as MailboxData
 from app.domain.enums import (
     AgentRole,
     AssignmentStrategy,
     AutomationActionType,
+    AutomationTrigger,
     Channel,
     CommentVisibility,
     NotificationKind,
@@ -66,6 +68,7 @@ from app.services import agents as agent_service
 from app.services import (
     assignment,
     auth,
+    automations,
     conversation,
     knowledge,
     lifecycle,
@@ -172,6 +175,7 @@ class World:
     webhook_delivery: int  # of `event`, to `webhook`
     login_email: str
     member_notification: int  # the group agent's own
+    automation: int  # disabled
 
     def acting(self, role: str) -> Principal:
         return self.principals.get(role, self.admin)
@@ -355,6 +359,7 @@ async def world(
         ).id,
         macro=(await macros.create_macro(rt, admin, macro_input("shared", shared=True))).id,
         **await world_webhook(rt, admin, first.id, ticket.id),
+        automation=(await automations.create_automation(rt, admin, automation_input())).id,
     )
 
 
@@ -404,6 +409,35 @@ async def fresh_customers_to_merge(w: World, role: str) -> dict[str, Any]:
         ticket = await make_ticket(w.rt, w.admin, CustomerRef(email=f"{unique('twin')}@example.com"), w.group)
         pair.append(gid("Customer", ticket.customer_id))
     return {"s": pair[0], "t": pair[1]}
+
+
+def automation_input() -> AutomationData:
+    return AutomationData(
+        name=unique("rule"),
+        trigger=AutomationTrigger.TICKET_CREATED,
+        enabled=False,
+        actions=[ActionInput(AutomationActionType.ADD_TAGS, {"tags": ["x"]})],
+    )
+
+
+async def fresh_automation(w: World, role: str) -> dict[str, Any]:
+    return {"id": gid("Automation", (await automations.create_automation(w.rt, w.admin, automation_input())).id)}
+
+
+async def new_automation(w: World, role: str) -> dict[str, Any]:
+    return {
+        "input": {
+            "name": unique("rule"),
+            "trigger": "TICKET_CREATED",
+            "enabled": False,
+            "conditions": [{"field": "priority", "operator": "EQUALS", "value": "URGENT"}],
+            "actions": [{"type": "ADD_TAGS", "value": {"tags": ["x"]}}],
+        }
+    }
+
+
+async def fresh_automation_and_input(w: World, role: str) -> dict[str, Any]:
+    return {**await fresh_automation(w, role), **await new_automation(w, role)}
 
 
 # ---------------------------------------------------------------- the table
@@ -669,6 +703,7 @@ MATRIX: list[Row] = [
     ),
     node_row("webhook", "Webhook", lambda w: w.webhook, ADMINS_NODE),
     node_row("webhook delivery", "WebhookDelivery", lambda w: w.webhook_delivery, ADMINS_NODE),
+    node_row("automation", "Automation", lambda w: w.automation, ADMINS_NODE),
     node_row(
         "the group agent's API token",
         "ApiToken",
@@ -754,6 +789,13 @@ MATRIX: list[Row] = [
     Row("ticketFields", "query { ticketFields { id key } }", SIGNED_IN),
     Row("mailboxes", "query { mailboxes { id } }", ADMINS),
     Row("webhooks", "query { webhooks { id deliveries { totalCount } } }", ADMINS),
+    Row("automations", "query { automations { id firedCount } }", ADMINS),
+    Row(
+        "previewAutomation",
+        "query($input: AutomationInput!) { previewAutomation(input: $input) { matchingOpenTickets sample { id } } }",
+        ADMINS,
+        new_automation,
+    ),
     Row("businessCalendars", "query { businessCalendars { id } }", ADMINS),
     Row(
         "customerDataExport",
@@ -1208,6 +1250,27 @@ MATRIX: list[Row] = [
         "mutation($t: ID!, $m: ID!) { applyMacro(ticketId: $t, macroId: $m) " + TICKET_PAYLOAD + " }",
         TEAM,
         fresh_ticket_and_macro,
+    ),
+    # ------------------------------------------------------------ automations
+    Row(
+        "createAutomation",
+        "mutation($input: AutomationInput!) { createAutomation(input: $input) "
+        "{ automation { id } userErrors { code } } }",
+        ADMINS,
+        new_automation,
+    ),
+    Row(
+        "updateAutomation",
+        "mutation($id: ID!, $input: AutomationInput!) { updateAutomation(id: $id, input: $input) "
+        "{ automation { id } userErrors { code } } }",
+        ADMINS,
+        fresh_automation_and_input,
+    ),
+    Row(
+        "deleteAutomation",
+        "mutation($id: ID!) { deleteAutomation(id: $id) { deletedId userErrors { code } } }",
+        ADMINS,
+        fresh_automation,
     ),
     # ------------------------------------------------------------ webhooks
     Row(

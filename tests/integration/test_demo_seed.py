@@ -22,6 +22,7 @@ from app.db.engine import create_engine, sync_url
 from app.db.repositories import tickets as ticket_reads
 from app.demo import (
     ARTICLES,
+    AUTOMATIONS,
     CALENDARS,
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,
@@ -41,6 +42,7 @@ from app.services import lifecycle as lifecycle_service
 from app.services import macros as macro_service
 from app.services.runtime import Runtime
 from app.settings import Settings
+from schema import ids
 from tests.support import base_database_url, create_test_database, drop_database, empty_database
 
 t, te = tables.tickets, tables.ticket_events
@@ -163,6 +165,7 @@ async def check_content(rt: Runtime, result: DemoResult) -> None:
     # The routing rules run after the mailbox's group: an invoice goes to Finance.
     assert by_mail.group_id == group_ids["财务组 / Finance"]
     await check_macros(rt, result)
+    await check_automations(rt, result)
 
     groups = {r.name: r for r in await rows(rt, select(tables.groups))}
     assert set(groups) == {
@@ -427,6 +430,29 @@ async def check_macros(rt: Runtime, result: DemoResult) -> None:
     assert all(re.search(r"[\u4e00-\u9fff]", m.body) and "Hello {{customer.name}}" in m.body for m in seeded)
 
 
+async def check_automations(rt: Runtime, result: DemoResult) -> None:
+    """The seed's rule (URGENT or HIGH, NEW for 24 business hours: the supervisors are told and the
+    ticket is tagged overdue) and "a customer replied on a PENDING ticket: tell its assignee"."""
+    assert result.automations == len(AUTOMATIONS) == 2 and "2 automations" in result.summary()
+    unhandled, replied = await rows(rt, select(tables.automations).order_by(tables.automations.c.position))
+    assert (unhandled.trigger, unhandled.status, unhandled.after_seconds) == ("TIME_IN_STATUS", "NEW", 24 * 3600)
+    assert unhandled.conditions == [{"field": "priority", "operator": "IN", "value": ["URGENT", "HIGH"]}]
+    notify, tag = unhandled.actions
+    supervisors = await rows(rt, select(tables.agents.c.id).where(tables.agents.c.role == "SUPERVISOR"))
+    assert sorted(notify["value"]["agentIds"]) == sorted(ids.encode("Agent", r.id) for r in supervisors)
+    assert tag == {"type": "ADD_TAGS", "value": {"tags": ["overdue"]}}
+    assert (replied.trigger, replied.conditions) == (
+        "CUSTOMER_REPLIED",
+        [{"field": "status", "operator": "EQUALS", "value": "PENDING"}],
+    )
+    assert replied.actions[0]["value"]["assignee"] is True
+    # The demo's NEW tickets are timed from when they arrived (the priority is looked at when due).
+    t = tables.tickets
+    waiting = await rows(rt, select(t.c.id).where(t.c.status == "NEW"))
+    timers = await rows(rt, select(tables.automation_timers.c.ticket_id))
+    assert sorted(r.ticket_id for r in timers) == sorted(r.id for r in waiting)
+
+
 async def test_a_second_run_creates_nothing_and_says_so(rt: Runtime) -> None:
     first = await seed_demo(rt)
     before = await table_counts(rt)
@@ -440,6 +466,7 @@ async def test_a_second_run_creates_nothing_and_says_so(rt: Runtime) -> None:
     assert (second.calendars, second.sla_policies) == (len(CALENDARS), len(SLA_POLICIES))
     assert second.articles == first.articles == len(ARTICLES)
     assert second.macros == len(MACROS)
+    assert second.automations == len(AUTOMATIONS)
     assert await table_counts(rt) == before
 
     # The demo's macros work as seeded: "resolved, please rate" resolves an open ticket in one step.

@@ -155,3 +155,16 @@ async def test_several_processes_handle_each_event_once_in_order(
     got = await handled(rt)
     # Every event once, in log order, though several processes took turns.
     assert [e for e, _ in got] == made
+
+
+async def test_a_consumer_whose_row_is_gone_starts_again_at_the_end(rt: Runtime, admin: Actor, probe: str) -> None:
+    async with rt.engine.begin() as conn:
+        await event_consumers.ensure_consumer(conn, "t")
+        await conn.execute(text("DELETE FROM event_consumers"))
+    before = await make_events(rt, admin.principal, 1, 2)
+    assert await event_consumers.consume_batch(rt, "t", record) == 0  # recreated here, at the end
+    after = await make_events(rt, admin.principal, 1, 2)
+    while await event_consumers.consume_batch(rt, "t", record):
+        pass
+    got = [event_id for event_id, _ in await handled(rt)]
+    assert got == after and not set(before) & set(got)

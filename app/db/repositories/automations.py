@@ -1,0 +1,150 @@
+"""Reads of automations, and their conditions as SQL (previewAutomation counts open tickets in
+the database, it does not load them). `condition_sql` must say exactly what
+app.domain.automation_conditions.holds says; tests compare the two on the same tickets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, and_, case, cast, false, func, literal, not_, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import tables
+from app.db.repositories.rows import columns_for, to_records
+from app.db.repositories.tickets import TICKET_COLUMNS
+from app.domain.automation_conditions import Condition
+from app.domain.enums import OPEN_STATUSES, ConditionOperator, TicketPriority
+from app.domain.records import AutomationRecord, TicketRecord
+
+au, t, cu = tables.automations, tables.tickets, tables.customers
+AUTOMATION_COLUMNS = columns_for(au, AutomationRecord)
+Op = ConditionOperator
+
+_COLUMNS: dict[str, Any] = {
+    "status": t.c.status,
+    "priority": t.c.priority,
+    "channel": t.c.channel,
+    "sentiment": t.c.sentiment,
+    "category": t.c.category,
+    "language": t.c.language,
+    "subject": t.c.subject,
+    "description": t.c.description,
+    "groupId": t.c.group_id,
+    "assigneeId": t.c.assignee_id,
+}
+
+
+async def all_automations(conn: AsyncConnection) -> list[AutomationRecord]:
+    rows = await conn.execute(select(*AUTOMATION_COLUMNS).order_by(au.c.position, au.c.id))
+    return to_records(AutomationRecord, rows)
+
+
+async def enabled_automations(conn: AsyncConnection, triggers: Sequence[str]) -> list[AutomationRecord]:
+    """The enabled automations of these triggers, in the order they fire (position, then id)."""
+    rows = await conn.execute(
+        select(*AUTOMATION_COLUMNS)
+        .where(au.c.enabled, au.c.trigger.in_(list(triggers)))
+        .order_by(au.c.position, au.c.id)
+    )
+    return to_records(AutomationRecord, rows)
+
+
+async def automation_by_id(conn: AsyncConnection, automation_id: int, *, lock: bool = False) -> AutomationRecord | None:
+    query = select(*AUTOMATION_COLUMNS).where(au.c.id == automation_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return AutomationRecord(*row) if row else None
+
+
+async def automation_names(conn: AsyncConnection, names: list[str]) -> set[str]:
+    """Which of the names automations have (the demo finds its own again by name)."""
+    return set((await conn.execute(select(au.c.name).where(au.c.name.in_(names)))).scalars())
+
+
+async def next_position(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(select(func.coalesce(func.max(au.c.position) + 1, 0))) or 0)
+
+
+def _rank(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    return case({p.value: p.rank for p in TicketPriority}, value=column)
+
+
+def _false_if_null(expr: ColumnElement[bool]) -> ColumnElement[bool]:
+    return func.coalesce(expr, false())
+
+
+def _json(value: Any) -> ColumnElement[Any]:
+    return cast(literal(json.dumps(value)), JSONB)
+
+
+def _custom(c: Condition) -> ColumnElement[bool]:
+    key = c.field.removeprefix("customFields.")
+    raw = t.c.custom_fields.op("->")(key)
+    kind = func.jsonb_typeof(raw)
+    op, value = c.operator, c.value
+    if op in (Op.IS_SET, Op.IS_NOT_SET):
+        is_set = _false_if_null(and_(raw.isnot(None), kind != "null", raw != _json(""), raw != _json([])))
+        return is_set if op is Op.IS_SET else not_(is_set)
+    if op in (Op.CONTAINS, Op.NOT_CONTAINS):
+        text = t.c.custom_fields.op("->>")(key)
+        found = _false_if_null(case((kind == "string", func.strpos(func.lower(text), value) > 0), else_=false()))
+        return found if op is Op.CONTAINS else not_(found)
+    if op in (Op.GREATER_THAN, Op.LESS_THAN):
+        number = case((kind == "number", cast(t.c.custom_fields.op("->>")(key), Float)))
+        return _false_if_null(number > value if op is Op.GREATER_THAN else number < value)
+    if op in (Op.EQUALS, Op.NOT_EQUALS):
+        equal = _false_if_null(raw == _json(value))
+        return equal if op is Op.EQUALS else not_(equal)
+    inside = _false_if_null(raw.in_([_json(item) for item in value]))
+    return inside if op is Op.IN else not_(inside)
+
+
+def condition_sql(c: Condition) -> ColumnElement[bool]:
+    """The condition as a WHERE clause on tickets joined with customers (null-safe: what
+    `holds` says of a ticket with no value, this says too)."""
+    op, value = c.operator, c.value
+    if c.field.startswith("customFields."):
+        return _custom(c)
+    if c.field == "tags":
+        if op in (Op.IS_SET, Op.IS_NOT_SET):
+            is_set = func.cardinality(t.c.tags) > 0
+            return is_set if op is Op.IS_SET else not_(is_set)
+        has = t.c.tags.any(value)
+        return has if op is Op.CONTAINS else not_(has)
+    column = cu.c.tier if c.field == "customer.tier" else _COLUMNS[c.field]
+    if op in (Op.IS_SET, Op.IS_NOT_SET):
+        is_set = (
+            _false_if_null(and_(column.isnot(None), column != ""))
+            if column.type.python_type is str
+            else column.isnot(None)
+        )
+        return is_set if op is Op.IS_SET else not_(is_set)
+    if op in (Op.CONTAINS, Op.NOT_CONTAINS):
+        found = _false_if_null(func.strpos(func.lower(column), value) > 0)
+        return found if op is Op.CONTAINS else not_(found)
+    if op in (Op.GREATER_THAN, Op.LESS_THAN):
+        rank, bound = _rank(column), TicketPriority(value).rank
+        return rank > bound if op is Op.GREATER_THAN else rank < bound
+    if op is Op.EQUALS:
+        return column.is_not_distinct_from(value)
+    if op is Op.NOT_EQUALS:
+        return column.is_distinct_from(value)
+    inside = _false_if_null(column.in_(list(value)))
+    return inside if op is Op.IN else not_(inside)
+
+
+async def matching_open_tickets(
+    conn: AsyncConnection, conditions: Sequence[Condition], sample: int
+) -> tuple[int, list[TicketRecord]]:
+    """How many open tickets meet every condition now, and the newest `sample` of them."""
+    where = and_(t.c.status.in_([s.value for s in OPEN_STATUSES]), *[condition_sql(c) for c in conditions])
+    joined = t.join(cu, cu.c.id == t.c.customer_id)
+    count = await conn.scalar(select(func.count()).select_from(joined).where(where))
+    rows = await conn.execute(
+        select(*TICKET_COLUMNS).select_from(joined).where(where).order_by(t.c.id.desc()).limit(sample)
+    )
+    return int(count or 0), to_records(TicketRecord, rows)
