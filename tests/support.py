@@ -150,18 +150,21 @@ TRUNCATE = "TRUNCATE {} RESTART IDENTITY CASCADE".format(", ".join(f'"{t.name}"'
 
 def empty_database(engine: Engine) -> None:
     """Every table emptied and the ticket numbers restarted (`engine`: synchronous, autocommit).
-    A server still running its SLA scheduler or auto-close sweep on the database can deadlock
-    with the TRUNCATE; PostgreSQL aborts one of the two, so it is tried again."""
-    for attempt in range(5):
+    A server still running its background loops on the database (the SLA scheduler, the mail
+    sender, the event-log consumers, each looking about once a second) can deadlock with the
+    TRUNCATE, which locks every table in turn; PostgreSQL aborts one of the two, so it is tried
+    again, a little later each time."""
+    attempts = 30
+    for attempt in range(attempts):
         try:
             with engine.connect() as conn:
                 conn.execute(text(TRUNCATE))
                 conn.execute(text("ALTER SEQUENCE ticket_number_seq RESTART WITH 1000"))
             return
         except OperationalError as exc:
-            if "deadlock detected" not in str(exc) or attempt == 4:
+            if "deadlock detected" not in str(exc) or attempt == attempts - 1:
                 raise
-            time.sleep(0.1)
+            time.sleep(0.05 * (attempt + 1))
 
 
 def free_port() -> int:

@@ -88,7 +88,7 @@ async def test_every_json_input_of_the_schema_is_capped_here(anonymous: GraphQLC
         for f in t["inputFields"]
         if _named(f["type"]) == "JSON"
     }
-    assert json_inputs == set(CAPPED)
+    assert json_inputs == set(CAPPED) | set(SHAPED) | {"TicketFilter.customFields"}
 
 
 @pytest.mark.parametrize("field", CAPPED)
@@ -104,3 +104,63 @@ async def test_a_900_kb_json_input_is_refused_and_nothing_is_written(field: str,
     assert await stored(rt) == before
     # At the cap it is accepted.
     assert (await send(admin, field, target, AT_THE_CAP))["userErrors"] == []
+
+
+# JSON inputs whose value has a shape of its own (a rule's condition, an action's value, a
+# filter): each part is bounded by that shape or by the same 32 KiB cap, so a 900 KB value is
+# refused at its path and nothing is written.
+SHAPED = {
+    "AutomationActionInput.value": (
+        "mutation($input: MacroInput!) { createMacro(input: $input) { macro { id } userErrors { field code } } }",
+        {"input": {"name": "huge", "actions": [{"type": "ADD_INTERNAL_NOTE", "value": {"body": "x" * 900_000}}]}},
+        ["input", "actions", "0", "value", "body"],
+    ),
+    "AutomationConditionInput.value": (
+        "mutation($input: AutomationInput!) { createAutomation(input: $input) { automation { id } "
+        "userErrors { field code } } }",
+        {
+            "input": {
+                "name": "huge",
+                "trigger": "TICKET_CREATED",
+                "conditions": [{"field": "subject", "operator": "CONTAINS", "value": "x" * 900_000}],
+                "actions": [{"type": "ADD_TAGS", "value": {"tags": ["x"]}}],
+            }
+        },
+        ["input", "conditions", "0", "value"],
+    ),
+    "RoutingRuleInput.matchCustomFields": (
+        "mutation($input: RoutingRuleInput!) { createRoutingRule(input: $input) { rule { id } "
+        "userErrors { field code } } }",
+        {"input": {"name": "huge", "matchCustomFields": HUGE, "setCategory": "x"}},
+        ["input", "matchCustomFields"],
+    ),
+}
+
+
+@pytest.mark.parametrize("field", SHAPED)
+async def test_a_900_kb_shaped_json_input_is_refused_at_its_path(field: str, admin: Actor, rt: Runtime) -> None:
+    document, variables, path = SHAPED[field]
+    async with rt.engine.connect() as conn:
+        before = [
+            (await conn.execute(select(table.c.id))).all()
+            for table in (tables.macros, tables.automations, tables.routing_rules)
+        ]
+
+    data = await admin.client.execute(document, variables)
+
+    (payload,) = data.values()
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]][:1] == [(path, "INVALID_INPUT")]
+    async with rt.engine.connect() as conn:
+        after = [
+            (await conn.execute(select(table.c.id))).all()
+            for table in (tables.macros, tables.automations, tables.routing_rules)
+        ]
+    assert after == before
+
+
+async def test_a_900_kb_custom_fields_filter_is_refused(admin: Actor) -> None:
+    answer = await admin.client.post(
+        "query($f: TicketFilter) { tickets(filter: $f, first: 1) { totalCount } }", {"f": {"customFields": HUGE}}
+    )
+    errors = answer["errors"]
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT" and "32 KiB" in errors[0]["message"]
