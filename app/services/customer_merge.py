@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 
 from app.auth.policy import Action, require
 from app.db import tables
@@ -37,6 +38,22 @@ async def merge_customers(rt: Runtime, principal: Principal, source_id: int, tar
     require(principal, Action.MERGE_CUSTOMERS)
     if source_id == target_id:
         raise InvalidInput("a customer cannot be merged into itself", ["targetId"])
+    for attempt in range(TRIES):
+        try:
+            return await _merge(rt, principal, source_id, target_id)
+        except DBAPIError as exc:
+            # A deadlock or serialization failure PostgreSQL resolved by aborting this side:
+            # nothing was written, so the merge is tried again.
+            if getattr(exc.orig, "sqlstate", None) not in RETRIED or attempt == TRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+TRIES = 3
+RETRIED = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+
+
+async def _merge(rt: Runtime, principal: Principal, source_id: int, target_id: int) -> CustomerRecord:
     now = rt.clock.now()
     async with rt.transaction() as tx:
         await tx.conn.execute(

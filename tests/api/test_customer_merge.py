@@ -180,12 +180,13 @@ async def test_merges_raced_across_two_processes_lose_no_ticket(
                 for i, (source, target) in enumerate(pairs)
             )
         )
-    outcomes = []
-    for result in results:
-        assert "errors" not in result, result
-        payload = result["data"]["mergeCustomers"]
-        outcomes.append([e["code"] for e in payload["userErrors"]])
-    assert all(codes in ([], ["NOT_FOUND"]) for codes in outcomes), outcomes
+        # Inside the `with`: a failure here prints both servers' logs.
+        outcomes = []
+        for result in results:
+            assert "errors" not in result, result
+            payload = result["data"]["mergeCustomers"]
+            outcomes.append([e["code"] for e in payload["userErrors"]])
+        assert all(codes in ([], ["NOT_FOUND"]) for codes in outcomes), outcomes
     async with rt.engine.connect() as conn:
         tickets = (await conn.execute(select(func.count()).select_from(tables.tickets))).scalar_one()
         owners = (await conn.execute(select(func.count(func.distinct(tables.tickets.c.customer_id))))).scalar_one()
