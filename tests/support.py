@@ -10,6 +10,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,15 @@ def create_test_database(base_url: str) -> str:
             conn.execute(text("SELECT pg_advisory_unlock(727272)"))
     admin.dispose()
     return make_url(async_url(base_url)).set(database=run_db).render_as_string(False)
+
+
+def own_test_database() -> Iterator[str]:
+    """A migrated database of its own for a test module whose servers or loops must not meet the
+    session's (yield from it in a fixture); dropped afterwards."""
+    base = base_database_url()
+    url = create_test_database(base)
+    yield url
+    drop_database(base, url)
 
 
 def drop_database(base_url: str, url: str) -> None:

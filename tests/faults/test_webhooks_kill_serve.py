@@ -28,7 +28,7 @@ from app.settings import Settings
 from tests.conftest import PASSWORD, TEST_SECRET_KEY
 from tests.integration.test_webhook_delivery import by_ticket, expected_by_ticket, log_events
 from tests.processes import running_servers, start_server
-from tests.support import base_database_url, create_test_database, drop_database, free_port
+from tests.support import free_port, own_test_database
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.slow
@@ -43,10 +43,7 @@ TICKETS, UPDATES = 6, 5
 
 @pytest.fixture
 def own_database() -> Iterator[str]:
-    base = base_database_url()
-    url = create_test_database(base)
-    yield url
-    drop_database(base, url)
+    yield from own_test_database()
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ from app.services import macros as macro_service
 from app.services.runtime import Runtime
 from app.settings import Settings
 from schema import ids
-from tests.support import base_database_url, create_test_database, drop_database, empty_database
+from tests.support import empty_database, own_test_database
 
 t, te = tables.tickets, tables.ticket_events
 
@@ -54,10 +54,7 @@ t, te = tables.tickets, tables.ticket_events
 # tests seed a database of their own, as `helpdesk serve --demo` seeds before its scheduler starts.
 @pytest.fixture(scope="module")
 def own_database() -> Iterator[str]:
-    base = base_database_url()
-    url = create_test_database(base)
-    yield url
-    drop_database(base, url)
+    yield from own_test_database()
 
 
 @pytest.fixture(autouse=True)

@@ -35,7 +35,7 @@ from app.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
 from tests.faults.harness import helpdesk_command
 from tests.fixtures.inbound_mail import SUPPORT, customer_mail
-from tests.support import ROOT, base_database_url, create_test_database, drop_database
+from tests.support import ROOT, own_test_database
 
 PASSWORD = "sender-race-password-1"
 BOUND = 120.0  # seconds for every delivery to be settled on a loaded machine
@@ -43,10 +43,7 @@ BOUND = 120.0  # seconds for every delivery to be settled on a loaded machine
 
 @pytest.fixture
 def own_database() -> Iterator[str]:
-    base = base_database_url()
-    url = create_test_database(base)
-    yield url
-    drop_database(base, url)
+    yield from own_test_database()
 
 
 @asynccontextmanager

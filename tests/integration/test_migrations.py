@@ -13,15 +13,12 @@ from sqlalchemy import inspect
 from app.db import migrate
 from app.db.engine import sync_url
 from app.db.tables import metadata
-from tests.support import base_database_url, create_test_database, drop_database
+from tests.support import own_test_database
 
 
 @pytest.fixture(scope="module")
 def scratch_url() -> Iterator[str]:
-    base = base_database_url()
-    url = create_test_database(base)
-    yield url
-    drop_database(base, url)
+    yield from own_test_database()
 
 
 def _tables(url: str) -> set[str]:

@@ -38,7 +38,7 @@ from app.services.webhook_deliverer import Sender, deliver_due, sweep_delivery_l
 from app.services.webhook_fanout import CONSUMER, fanout_handler
 from app.settings import Settings
 from tests.conftest import PASSWORD, TEST_SECRET_KEY
-from tests.support import base_database_url, create_test_database, drop_database, empty_database, free_port
+from tests.support import empty_database, free_port, own_test_database
 from tests.webhook_receiver import Receiver, partner_receiver
 
 wd, wh = tables.webhook_deliveries, tables.webhooks
@@ -48,10 +48,7 @@ NOTE = "INTERNAL: the customer's card looks stolen (wombatcheck)"
 
 @pytest.fixture(scope="module")
 def own_database() -> Iterator[str]:
-    base = base_database_url()
-    url = create_test_database(base)
-    yield url
-    drop_database(base, url)
+    yield from own_test_database()
 
 
 @pytest.fixture
