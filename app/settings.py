@@ -28,6 +28,17 @@ class Settings(BaseSettings):
     login_lockout_after: int = 10
     login_window_minutes: int = 15
 
+    # The customer side: links in mail start with this (sign-in links, surveys); customer
+    # sessions (signed in by a mailed link) last this long; sign-in links asked for per address
+    # and per client address within the window, beyond which requestCustomerSignIn is refused.
+    public_url: str = "http://127.0.0.1:8000"
+    customer_session_ttl_hours: int = Field(default=168, ge=1)
+    customer_sign_in_per_address: int = Field(default=5, ge=1)
+    customer_sign_in_per_client: int = Field(default=20, ge=1)
+    customer_sign_in_window_minutes: int = Field(default=15, ge=1)
+    # The From address of system mail (sign-in links) sent through HELPDESK_SMTP_URL.
+    mail_from: str = "helpdesk@localhost"
+
     # VIP customers get at least this priority on intake.
     vip_min_priority: str = "HIGH"
 
@@ -114,6 +125,10 @@ class Settings(BaseSettings):
     @property
     def session_ttl(self) -> timedelta:
         return timedelta(hours=self.session_ttl_hours)
+
+    @property
+    def customer_session_ttl(self) -> timedelta:
+        return timedelta(hours=self.customer_session_ttl_hours)
 
 
 @lru_cache(maxsize=1)

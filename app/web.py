@@ -17,12 +17,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from app.auth.policy import may_read_attachment
-from app.auth.tokens import bearer
+from app.auth.tokens import CUSTOMER_SESSION_PREFIX, bearer
 from app.db.repositories import tickets as ticket_reads
 from app.demo.sent_mail import sent_mail
 from app.domain import global_ids
-from app.domain.principal import CredentialKind
+from app.domain.principal import CredentialKind, Viewer
 from app.services import auth as auth_service
+from app.services import customer_sign_in
 from app.services.runtime import Runtime
 from app.static_site import SecurityHeaders
 
@@ -68,7 +69,12 @@ async def download_attachment(request: Request) -> Response:
     INTERNAL note, may read internal notes). Anything else is 404, so IDs leak nothing."""
     rt: Runtime = request.app.state.runtime
     token = bearer(request.headers.get("authorization"))
-    principal = await auth_service.authenticate(rt, token) if token else None
+    principal: Viewer | None = None
+    if token and token.startswith(CUSTOMER_SESSION_PREFIX):
+        # A customer signed in: files of their own tickets, on the ticket or on PUBLIC comments.
+        principal = await customer_sign_in.authenticate_customer(rt, token)
+    elif token:
+        principal = await auth_service.authenticate(rt, token)
     if principal is None:
         return JSONResponse(
             {"error": "authentication required"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}

@@ -19,9 +19,10 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from app.auth.tokens import bearer
+from app.auth.tokens import CUSTOMER_SESSION_PREFIX, bearer
 from app.limits import json_nesting
 from app.services import auth as auth_service
+from app.services import customer_sign_in
 from app.services.runtime import Runtime
 from app.web import graphiql_page
 from resolvers.compiled import COMPILED, Abandon, CompiledDocuments, execute_plan
@@ -83,7 +84,9 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         request_data: Any,
     ) -> ExecutionResult:
         query, operation_name = request_data.query, request_data.operation_name
-        compilable = isinstance(query, str) and request_adapter.method == "POST"
+        # Customer sessions never take the compiled fast path: its plans know nothing of the
+        # customer allowlist or of customer scoping; the ordinary path applies both.
+        compilable = isinstance(query, str) and request_adapter.method == "POST" and context.customer is None
         if compilable and (plan := self.compiled.lookup(query, operation_name)) is not None:
             context.fresh_loaders()
             try:
@@ -110,17 +113,22 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         rt: Runtime = request.app.state.runtime
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         principal = None
+        customer = None
         token = None
         if isinstance(request, Request):
             # A bad credential leaves the caller anonymous: every field that needs a caller
             # then answers UNAUTHENTICATED, while login and public reads still work.
             token = bearer(request.headers.get("authorization"))
-            principal = await auth_service.authenticate(rt, token) if token else None
+            if token and token.startswith(CUSTOMER_SESSION_PREFIX):
+                customer = await customer_sign_in.authenticate_customer(rt, token)
+            elif token:
+                principal = await auth_service.authenticate(rt, token)
         client = request.client.host if request.client else None
         state = request.app.state
         return Context(
             rt=rt,
             principal=principal,
+            customer=customer,
             request_id=request_id,
             client_address=client,
             token=token if isinstance(request, Request) else None,
@@ -135,10 +143,15 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         if raw is None:
             return None
         token = bearer(raw) or (raw if isinstance(raw, str) else None)
-        principal = await auth_service.authenticate(context.rt, token) if token else None
-        if principal is None:
-            raise ConnectionRejectionError({"message": "invalid credentials"})
-        context.principal = principal
+        if token and token.startswith(CUSTOMER_SESSION_PREFIX):
+            context.customer = await customer_sign_in.authenticate_customer(context.rt, token)
+            if context.customer is None:
+                raise ConnectionRejectionError({"message": "invalid credentials"})
+        else:
+            principal = await auth_service.authenticate(context.rt, token) if token else None
+            if principal is None:
+                raise ConnectionRejectionError({"message": "invalid credentials"})
+            context.principal = principal
         context.token = token
         context.fresh_loaders()
         return None

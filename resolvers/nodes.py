@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from app.auth.policy import Action, allows, may_read_attachment, may_read_comment
 from app.db.repositories.routing import rule_by_id
-from app.domain.principal import Principal
+from app.domain.principal import CustomerPrincipal, Principal, Viewer
 from app.services import auth as auth_service
 from app.services import notifications, ticket_fields, webhooks
 from resolvers.access import Info
@@ -29,7 +29,7 @@ from schema.webhooks import Webhook, WebhookDelivery
 Finder = Callable[[Info, Principal, int], Awaitable[Node | None]]
 
 
-async def _comment(info: Info, principal: Principal, pk: int) -> Node | None:
+async def _comment(info: Info, principal: Viewer, pk: int) -> Node | None:
     loaders = info.context.loaders
     comment = await loaders.comment.load(pk)
     if comment is None or await loaders.ticket.load(comment.ticket_id) is None:
@@ -37,7 +37,7 @@ async def _comment(info: Info, principal: Principal, pk: int) -> Node | None:
     return Comment.of(comment) if may_read_comment(principal, comment.visibility) else None
 
 
-async def _attachment(info: Info, principal: Principal, pk: int) -> Node | None:
+async def _attachment(info: Info, principal: Viewer, pk: int) -> Node | None:
     loaders = info.context.loaders
     attachment = await loaders.attachment.load(pk)
     if attachment is None or await loaders.ticket.load(attachment.ticket_id) is None:
@@ -132,3 +132,17 @@ FINDERS: dict[str, Finder] = {
 
 # Published articles are public: the one kind of node anonymous callers may read.
 PUBLIC_FINDERS: dict[str, Callable[[Info, int], Awaitable[Node | None]]] = {"KnowledgeArticle": load_article}
+
+
+async def _own_profile(info: Info, customer: CustomerPrincipal, pk: int) -> Node | None:
+    return await load_customer(info, pk) if pk == customer.customer_id else None
+
+
+# A customer session: their own tickets (the loaders' scoping), those tickets' PUBLIC comments and
+# files (app.auth.policy), and their own profile. Published articles are PUBLIC_FINDERS.
+CUSTOMER_FINDERS: dict[str, Callable[[Info, CustomerPrincipal, int], Awaitable[Node | None]]] = {
+    "Ticket": lambda info, _customer, pk: load_ticket(info, pk),
+    "Comment": _comment,
+    "Attachment": _attachment,
+    "Customer": _own_profile,
+}

@@ -101,7 +101,7 @@ async def _shown_ticket(info: Info, record: TicketRecord, outcome: Outcome) -> T
 async def _shown_comment(info: Info, record: CommentRecord, outcome: Outcome) -> Comment | None:
     # The query rule of node(Comment) and Ticket.comments: its ticket is visible, and INTERNAL
     # notes are for those who may read them, even the caller's own (partner API tokens).
-    if may_read_comment(info.context.principal, record.visibility) and await _sees_ticket(info, record.ticket_id):
+    if may_read_comment(info.context.viewer, record.visibility) and await _sees_ticket(info, record.ticket_id):
         return Comment.of(record)
     if outcome is Outcome.REPLAYED:
         raise _Hidden()

@@ -17,7 +17,7 @@ from app.domain.ticket_query import TicketFilter as DomainTicketFilter
 from app.domain.ticket_query import TicketOrder as DomainTicketOrder
 from app.services import auth as auth_service
 from resolvers.access import Info, may_read, principal_of
-from resolvers.nodes import FINDERS, PUBLIC_FINDERS
+from resolvers.nodes import CUSTOMER_FINDERS, FINDERS, PUBLIC_FINDERS
 from schema import errors, ids
 from schema.common import Node, PageInfo, page_size
 from schema.enums import AgentPresence
@@ -120,6 +120,10 @@ class Query:
         decoded = ids.decode(id)
         if decoded is not None and decoded[0] in PUBLIC_FINDERS:
             return await PUBLIC_FINDERS[decoded[0]](info, decoded[1])
+        if (customer := info.context.customer) is not None:
+            if decoded is None or decoded[0] not in CUSTOMER_FINDERS:
+                return None
+            return await CUSTOMER_FINDERS[decoded[0]](info, customer, decoded[1])
         principal = principal_of(info)
         if decoded is None or decoded[0] not in FINDERS:
             return None
@@ -132,7 +136,9 @@ class Query:
 
     @strawberry.field
     async def ticket(self, info: Info, id: strawberry.ID | None = None, number: int | None = None) -> Ticket | None:
-        principal_of(info)
+        # Agents, and customers signed in (the loaders show them their own tickets only).
+        if info.context.customer is None:
+            principal_of(info)
         if id is not None:
             pk = ids.decode_as(id, "Ticket")
             return await load_ticket(info, pk) if pk is not None else None

@@ -18,6 +18,7 @@ from strawberry.types.graphql import OperationType
 from app.settings import Settings
 from resolvers.automations import AutomationMutation, AutomationQuery
 from resolvers.customer_data import CustomerDataMutation, CustomerDataQuery
+from resolvers.customer_sign_in import CustomerSignInMutation, CustomerSignInQuery
 from resolvers.document_limits import DocumentLimits
 from resolvers.email import EmailMutation, EmailQuery
 from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters, mask_unexpected
@@ -157,6 +158,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 WebhookQuery,
                 CustomerDataQuery,
                 TicketFieldQuery,
+                CustomerSignInQuery,
             ),
         ),
         subscription=Subscription,
@@ -173,6 +175,7 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 MacroMutation,
                 NotificationMutation,
                 WebhookMutation,
+                CustomerSignInMutation,
                 CustomerDataMutation,
                 TicketFieldMutation,
             ),

@@ -18,9 +18,9 @@ from typing import TypeVar
 
 import strawberry
 
-from app.auth.policy import may_watch_wallboard
+from app.auth.policy import customer_may_see_event, may_watch_wallboard
 from app.domain.errors import InvalidInput
-from app.domain.principal import Principal
+from app.domain.principal import CustomerPrincipal, Principal
 from app.domain.records import TicketEventRecord
 from app.events.cursors import EventPosition
 from app.events.hub import EventHub, ListenerOverflow
@@ -171,6 +171,50 @@ def _event_stream(
     return _live(info, anyone_signed_in, visible)
 
 
+async def _current_customer(info: Info, customer: CustomerPrincipal) -> CustomerPrincipal:
+    """The customer session re-read (shared cache); UNAUTHENTICATED once revoked or expired."""
+    context = info.context
+    if context.token is None or context.access is None:
+        return customer
+    fresh = await context.access.customer(context.token)
+    if fresh is None:
+        raise errors.unauthenticated()
+    context.customer = fresh
+    return fresh
+
+
+def _customer_event_stream(
+    info: Info, ticket: int | None, prefilter: Callable[[TicketEventRecord], bool], after: str | None
+) -> AsyncGenerator[TicketEvent, None]:
+    """ticketEvents for a customer session: one of their own tickets, its status changes and
+    PUBLIC comments only. The session and the ticket's owner are re-checked for every event."""
+    customer = info.context.customer
+    assert customer is not None
+    if ticket is None:
+        raise errors.forbidden("a customer session follows one of its own tickets: give ticketId")
+    position = _after(after)
+    hub: EventHub = info.context.hub
+    release = _claim_slot(info)
+
+    def wanted(e: TicketEventRecord) -> bool:
+        return prefilter(e) and customer_may_see_event(e.type, e.data)
+
+    async def own() -> AsyncGenerator[TicketEvent, None]:
+        current = customer
+        try:
+            async for event in hub.stream(wanted, position):
+                current = await _current_customer(info, current)
+                access = info.context.access
+                if access is None or not await access.customer_owns_ticket(current, event.ticket_id):
+                    continue
+                info.context.fresh_loaders()
+                yield TicketEvent.of(event)
+        except ListenerOverflow as exc:
+            raise errors.limit_reached("SUBSCRIBER_TOO_SLOW", str(exc)) from exc
+
+    return _holding_slot(release, own())
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="Tickets assigned, reassigned or unassigned; filter by agent or group.")
@@ -225,6 +269,8 @@ class Subscription:
                 and (kinds is None or e.type in kinds)
             )
 
+        if info.context.customer is not None:
+            return _customer_event_stream(info, ticket, wanted, after)
         return _event_stream(info, wanted, after, TicketEvent.of)
 
     @strawberry.subscription(description="The caller's own notifications as they are created.")

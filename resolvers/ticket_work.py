@@ -6,8 +6,8 @@ import strawberry
 
 from app.domain import enums
 from app.domain.lifecycle import Action
-from app.services import conversation, escalation, lifecycle, relations, satisfaction, subtickets
-from resolvers.access import Info, principal_of
+from app.services import conversation, customer_tickets, escalation, lifecycle, relations, satisfaction, subtickets
+from resolvers.access import Info, customer_of, principal_of
 from resolvers.mutation import new_ticket
 from resolvers.payloads import (
     Outcome,
@@ -81,6 +81,10 @@ class TicketWorkMutation:
     async def reopen_ticket(
         self, info: Info, id: strawberry.ID, reason: str | None = None, expected_version: int | None = None
     ) -> TicketPayload:
+        if (customer := customer_of(info)) is not None:
+            pk = decode_id(id, "Ticket", ["id"])
+            record = await customer_tickets.reopen(info.context.rt, customer, pk, reason, expected_version)
+            return await ticket_payload(info, record)
         return await _transition(info, id, Action.REOPEN, expected_version, reason=reason)
 
     @strawberry.mutation(description="RESOLVED -> CLOSED.")
@@ -102,10 +106,9 @@ class TicketWorkMutation:
     @strawberry.mutation(description="Customer satisfaction, on a RESOLVED or CLOSED ticket, once.")
     @reports_user_errors(TicketPayload)
     async def rate_ticket(self, info: Info, id: strawberry.ID, score: int, comment: str | None = None) -> TicketPayload:
-        principal = principal_of(info)
-        record = await satisfaction.rate_ticket(
-            info.context.rt, principal, decode_id(id, "Ticket", ["id"]), score, comment
-        )
+        # An agent relays the customer's rating; a customer signed in gives their own.
+        rater = customer_of(info) or principal_of(info)
+        record = await satisfaction.rate_ticket(info.context.rt, rater, decode_id(id, "Ticket", ["id"]), score, comment)
         return await ticket_payload(info, record)
 
     # ------------------------------------------------------------ structure
@@ -194,6 +197,11 @@ class TicketWorkMutation:
         attachments: list[Upload] | None = None,
         idempotency_key: str | None = None,
     ) -> CommentPayload:
+        if (customer := customer_of(info)) is not None:
+            # The customer signed in writes as themselves, on their own tickets only.
+            pk = decode_id(ticket_id, "Ticket", ["ticketId"])
+            comment, ticket = await customer_tickets.reply(info.context.rt, customer, pk, body, incoming(attachments))
+            return await comment_payload(info, comment, ticket)
         principal = principal_of(info)
         pk = decode_id(ticket_id, "Ticket", ["ticketId"])
         comment, ticket, created = await conversation.add_customer_reply(

@@ -25,6 +25,7 @@ from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from resolvers.customer_allowlist import CustomerFieldAllowlist
 from resolvers.document_limits import DocumentLimits, document_refusals
 from schema import errors
 
@@ -151,7 +152,12 @@ class ValidateDocument(SchemaExtension):
     async def on_validate(self) -> AsyncIterator[None]:
         ctx = self.execution_context
         if ctx.graphql_document is not None:
+            rules = tuple(ctx.validation_rules)
+            # A customer session's documents also pass the allowlist; the rules are part of the
+            # cache key, so an agent's verdict on a document is never served to a customer.
+            if getattr(ctx.context, "customer", None) is not None:
+                rules += (CustomerFieldAllowlist,)
             ctx.pre_execution_errors = await self.validation.validate(
-                ctx.schema._schema, ctx.graphql_document, ctx.query, ctx.validation_rules
+                ctx.schema._schema, ctx.graphql_document, ctx.query, rules
             )
         yield

@@ -39,6 +39,12 @@ class ConnectionCredential:
         context = self._context
         if context.token is None or context.access is None:
             return True
+        if context.customer is not None:
+            customer = await context.access.customer(context.token)
+            if customer is None:
+                return False
+            context.customer = customer
+            return True
         fresh = await context.access.principal(context.token)
         if fresh is None:
             return False

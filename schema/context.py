@@ -23,7 +23,7 @@ from app.db.repositories import events as event_reads
 from app.db.repositories import mailboxes as mailbox_reads
 from app.db.repositories import people, tickets
 from app.db.repositories import sla as sla_reads
-from app.domain.principal import Principal
+from app.domain.principal import CustomerPrincipal, Principal, Viewer
 from app.domain.records import (
     AgentRecord,
     AttachmentRecord,
@@ -38,6 +38,7 @@ from app.domain.records import (
 )
 from app.events.cursors import EventPosition
 from app.services import knowledge as knowledge_service
+from app.services import ticket_fields as ticket_field_service
 from app.services.live_access import LiveAccess
 from app.services.runtime import Runtime
 
@@ -77,9 +78,11 @@ class SharedConnection:
 
 
 class Loaders:
-    def __init__(self, rt: Runtime, principal: Principal | None) -> None:
+    def __init__(self, rt: Runtime, principal: Principal | None, customer: CustomerPrincipal | None = None) -> None:
         self._rt = rt
         self._principal = principal
+        # Whose tickets these loaders see: the agent's, or the signed-in customer's own.
+        self._viewer: Viewer | None = principal or customer
         self.reads = SharedConnection(rt.reader)
         self.customer = self._by_key(people.customers_by_ids, None)
         self.agent = self._by_key(people.agents_by_ids, None)
@@ -115,6 +118,8 @@ class Loaders:
         # Knowledge base: articles the caller may read; a ticket's suggestions keyed (ticket id, first).
         self.article = DataLoader(lambda ids: knowledge_service.readable_articles(rt, principal, ids))
         self.suggested_articles = DataLoader(self._suggested_articles)
+        # Keys of the custom fields a customer may read (definitions visibleToCustomer).
+        self.customer_field_keys = DataLoader(self._customer_field_keys)
         # Ticket.sla: current clocks with policy and calendar, one statement per batch.
         self.ticket_sla = self._by_key(lambda conn, keys: sla_reads.ticket_slas(conn, keys, rt.clock.now()), None)
 
@@ -147,11 +152,12 @@ class Loaders:
             return await self._allowed(conn, ids)
 
     async def _allowed(self, conn: AsyncConnection, ids: list[int]) -> set[int]:
-        if self._principal is None or not ids:
+        viewer = self._viewer
+        if viewer is None or not ids:
             return set()
-        if self._principal.sees_all_tickets:
+        if isinstance(viewer, Principal) and viewer.sees_all_tickets:
             return set(ids)
-        return await tickets.visible_ticket_ids(conn, self._principal, ids)
+        return await tickets.visible_ticket_ids(conn, viewer, ids)
 
     async def _comment_pages(
         self, keys: list[tuple[int, str | None, int | None, int]]
@@ -180,6 +186,12 @@ class Loaders:
                     counts[(ticket_id, visibility)] = found.get(ticket_id, 0)
         return [counts[key] for key in keys]
 
+    async def _customer_field_keys(self, keys: list[None]) -> list[frozenset[str]]:
+        async with self.reads.use() as conn:
+            found = await ticket_field_service.definitions(conn, customer_facing=True)
+        visible = frozenset(d.key for d in found)
+        return [visible for _ in keys]
+
     async def _suggested_articles(self, keys: list[tuple[int, int]]) -> list[list[Any]]:
         records = await self.ticket.load_many([ticket_id for ticket_id, _ in keys])
         visible = [r for r in records if r is not None]
@@ -207,6 +219,8 @@ class Context:
     rt: Runtime
     principal: Principal | None
     request_id: str
+    # A customer signed in by link (then `principal` is None: every agent path refuses them).
+    customer: CustomerPrincipal | None = None
     client_address: str | None = None
     # Set by Strawberry from a websocket's connection_init payload.
     connection_params: dict[str, Any] | None = None
@@ -223,8 +237,13 @@ class Context:
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            self._loaders = Loaders(self.rt, self.principal)
+            self._loaders = Loaders(self.rt, self.principal, self.customer)
         return self._loaders
+
+    @property
+    def viewer(self) -> Viewer | None:
+        """Whoever reads tickets: the agent, or the signed-in customer."""
+        return self.principal or self.customer
 
     def fresh_loaders(self) -> None:
         """Forget everything loaded: called at the start of every operation."""

@@ -77,3 +77,22 @@ class IngestEmailPayload(Payload):
     outcome: EmailIngestOutcome | None = None
     ticket: Ticket | None = None
     comment: Comment | None = None
+
+
+@strawberry.type
+class RequestSignInPayload(Payload):
+    accepted: bool = strawberry.field(
+        default=False,
+        description="Always true for a well-formed address, known or not: the answer never reveals who is a customer.",
+    )
+
+
+@strawberry.type
+class CustomerSignInPayload(Payload):
+    token: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Bearer token of a customer session: the customer's own tickets, PUBLIC comments, replies, ratings."
+        ),
+    )
+    customer: Customer | None = None

@@ -22,6 +22,7 @@ from app.domain.records import (
     TicketEventRecord,
     TicketRecord,
 )
+from app.domain.ticket_fields import customer_view
 from app.domain.ticket_query import TicketFilter, TicketOrder, TicketPageCursor
 from app.events.cursors import EventPosition
 from schema import errors, ids
@@ -222,7 +223,6 @@ class Ticket(Node):
     channel: Channel
     category: str | None
     tags: list[str]
-    custom_fields: JSON
     external_ref: str | None = strawberry.field(description="The customer's own reference, e.g. an order number.")
     language: str | None
     sentiment: Sentiment
@@ -250,7 +250,6 @@ class Ticket(Node):
             channel=Channel(r.channel),
             category=r.category,
             tags=r.tags,
-            custom_fields=JSON(r.custom_fields),
             external_ref=r.external_ref,
             language=r.language,
             sentiment=Sentiment(r.sentiment),
@@ -262,6 +261,14 @@ class Ticket(Node):
             resolved_at=r.resolved_at,
             closed_at=r.closed_at,
         )
+
+    @strawberry.field
+    async def custom_fields(self, info: Info) -> JSON:
+        values = self.record.custom_fields or {}
+        if info.context.customer is None:
+            return JSON(values)
+        visible = await info.context.loaders.customer_field_keys.load(None)
+        return JSON(customer_view(values, visible))
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer:
@@ -423,7 +430,7 @@ async def ticket_connection(
 ) -> TicketConnection:
     """A keyset page of the tickets the caller may see. With node_json (a compiled plan's
     app.db.repositories.ticket_json expression) each edge's node is that JSON, ready to send."""
-    principal = info.context.principal
+    principal = info.context.viewer
     if principal is None:
         raise errors.unauthenticated()
     size = page_size(first, info.context.rt.settings.max_page_size)

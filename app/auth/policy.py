@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from app.domain.enums import AgentRole, AutomationActionType, CommentVisibility
 from app.domain.errors import Forbidden
-from app.domain.principal import CredentialKind, Principal
+from app.domain.principal import CredentialKind, CustomerPrincipal, Principal, Viewer
 
 
 class Action(StrEnum):
@@ -143,28 +143,34 @@ def require_mail_intake(principal: Principal) -> None:
     require(principal, Action.INGEST_EMAIL)
 
 
-def may_read_comment(principal: Principal | None, visibility: str) -> bool:
+def may_read_comment(principal: Viewer | None, visibility: str) -> bool:
     """A comment of a ticket the caller sees: PUBLIC ones always. INTERNAL notes are for the
     team: partner API tokens relay to customers (portals, chat bridges), so they never receive
-    them, whatever their agent's role. Every path asks this (node, Ticket.comments, payloads,
-    search, events' selections, downloads through may_read_attachment)."""
+    them, whatever their agent's role, and customers signed in themselves never do either.
+    Every path asks this (node, Ticket.comments, payloads, search, events' selections, downloads
+    through may_read_attachment)."""
     if visibility == CommentVisibility.PUBLIC.value:
         return True
-    return principal is not None and principal.credential is not CredentialKind.API_TOKEN
+    if principal is None or isinstance(principal, CustomerPrincipal):
+        return False
+    return principal.credential is not CredentialKind.API_TOKEN
 
 
-def may_read_internal_notes(principal: Principal | None) -> bool:
+def may_read_internal_notes(principal: Viewer | None) -> bool:
     """The question paths that filter many comments at once ask (lists, search weights)."""
     return may_read_comment(principal, CommentVisibility.INTERNAL.value)
 
 
-def may_read_email_delivery(principal: Principal | None, comment_visibility: str) -> bool:
+def may_read_email_delivery(principal: Viewer | None, comment_visibility: str) -> bool:
     """The mail copy of a comment is read like the comment: its recipient and the server's
-    answer are part of the conversation the caller already sees."""
+    answer are part of the conversation the caller already sees. Not by customers: it is the
+    helpdesk's plumbing (a customer session carries no agent `principal`, so None here too)."""
+    if isinstance(principal, CustomerPrincipal):
+        return False
     return may_read_comment(principal, comment_visibility)
 
 
-def may_read_attachment(principal: Principal | None, note_visibility: str | None) -> bool:
+def may_read_attachment(principal: Viewer | None, note_visibility: str | None) -> bool:
     """A file of a ticket the caller sees: one on a comment is read like that comment
     (`note_visibility`); one on the ticket itself (None) like the ticket."""
     return note_visibility is None or may_read_comment(principal, note_visibility)
@@ -191,3 +197,11 @@ def sla_policy_view(principal: Principal | None) -> SlaPolicyView | None:
 def may_watch_wallboard(principal: Principal, group_id: int | None) -> bool:
     """Agents watch their own groups' boards; the whole helpdesk and other groups are for supervisors."""
     return allows(principal, Action.READ_REPORTS) or (group_id is not None and group_id in principal.group_ids)
+
+
+def customer_may_see_event(event_type: str, data: dict[str, object] | None) -> bool:
+    """What a customer following their own ticket is told: its status changes and its PUBLIC
+    comments. Everything else (assignment, SLA, notes, tags, fields) is the helpdesk's own work."""
+    if event_type == "STATUS_CHANGED":
+        return True
+    return event_type == "COMMENTED" and (data or {}).get("visibility") == CommentVisibility.PUBLIC.value

@@ -10,6 +10,9 @@ import secrets
 
 SESSION_PREFIX = "hds_"
 API_TOKEN_PREFIX = "hdp_"
+# Customers: a session signed in by link, and the one-time link token that opens it.
+CUSTOMER_SESSION_PREFIX = "hdc_"
+SIGN_IN_LINK_PREFIX = "hdl_"
 
 
 def new_secret(prefix: str) -> str:

@@ -239,6 +239,47 @@ login_failures = Table(
 )
 Index("ix_login_failures_subject_failed_at", login_failures.c.subject, login_failures.c.failed_at)
 
+# Customers signed in by link: the one-time links (15 minutes, single use), the sessions they
+# open, and the requests counted for the rate limit ("email:<lowercased>" or "ip:<address>").
+customer_sign_in_links = Table(
+    "customer_sign_in_links",
+    metadata,
+    _id(),
+    Column("customer_id", BigInteger, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    # sha256 of the link token; the token itself is only in the mail.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _created_at(),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+Index("ix_customer_sign_in_links_customer_id", customer_sign_in_links.c.customer_id)
+
+customer_sessions = Table(
+    "customer_sessions",
+    metadata,
+    _id(),
+    Column("customer_id", BigInteger, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _created_at(),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+Index("ix_customer_sessions_customer_id", customer_sessions.c.customer_id)
+
+customer_sign_in_requests = Table(
+    "customer_sign_in_requests",
+    metadata,
+    _id(),
+    Column("subject", Text, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+)
+Index(
+    "ix_customer_sign_in_requests_subject_requested_at",
+    customer_sign_in_requests.c.subject,
+    customer_sign_in_requests.c.requested_at,
+)
+
 # ---------------------------------------------------------------- tickets
 
 ticket_number_seq = Sequence("ticket_number_seq", metadata=metadata, start=1000)

@@ -1,4 +1,5 @@
-"""Who is calling: an agent, through a login session or a partner API token."""
+"""Who is calling: an agent, through a login session or a partner API token; or a customer,
+through a customer session (signed in by a mailed link)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,16 @@ class Principal:
     @property
     def sees_all_tickets(self) -> bool:
         return self.role.at_least(AgentRole.SUPERVISOR)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPrincipal:
+    """A customer signed in by link. Never an agent: every agent and admin path, which asks for a
+    `Principal`, refuses it; what it may read is its own tickets and their PUBLIC conversation."""
+
+    customer_id: int
+    session_id: int
+
+
+# Whoever reads tickets: an agent (their groups' tickets, or all) or a customer (their own).
+Viewer = Principal | CustomerPrincipal

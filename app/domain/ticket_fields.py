@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -238,3 +238,9 @@ def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[d
         for key in sorted(before.keys() | after.keys())
         if before.get(key) != after.get(key)
     ]
+
+
+def customer_view(values: Mapping[str, object], visible_keys: Collection[str]) -> dict[str, object]:
+    """What a customer reads of a ticket's customFields: the keys whose definition is
+    visibleToCustomer, nothing else (with no definitions, nothing: free JSON is the agents')."""
+    return {key: value for key, value in values.items() if key in visible_keys}

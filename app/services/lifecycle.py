@@ -14,7 +14,7 @@ from app.domain import validation as v
 from app.domain.enums import TicketEventType, TicketStatus
 from app.domain.errors import NotFound, PreconditionFailed
 from app.domain.lifecycle import Action, next_status
-from app.domain.principal import Principal
+from app.domain.principal import Principal, Viewer
 from app.domain.records import TicketRecord
 from app.events.outbox import Outbox
 from app.services.assignment import drain_queue_for
@@ -35,7 +35,7 @@ _DONE = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
 
 
 async def lock_with_parent(
-    tx: Outbox, principal: Principal | None, ticket_id: int
+    tx: Outbox, principal: Viewer | None, ticket_id: int
 ) -> tuple[TicketRecord, TicketRecord | None]:
     """Locks a ticket and its parent, parent first (every use case locks tickets in id order, and
     a parent's id is lower than its children's), so a parent's resolution and its children's

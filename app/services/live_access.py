@@ -16,8 +16,9 @@ from typing import Any, Generic, TypeVar
 
 from app.db.repositories.tickets import visible_ticket_ids
 from app.domain.enums import AgentRole
-from app.domain.principal import Principal
+from app.domain.principal import CustomerPrincipal, Principal
 from app.services import auth as auth_service
+from app.services import customer_sign_in
 from app.services.runtime import Runtime
 
 K = TypeVar("K", bound=Hashable)
@@ -67,12 +68,29 @@ class LiveAccess:
         self._rt = rt
         self.period = rt.settings.credential_recheck_seconds
         self._credentials: Recheck[str, Principal | None] = Recheck(self.period)
+        self._customers: Recheck[str, CustomerPrincipal | None] = Recheck(self.period)
+        self._own_tickets: Recheck[tuple[int, int], bool] = Recheck(self.period)
         self._verdicts: Recheck[VerdictKey, bool] = Recheck(self.period)
 
     async def principal(self, secret: str) -> Principal | None:
         """The principal behind `secret` as of at most one period ago; None once the credential
         is revoked or expired or its agent deactivated."""
         return await self._credentials.get(secret, lambda: auth_service.authenticate(self._rt, secret))
+
+    async def customer(self, secret: str) -> CustomerPrincipal | None:
+        """The customer behind a customer-session secret as of at most one period ago; None once
+        the session is revoked or expired."""
+        return await self._customers.get(secret, lambda: customer_sign_in.authenticate_customer(self._rt, secret))
+
+    async def customer_owns_ticket(self, customer: CustomerPrincipal, ticket_id: int) -> bool:
+        """Whether the ticket is the customer's own (a merge may move it), as of at most one period ago."""
+        key = (customer.customer_id, ticket_id)
+
+        async def lookup() -> bool:
+            async with self._rt.reader.connect() as conn:
+                return bool(await visible_ticket_ids(conn, customer, [ticket_id]))
+
+        return await self._own_tickets.get(key, lookup)
 
     async def may_see_ticket(self, principal: Principal, ticket_id: int, version: object = None) -> bool:
         """Whether `principal` may see the ticket: the rule of `ticket(id)` (`visible_to`), as of

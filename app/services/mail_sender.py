@@ -33,7 +33,7 @@ from app.db.repositories.rows import columns_for
 from app.db.repositories.tickets import TICKET_COLUMNS
 from app.domain.email.addresses import MailAddress
 from app.domain.email.delivery import SendFailure, next_attempt_at, smtp_failure
-from app.domain.email.outbound import OutboundAttachment, build_reply
+from app.domain.email.outbound import OutboundAttachment, build_reply, build_system_mail
 from app.domain.email.smtp_url import SmtpServer, parse_smtp_url
 from app.domain.enums import EmailDeliveryKind, EmailDeliveryStatus, MailSecurity
 from app.domain.errors import DomainError
@@ -155,6 +155,8 @@ class MailSender:
     async def _outgoing(
         self, conn: AsyncConnection, row: Any, ticket: TicketRecord | None, mailbox: MailboxRecord | None
     ) -> _Outgoing:
+        if row.kind == EmailDeliveryKind.SYSTEM.value and row.ticket_id is None and row.mailbox_id is None:
+            return self._system(row)
         if ticket is None or mailbox is None:
             raise DomainError("no mailbox to send from (the mailbox or the ticket was deleted)")
         customer_name = await conn.scalar(select(cu.c.name).where(cu.c.id == ticket.customer_id))
@@ -174,6 +176,19 @@ class MailSender:
             auto_submitted=row.kind == EmailDeliveryKind.ACKNOWLEDGEMENT.value,
         )
         return _Outgoing(message, mailbox.address, list(row.to_addresses), await self._server(mailbox))
+
+    def _system(self, row: Any) -> _Outgoing:
+        """System mail about no ticket (sign-in links): through HELPDESK_SMTP_URL, from HELPDESK_MAIL_FROM."""
+        sender = self.rt.settings.mail_from
+        message = build_system_mail(
+            sender=sender,
+            to=[MailAddress(address, "") for address in row.to_addresses],
+            subject=row.subject,
+            text=row.body_text,
+            message_id=row.message_id,
+            date=row.created_at,
+        )
+        return _Outgoing(message, sender, list(row.to_addresses), self.fallback)
 
     async def _attachments(self, conn: AsyncConnection, comment_id: int | None) -> list[OutboundAttachment]:
         if comment_id is None:

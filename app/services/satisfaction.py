@@ -10,17 +10,18 @@ from app.db import tables
 from app.domain import validation as v
 from app.domain.enums import TicketEventType, TicketStatus
 from app.domain.errors import Duplicate, InvalidTransition
-from app.domain.principal import Principal
+from app.domain.principal import CustomerPrincipal, Viewer
 from app.domain.records import TicketRecord
 from app.services.runtime import Runtime
 from app.services.ticket_changes import Actor, apply_change, lock_ticket, record
 
 
-async def rate_ticket(
-    rt: Runtime, principal: Principal, ticket_id: int, score: int, comment: str | None
-) -> TicketRecord:
-    """The customer's rating (1-5), relayed by an agent or integration: once, on a RESOLVED or CLOSED ticket."""
-    require(principal, Permission.UPDATE_TICKET)
+async def rate_ticket(rt: Runtime, principal: Viewer, ticket_id: int, score: int, comment: str | None) -> TicketRecord:
+    """The customer's rating (1-5), relayed by an agent or integration or given by the customer
+    signed in (their own ticket only): once, on a RESOLVED or CLOSED ticket."""
+    relayed_by = None if isinstance(principal, CustomerPrincipal) else principal.agent_id
+    if not isinstance(principal, CustomerPrincipal):
+        require(principal, Permission.UPDATE_TICKET)
     problems = v.Problems()
     if not 1 <= score <= 5:
         problems.add("must be between 1 and 5", ["score"])
@@ -50,6 +51,6 @@ async def rate_ticket(
             TicketEventType.RATED,
             Actor(customer_id=ticket.customer_id),
             now,
-            {"score": score, "comment": clean_comment, "relayedByAgentId": principal.agent_id},
+            {"score": score, "comment": clean_comment, "relayedByAgentId": relayed_by},
         )
     return updated

@@ -14,7 +14,7 @@ from app.db import tables
 from app.db.repositories.tickets import TICKET_COLUMNS, visible_to
 from app.domain.enums import TicketEventType, TicketStatus
 from app.domain.errors import NotFound, VersionConflict
-from app.domain.principal import Principal
+from app.domain.principal import Principal, Viewer
 from app.domain.records import TicketRecord
 from app.events.outbox import Outbox
 from app.services.sla import sync_sla
@@ -38,7 +38,7 @@ SYSTEM = Actor()
 
 
 async def lock_tickets(
-    conn: AsyncConnection, principal: Principal | None, ids: Sequence[int], fields: Sequence[str] = ("id",)
+    conn: AsyncConnection, principal: Viewer | None, ids: Sequence[int], fields: Sequence[str] = ("id",)
 ) -> dict[int, TicketRecord]:
     """Locks the tickets in id order (one order everywhere, so two use cases never deadlock).
     Tickets the caller may not see are left out, exactly like missing ones."""
@@ -50,7 +50,7 @@ async def lock_tickets(
 
 
 async def lock_ticket(
-    conn: AsyncConnection, principal: Principal | None, ticket_id: int, field: Sequence[str] = ("id",)
+    conn: AsyncConnection, principal: Viewer | None, ticket_id: int, field: Sequence[str] = ("id",)
 ) -> TicketRecord:
     found = await lock_tickets(conn, principal, [ticket_id])
     if ticket_id not in found:
@@ -58,7 +58,7 @@ async def lock_ticket(
     return found[ticket_id]
 
 
-async def ensure_visible(engine: AsyncEngine, principal: Principal, ticket_id: int, field: Sequence[str]) -> None:
+async def ensure_visible(engine: AsyncEngine, principal: Viewer, ticket_id: int, field: Sequence[str]) -> None:
     """NOT_FOUND on `field` unless the ticket exists and the caller may see it. A check without a
     lock, made before a request receives uploaded bytes; the use case checks again under lock."""
     async with engine.connect() as conn:

@@ -36,6 +36,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -70,6 +71,7 @@ from app.services import (
     auth,
     automations,
     conversation,
+    customer_sign_in,
     knowledge,
     lifecycle,
     macros,
@@ -102,6 +104,9 @@ ROLES = (
     "partner_token",
     "revoked_token",
     "expired_token",
+    # Customers signed in by link (customer sessions): the world's ticket is the first one's.
+    "customer",
+    "other_customer",
 )
 PASSWORD = "correct horse battery"
 INTERNAL_WORD = "quokkafraud"  # only in the internal note: a search must not reveal it to partners
@@ -111,10 +116,22 @@ PUBLIC_NOTE, INTERNAL_NOTE = CommentVisibility.PUBLIC, CommentVisibility.INTERNA
 
 
 def expect(
-    anonymous: str, other_group_agent: str, group_agent: str, supervisor: str, admin: str, partner_token: str
+    anonymous: str,
+    other_group_agent: str,
+    group_agent: str,
+    supervisor: str,
+    admin: str,
+    partner_token: str,
+    *,
+    customer: str,
+    other_customer: str,
 ) -> dict[str, str]:
-    """Outcome per caller; revoked and expired credentials are treated as no credential."""
+    """Outcome per caller; revoked and expired credentials are treated as no credential. The
+    customer owns the world's ticket (and every fresh ticket of the rows); the other customer
+    owns none of them."""
     return {
+        "customer": customer,
+        "other_customer": other_customer,
         "anonymous": anonymous,
         "other_group_agent": other_group_agent,
         "group_agent": group_agent,
@@ -126,19 +143,30 @@ def expect(
     }
 
 
-PUBLIC = expect(OK, OK, OK, OK, OK, OK)
-SIGNED_IN = expect(UNAUTHENTICATED, OK, OK, OK, OK, OK)
+# Customer sessions: every agent or admin operation is FORBIDDEN (a GraphQL error: the field
+# allowlist refuses the document); a node they may not see is null, like a missing one.
+NOT_CUSTOMERS = {"customer": FORBIDDEN, "other_customer": FORBIDDEN}
+HIDDEN_FROM_CUSTOMERS = {"customer": HIDDEN, "other_customer": HIDDEN}
+PUBLIC = expect(OK, OK, OK, OK, OK, OK, customer=OK, other_customer=OK)
+# Anonymous operations of agents' (login): not a customer session's.
+AGENTS_AND_ANONYMOUS = expect(OK, OK, OK, OK, OK, OK, **NOT_CUSTOMERS)
+SIGNED_IN = expect(UNAUTHENTICATED, OK, OK, OK, OK, OK, **NOT_CUSTOMERS)
+SIGNED_IN_NODE = expect(UNAUTHENTICATED, OK, OK, OK, OK, OK, **HIDDEN_FROM_CUSTOMERS)
 # Tickets of the group (and what hangs off them): its agents, supervisors, admins, and the
 # partner token (its agent is in the group).
-TEAM = expect(UNAUTHENTICATED, HIDDEN, OK, OK, OK, OK)
-# INTERNAL notes and their files: like TEAM, but never through a partner API token.
-TEAM_NOT_TOKENS = expect(UNAUTHENTICATED, HIDDEN, OK, OK, OK, HIDDEN)
-# Draft articles: signed-in agents only; anonymous readers and partner tokens see published ones.
-STAFF = expect(HIDDEN, OK, OK, OK, OK, HIDDEN)
-SUPERVISORS = expect(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, OK, FORBIDDEN)
-ADMINS = expect(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN)
-ADMINS_NODE = expect(UNAUTHENTICATED, HIDDEN, HIDDEN, HIDDEN, OK, HIDDEN)
-GROUP_WALLBOARD = expect(UNAUTHENTICATED, FORBIDDEN, OK, OK, OK, OK)
+TEAM = expect(UNAUTHENTICATED, HIDDEN, OK, OK, OK, OK, **NOT_CUSTOMERS)
+TEAM_NODE = expect(UNAUTHENTICATED, HIDDEN, OK, OK, OK, OK, **HIDDEN_FROM_CUSTOMERS)
+# The ticket's own customer too (reads, their reply, reopening, rating); another customer's
+# ticket looks exactly like a missing one.
+OWN_TICKET = expect(UNAUTHENTICATED, HIDDEN, OK, OK, OK, OK, customer=OK, other_customer=HIDDEN)
+# INTERNAL notes and their files: like TEAM, but never through a partner API token, never to customers.
+TEAM_NOT_TOKENS = expect(UNAUTHENTICATED, HIDDEN, OK, OK, OK, HIDDEN, **HIDDEN_FROM_CUSTOMERS)
+# Draft articles: signed-in agents only; anonymous readers, partner tokens and customers see published ones.
+STAFF = expect(HIDDEN, OK, OK, OK, OK, HIDDEN, **HIDDEN_FROM_CUSTOMERS)
+SUPERVISORS = expect(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, OK, FORBIDDEN, **NOT_CUSTOMERS)
+ADMINS = expect(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, **NOT_CUSTOMERS)
+ADMINS_NODE = expect(UNAUTHENTICATED, HIDDEN, HIDDEN, HIDDEN, OK, HIDDEN, **HIDDEN_FROM_CUSTOMERS)
+GROUP_WALLBOARD = expect(UNAUTHENTICATED, FORBIDDEN, OK, OK, OK, OK, **NOT_CUSTOMERS)
 
 
 # ---------------------------------------------------------------- the world
@@ -297,6 +325,11 @@ async def world(
             )
         ).one()
 
+    # The ticket's customer signed in by link, and another customer (with a ticket of their own).
+    customer_session = await customer_session_of(rt, ticket.customer_id)
+    stranger = await make_ticket(rt, admin, CustomerRef(email="han.meimei@example.cn", name="韩梅梅"), group)
+    other_customer_session = await customer_session_of(rt, stranger.customer_id)
+
     # An SLA warning and breach on another ticket of the group (a scheduler two hours ahead fires them).
     probe = sla.PolicyInput(name="probe", match_categories=["sla-probe"], first_response_seconds=3600)
     await sla.create_policy(rt, admin, probe)
@@ -323,6 +356,8 @@ async def world(
             "partner_token": live.secret,
             "revoked_token": revoked.secret,
             "expired_token": expired.secret,
+            "customer": customer_session,
+            "other_customer": other_customer_session,
         },
         principals={
             "other_group_agent": outsider,
@@ -361,6 +396,20 @@ async def world(
         **await world_webhook(rt, admin, first.id, ticket.id),
         automation=(await automations.create_automation(rt, admin, automation_input())).id,
     )
+
+
+async def customer_session_of(rt: Runtime, customer_id: int) -> str:
+    """A customer session of the customer, signed in by a link as the mail would carry it."""
+    async with rt.engine.begin() as conn:
+        link = await customer_sign_in.mint_sign_in_link(conn, rt.settings, customer_id, rt.clock.now())
+    signed_in = await customer_sign_in.sign_in(rt, parse_qs(urlparse(link).query)["token"][0])
+    return signed_in.token
+
+
+async def fresh_sign_in_link(w: World, role: str) -> dict[str, Any]:
+    async with w.rt.engine.begin() as conn:
+        link = await customer_sign_in.mint_sign_in_link(conn, w.rt.settings, w.customer, w.rt.clock.now())
+    return {"t": parse_qs(urlparse(link).query)["token"][0]}
 
 
 async def _notify(rt: Runtime, agent_id: int, ticket_id: int) -> int:
@@ -677,21 +726,26 @@ ARTICLE_PAYLOAD = "{ article { id } userErrors { code } }"
 
 MATRIX: list[Row] = [
     # ------------------------------------------------------------ queries
-    node_row("ticket", "Ticket", lambda w: w.ticket, TEAM),
-    node_row("public comment", "Comment", lambda w: w.public_comment, TEAM),
+    node_row("ticket", "Ticket", lambda w: w.ticket, OWN_TICKET),
+    node_row("public comment", "Comment", lambda w: w.public_comment, OWN_TICKET),
     node_row("INTERNAL note", "Comment", lambda w: w.internal_comment, TEAM_NOT_TOKENS),
-    node_row("public file", "Attachment", lambda w: w.public_file, TEAM),
+    node_row("public file", "Attachment", lambda w: w.public_file, OWN_TICKET),
     node_row("file on an INTERNAL note", "Attachment", lambda w: w.internal_file, TEAM_NOT_TOKENS),
-    node_row("ticket event", "TicketEvent", lambda w: w.event, TEAM),
+    node_row("ticket event", "TicketEvent", lambda w: w.event, TEAM_NODE),
     node_row("DRAFT article", "KnowledgeArticle", lambda w: w.draft, STAFF),
     node_row("PUBLISHED article", "KnowledgeArticle", lambda w: w.published, PUBLIC),
-    node_row("customer", "Customer", lambda w: w.customer, SIGNED_IN),
-    node_row("agent", "Agent", lambda w: w.spare_agent, SIGNED_IN),
-    node_row("group", "Group", lambda w: w.other_group, SIGNED_IN),
+    node_row(
+        "customer",
+        "Customer",
+        lambda w: w.customer,
+        expect(UNAUTHENTICATED, OK, OK, OK, OK, OK, customer=OK, other_customer=HIDDEN),
+    ),
+    node_row("agent", "Agent", lambda w: w.spare_agent, SIGNED_IN_NODE),
+    node_row("group", "Group", lambda w: w.other_group, SIGNED_IN_NODE),
     node_row("routing rule", "RoutingRule", lambda w: w.rule, ADMINS_NODE),
     # Its name and targets (every signed-in caller); its configuration fields are the admins'
     # (tests/security/test_sla_policy_visibility.py).
-    node_row("SLA policy", "SlaPolicy", lambda w: w.policy, SIGNED_IN),
+    node_row("SLA policy", "SlaPolicy", lambda w: w.policy, SIGNED_IN_NODE),
     node_row("business calendar", "BusinessCalendar", lambda w: w.calendar, ADMINS_NODE),
     node_row("mailbox", "Mailbox", lambda w: w.mailbox, ADMINS_NODE),
     # The group agent's own notification: nobody else's node, whatever their role.
@@ -699,7 +753,7 @@ MATRIX: list[Row] = [
         "the group agent's notification",
         "Notification",
         lambda w: w.member_notification,
-        expect(UNAUTHENTICATED, HIDDEN, OK, HIDDEN, HIDDEN, HIDDEN),
+        expect(UNAUTHENTICATED, HIDDEN, OK, HIDDEN, HIDDEN, HIDDEN, **HIDDEN_FROM_CUSTOMERS),
     ),
     node_row("webhook", "Webhook", lambda w: w.webhook, ADMINS_NODE),
     node_row("webhook delivery", "WebhookDelivery", lambda w: w.webhook_delivery, ADMINS_NODE),
@@ -708,14 +762,19 @@ MATRIX: list[Row] = [
         "the group agent's API token",
         "ApiToken",
         lambda w: w.group_agent_token,
-        expect(UNAUTHENTICATED, HIDDEN, OK, HIDDEN, OK, HIDDEN),
+        expect(UNAUTHENTICATED, HIDDEN, OK, HIDDEN, OK, HIDDEN, **HIDDEN_FROM_CUSTOMERS),
     ),
     Row("me", "query { me { id } }", SIGNED_IN),
-    Row("ticket", "query($id: ID) { ticket(id: $id) { id } }", TEAM, fixed(lambda w: {"id": gid("Ticket", w.ticket)})),
+    Row(
+        "ticket",
+        "query($id: ID) { ticket(id: $id) { id } }",
+        OWN_TICKET,
+        fixed(lambda w: {"id": gid("Ticket", w.ticket)}),
+    ),
     Row(
         "ticket",
         "query($n: Int) { ticket(number: $n) { id } }",
-        TEAM,
+        OWN_TICKET,
         fixed(lambda w: {"n": w.ticket_number}),
         label="by number",
     ),
@@ -728,7 +787,7 @@ MATRIX: list[Row] = [
     Row(
         "tickets",
         "query($q: String) { tickets(filter: {search: $q}) { edges { node { id } } } }",
-        TEAM_NOT_TOKENS,
+        expect(UNAUTHENTICATED, HIDDEN, OK, OK, OK, HIDDEN, **NOT_CUSTOMERS),
         fixed(lambda w: {"q": INTERNAL_WORD}),
         shows=in_edges(lambda w: gid("Ticket", w.ticket)),
         label="search for a word only in an INTERNAL note",
@@ -828,11 +887,30 @@ MATRIX: list[Row] = [
         own_fresh_notification,
         shows=lambda w, v: MY_NOTIFICATION in {e["node"]["message"] for e in v["edges"]},
     ),
+    # The signed-in customer: customer sessions only (null for everyone else).
+    Row(
+        "currentCustomer",
+        "query { currentCustomer { id } }",
+        expect(HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN, customer=OK, other_customer=OK),
+    ),
     # ------------------------------------------------------------ mutations
+    # Anonymous: a fresh unknown address each time, so the per-address limit never answers.
+    Row(
+        "requestCustomerSignIn",
+        "mutation($e: String!) { requestCustomerSignIn(email: $e) { accepted userErrors { code } } }",
+        PUBLIC,
+        fixed(lambda w: {"e": f"{unique('visitor')}@example.com"}),
+    ),
+    Row(
+        "customerSignIn",
+        "mutation($t: String!) { customerSignIn(linkToken: $t) { token customer { id } userErrors { code } } }",
+        PUBLIC,
+        fresh_sign_in_link,
+    ),
     Row(
         "login",
         "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token userErrors { code } } }",
-        PUBLIC,
+        AGENTS_AND_ANONYMOUS,
         fixed(lambda w: {"e": w.login_email, "p": PASSWORD}),
     ),
     Row(
@@ -920,7 +998,7 @@ MATRIX: list[Row] = [
         "addCustomerReply",
         'mutation($id: ID!) { addCustomerReply(ticketId: $id, body: "Still waiting.") '
         "{ comment { id } userErrors { code } } }",
-        TEAM,
+        OWN_TICKET,
         on_fresh_ticket(),
     ),
     Row("startTicket", "mutation($id: ID!) { startTicket(id: $id) " + TICKET_PAYLOAD + " }", TEAM, on_fresh_ticket()),
@@ -948,7 +1026,7 @@ MATRIX: list[Row] = [
     Row(
         "reopenTicket",
         "mutation($id: ID!) { reopenTicket(id: $id) " + TICKET_PAYLOAD + " }",
-        TEAM,
+        OWN_TICKET,
         on_fresh_ticket("RESOLVED"),
     ),
     Row(
@@ -966,7 +1044,7 @@ MATRIX: list[Row] = [
     Row(
         "rateTicket",
         "mutation($id: ID!) { rateTicket(id: $id, score: 5) " + TICKET_PAYLOAD + " }",
-        TEAM,
+        OWN_TICKET,
         on_fresh_ticket("RESOLVED"),
     ),
     Row(
@@ -979,7 +1057,7 @@ MATRIX: list[Row] = [
         'mutation($id: ID!) { updateArticle(id: $id, input: {title: "Returns", body: "Edited."}) '
         + ARTICLE_PAYLOAD
         + " }",
-        expect(UNAUTHENTICATED, OK, OK, OK, OK, HIDDEN),
+        expect(UNAUTHENTICATED, OK, OK, OK, OK, HIDDEN, **NOT_CUSTOMERS),
         fresh_draft,
         label="a DRAFT",
     ),
@@ -1094,7 +1172,7 @@ MATRIX: list[Row] = [
         "createApiToken",
         'mutation { createApiToken(name: "bot") { token apiToken { id } userErrors { code } } }',
         # A token cannot mint tokens: a leaked one would outlive its own revocation.
-        expect(UNAUTHENTICATED, OK, OK, OK, OK, FORBIDDEN),
+        expect(UNAUTHENTICATED, OK, OK, OK, OK, FORBIDDEN, **NOT_CUSTOMERS),
         label="own",
     ),
     Row(
@@ -1114,7 +1192,7 @@ MATRIX: list[Row] = [
     Row(
         "revokeApiToken",
         "mutation($id: ID!) { revokeApiToken(id: $id) { deletedId userErrors { code } } }",
-        expect(UNAUTHENTICATED, HIDDEN, HIDDEN, HIDDEN, OK, HIDDEN),
+        expect(UNAUTHENTICATED, HIDDEN, HIDDEN, HIDDEN, OK, HIDDEN, **NOT_CUSTOMERS),
         someone_elses_fresh_token,
         label="another agent's",
     ),
@@ -1128,7 +1206,7 @@ MATRIX: list[Row] = [
     Row(
         "markNotificationsRead",
         "mutation($ids: [ID!]) { markNotificationsRead(ids: $ids) { userErrors { code } } }",
-        expect(UNAUTHENTICATED, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
+        expect(UNAUTHENTICATED, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN, **NOT_CUSTOMERS),
         someone_elses_fresh_notification,
         label="another agent's",
     ),
@@ -1145,7 +1223,7 @@ MATRIX: list[Row] = [
     Row(
         "ticketEvents",
         "subscription($t: ID, $after: String) { ticketEvents(ticketId: $t, after: $after) { ticket { id } } }",
-        TEAM,
+        OWN_TICKET,
         fixed(lambda w: {"t": gid("Ticket", w.ticket), "after": w.first_cursor}),
         shows=lambda w, v: v["ticket"]["id"] == gid("Ticket", w.ticket),
     ),
@@ -1192,7 +1270,7 @@ MATRIX: list[Row] = [
         fresh_mailbox,
     ),
     # ------------------------------------------------------------ macros
-    node_row("shared macro", "Macro", lambda w: w.macro, SIGNED_IN),
+    node_row("shared macro", "Macro", lambda w: w.macro, SIGNED_IN_NODE),
     Row(
         "macros", "query { macros { id } }", SIGNED_IN, shows=lambda w, v: gid("Macro", w.macro) in {m["id"] for m in v}
     ),
@@ -1200,7 +1278,7 @@ MATRIX: list[Row] = [
     Row(
         "renderMacro",
         "query($t: ID!, $m: ID!) { renderMacro(ticketId: $t, macroId: $m) { body missingPlaceholders } }",
-        expect(UNAUTHENTICATED, "NOT_FOUND", OK, OK, OK, OK),
+        expect(UNAUTHENTICATED, "NOT_FOUND", OK, OK, OK, OK, **NOT_CUSTOMERS),
         fixed(lambda w: {"t": gid("Ticket", w.ticket), "m": gid("Macro", w.macro)}),
     ),
     Row(
@@ -1241,7 +1319,7 @@ MATRIX: list[Row] = [
     Row(
         "deleteMacro",
         "mutation($id: ID!) { deleteMacro(id: $id) { deletedId userErrors { code } } }",
-        expect(UNAUTHENTICATED, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
+        expect(UNAUTHENTICATED, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN, **NOT_CUSTOMERS),
         someone_elses_fresh_macro,
         label="someone else's personal",
     ),
@@ -1311,7 +1389,7 @@ MATRIX: list[Row] = [
         "ingestEmail",
         "mutation($m: ID!, $message: Upload!) { ingestEmail(mailboxId: $m, message: $message) "
         "{ outcome ticket { id } userErrors { code } } }",
-        expect(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK),
+        expect(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, **NOT_CUSTOMERS),
         fixed(lambda w: {"m": gid("Mailbox", w.mailbox), "message": None}),
         uploads=a_customers_mail,
     ),
@@ -1496,6 +1574,27 @@ async def test_a_credential_revoked_after_the_socket_opened_runs_no_row(world: W
     assert observed == {row.id: UNAUTHENTICATED for row in SOCKET_ROWS}
 
 
+async def test_a_customer_session_revoked_after_the_socket_opened_runs_no_row(
+    world: World, server: ServerThread
+) -> None:
+    session = await customer_session_of(world.rt, world.customer)
+    sockets = await asyncio.gather(*(connect(server.url, session) for _ in SOCKET_ROWS))
+    assert all(ws is not None for ws in sockets)
+    try:
+        async with world.rt.engine.begin() as conn:
+            await customer_sign_in.revoke_customer_credentials(conn, world.customer, world.rt.clock.now())
+        await asyncio.sleep(recheck_seconds(server) + 0.3)
+        observed = {
+            row.id: await socket_outcome(row, world, "customer", ws, "1")
+            for row, ws in zip(SOCKET_ROWS, sockets, strict=True)
+        }
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets if ws is not None))
+        # The world's customer signs in again for the rows that follow.
+        world.tokens["customer"] = await customer_session_of(world.rt, world.customer)
+    assert observed == {row.id: UNAUTHENTICATED for row in SOCKET_ROWS}
+
+
 async def test_an_admin_demoted_after_the_socket_opened_gets_what_an_agent_without_groups_gets(
     world: World, server: ServerThread
 ) -> None:
@@ -1551,6 +1650,8 @@ DOWNLOADS = {
         "partner_token": 200,
         "revoked_token": 401,
         "expired_token": 401,
+        "customer": 200,
+        "other_customer": 404,
     },
     "file on an INTERNAL note": {
         "anonymous": 401,
@@ -1561,6 +1662,8 @@ DOWNLOADS = {
         "partner_token": 404,
         "revoked_token": 401,
         "expired_token": 401,
+        "customer": 404,
+        "other_customer": 404,
     },
 }
 

@@ -11,7 +11,7 @@ from app.auth.policy import may_read_internal_notes
 from app.db import fulltext, tables
 from app.domain import segmentation
 from app.domain.enums import CommentVisibility
-from app.domain.principal import Principal
+from app.domain.principal import Viewer
 
 # Where a word came from: subject A, description B, public comments C, internal notes D.
 SUBJECT_WEIGHT, DESCRIPTION_WEIGHT, PUBLIC_COMMENT_WEIGHT, INTERNAL_NOTE_WEIGHT = "A", "B", "C", "D"
@@ -28,7 +28,7 @@ def document_literal(subject: str, description: str, comments: Iterable[tuple[st
     return segmentation.tsvector_literal(fields)
 
 
-def search_condition(principal: Principal, text: str) -> ColumnElement[bool]:
+def search_condition(principal: Viewer, text: str) -> ColumnElement[bool]:
     """Tickets containing every word of `text` (a word's sub-words and spellings are alternatives).
     Callers who may not read internal notes do not find tickets by words only a note contains."""
     weights = "" if may_read_internal_notes(principal) else _WITHOUT_INTERNAL_NOTES

@@ -24,7 +24,7 @@ from app.db import tables
 from app.db.repositories.rows import among, any_of_ids, by_id, columns_for, to_records
 from app.db.repositories.ticket_search import search_condition
 from app.domain.enums import OPEN_STATUSES, OrderDirection, TicketOrderField, TicketStatus
-from app.domain.principal import Principal
+from app.domain.principal import CustomerPrincipal, Viewer
 from app.domain.records import (
     AttachmentRecord,
     CommentRecord,
@@ -50,9 +50,12 @@ _SUB_TICKET_PROGRESS = (
 )
 
 
-def visible_to(principal: Principal) -> ColumnElement[bool]:
+def visible_to(principal: Viewer) -> ColumnElement[bool]:
     """Supervisors and admins see every ticket; agents see their groups' tickets, tickets
-    assigned to them, and tickets they or their groups collaborate on."""
+    assigned to them, and tickets they or their groups collaborate on; a customer signed in
+    sees their own tickets and nobody else's."""
+    if isinstance(principal, CustomerPrincipal):
+        return t.c.customer_id == principal.customer_id
     if principal.sees_all_tickets:
         return true()
     collab = tables.ticket_collaborators
@@ -87,7 +90,7 @@ async def ticket_ids_by_customer_subject(
     return {(customer_id, subject): ticket_id for customer_id, subject, ticket_id in rows}
 
 
-async def visible_ticket_ids(conn: AsyncConnection, principal: Principal, ids: Sequence[int]) -> set[int]:
+async def visible_ticket_ids(conn: AsyncConnection, principal: Viewer, ids: Sequence[int]) -> set[int]:
     rows = await conn.execute(select(t.c.id).where(among(t.c.id, ids), visible_to(principal)))
     return {row[0] for row in rows}
 
@@ -96,7 +99,7 @@ async def ticket_id_by_number(conn: AsyncConnection, number: int) -> int | None:
     return (await conn.execute(select(t.c.id).where(t.c.number == number))).scalar_one_or_none()
 
 
-def _filtered(query: Select[Any], principal: Principal, f: TicketFilter) -> Select[Any]:
+def _filtered(query: Select[Any], principal: Viewer, f: TicketFilter) -> Select[Any]:
     query = query.where(visible_to(principal))
     if f.status:
         query = query.where(t.c.status.in_(f.status))
@@ -155,7 +158,7 @@ def _sort_columns(order: TicketOrder) -> list[ColumnElement[Any]]:
 
 async def list_tickets(
     conn: AsyncConnection,
-    principal: Principal,
+    principal: Viewer,
     f: TicketFilter,
     order: TicketOrder,
     first: int,
@@ -169,7 +172,7 @@ async def list_tickets(
 async def list_ticket_json(
     conn: AsyncConnection,
     node: ColumnElement[Any],
-    principal: Principal,
+    principal: Viewer,
     f: TicketFilter,
     order: TicketOrder,
     first: int,
@@ -183,7 +186,7 @@ async def list_ticket_json(
 async def _page(
     conn: AsyncConnection,
     columns: Sequence[ColumnElement[Any]],
-    principal: Principal,
+    principal: Viewer,
     f: TicketFilter,
     order: TicketOrder,
     first: int,
@@ -207,7 +210,7 @@ async def _page(
     return [row[:width] for row in page], cursors, len(rows) > first
 
 
-async def count_tickets(conn: AsyncConnection, principal: Principal, f: TicketFilter) -> int:
+async def count_tickets(conn: AsyncConnection, principal: Viewer, f: TicketFilter) -> int:
     query = _filtered(select(func.count()).select_from(t), principal, f)
     return int((await conn.execute(query)).scalar_one())
 

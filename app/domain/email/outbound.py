@@ -157,3 +157,25 @@ def _address(address: MailAddress, field_name: str) -> Address:
         return Address(display_name=name, addr_spec=spec)
     except (ValueError, IndexError) as exc:  # the stdlib's address parser refused it
         raise InvalidInput(f"not a mail address: {spec!r}", field=[field_name]) from exc
+
+
+def build_system_mail(
+    *, sender: str, to: Sequence[MailAddress], subject: str, text: str, message_id: str, date: datetime
+) -> EmailMessage:
+    """Mail of the helpdesk itself, about no ticket (a sign-in link): from HELPDESK_MAIL_FROM,
+    marked as a robot's (RFC 3834 auto-generated) so nobody's autoresponder answers it."""
+    if not to:
+        raise InvalidInput("a mail needs at least one recipient", field=["to"])
+    own_id = normalize_message_id(guard_header(message_id, "messageId"))
+    if own_id is None:
+        raise InvalidInput("the Message-ID must look like <id@domain>", field=["messageId"])
+    message = EmailMessage(policy=SMTP)
+    message["From"] = _address(MailAddress(sender, ""), "from")
+    message["To"] = [_address(a, "to") for a in to]
+    message["Subject"] = guard_header(subject, "subject")
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = own_id
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(text, cte=None if text.isascii() else "base64")
+    return message
