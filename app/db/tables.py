@@ -84,6 +84,8 @@ customers = Table(
     _updated_at(),
     # Mail to this address bounced for good: nothing more is sent to it.
     Column("email_bounced_at", DateTime(timezone=True)),
+    # eraseCustomer removed the person's data: intake no longer finds or attaches to this row.
+    Column("erased_at", DateTime(timezone=True)),
     _one_of("tier", enums.CustomerTier),
     # Search by name/email/phone/company: one trigram index over the concatenation.
     Column(

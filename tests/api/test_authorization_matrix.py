@@ -460,6 +460,12 @@ async def fresh_customers_to_merge(w: World, role: str) -> dict[str, Any]:
     return {"s": pair[0], "t": pair[1]}
 
 
+async def fresh_customer_to_erase(w: World, role: str) -> dict[str, Any]:
+    """A new customer with a ticket of the group: what an erasure removes."""
+    ticket = await make_ticket(w.rt, w.admin, CustomerRef(email=f"{unique('erased')}@example.com"), w.group)
+    return {"id": gid("Customer", ticket.customer_id)}
+
+
 def automation_input() -> AutomationData:
     return AutomationData(
         name=unique("rule"),
@@ -937,6 +943,12 @@ MATRIX: list[Row] = [
         "{ customer { id } userErrors { code } } }",
         SUPERVISORS,
         fresh_customers_to_merge,
+    ),
+    Row(
+        "eraseCustomer",
+        'mutation($id: ID!) { eraseCustomer(id: $id, reason: "DSR-1") { customer { id } userErrors { code } } }',
+        ADMINS,
+        fresh_customer_to_erase,
     ),
     Row(
         "createTicket",
