@@ -6,8 +6,10 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.domain.rate_limits import RateLimit
 
 
 class Settings(BaseSettings):
@@ -82,6 +84,18 @@ class Settings(BaseSettings):
     # Run the IMAP fetcher and the mail sender inside `helpdesk serve` (the worker always does).
     run_mail: bool = True
 
+    # From address (and Message-ID domain) of system mail sent through HELPDESK_SMTP_URL: the
+    # web form's acknowledgements and surveys of tickets that came by no mailbox.
+    mail_from: str = "helpdesk@localhost"
+    # Where links in mail point (sign-in links, surveys): the portal pages are under /examples/portal/.
+    public_url: str = "http://127.0.0.1:8000"
+
+    # The public web form: accepted submissions per client address and per email address,
+    # written count/seconds; parsed at startup (a bad value stops serve with a clear message).
+    web_form_limit: str = "5/600"
+    # A satisfaction survey's link works once, for this many days after the resolution.
+    survey_days: int = Field(default=14, ge=1)
+
     # Set by `helpdesk serve --demo`: the spool of its local mail sink, listed at GET /demo/mail
     # (the "sent mail" example page). Unset: no such endpoint.
     demo_mail_dir: Path | None = None
@@ -114,6 +128,16 @@ class Settings(BaseSettings):
     @property
     def session_ttl(self) -> timedelta:
         return timedelta(hours=self.session_ttl_hours)
+
+    @field_validator("web_form_limit")
+    @classmethod
+    def _check_web_form_limit(cls, value: str) -> str:
+        RateLimit.parse(value)  # ValueError: HELPDESK_WEB_FORM_LIMIT named in pydantic's message
+        return value
+
+    @property
+    def web_form_rate_limit(self) -> RateLimit:
+        return RateLimit.parse(self.web_form_limit)
 
 
 @lru_cache(maxsize=1)

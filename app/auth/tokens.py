@@ -10,6 +10,8 @@ import secrets
 
 SESSION_PREFIX = "hds_"
 API_TOKEN_PREFIX = "hdp_"
+# Not a bearer credential: the single-use token of a satisfaction survey's link.
+SURVEY_PREFIX = "hdr_"
 
 
 def new_secret(prefix: str) -> str:
