@@ -132,7 +132,10 @@ class Settings(BaseSettings):
     @field_validator("web_form_limit")
     @classmethod
     def _check_web_form_limit(cls, value: str) -> str:
-        RateLimit.parse(value)  # ValueError: HELPDESK_WEB_FORM_LIMIT named in pydantic's message
+        try:
+            RateLimit.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"HELPDESK_WEB_FORM_LIMIT: {exc}") from exc
         return value
 
     @property
