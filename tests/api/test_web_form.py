@@ -23,6 +23,7 @@ from app.services.mail_sender import MailSender
 from app.services.runtime import Runtime
 from app.settings import Settings
 from tests.conftest import Actor
+from tests.invariants import violations
 from tests.processes import running_servers
 from tests.support import GraphQLClient, ServerThread, load_document
 
@@ -247,6 +248,8 @@ async def test_an_idempotency_key_gives_the_first_ticket_back_and_counts_once(
     assert [e["code"] for e in changed["userErrors"]] == ["DUPLICATE"]
     other = await submit(client, form(email="li.lei@example.cn"), key="form-load-42")
     assert other["userErrors"] == [] and other["ticketNumber"] != results[0]["ticketNumber"]
+    async with engine.connect() as conn:
+        assert await violations(conn) == []
 
 
 async def test_concurrent_submissions_across_two_processes_make_exactly_the_limit(
