@@ -290,3 +290,24 @@ def test_a_malformed_limit_stops_startup_with_a_clear_message() -> None:
     with pytest.raises(ValueError, match="count/seconds"):
         Settings(web_form_limit="five per minute")
     assert Settings(web_form_limit="5/600").web_form_rate_limit.seconds == 600
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"email": "a" * 5000 + "@example.com"}, ["input", "email"]),
+        ({"customFields": [1, 2]}, ["input", "customFields"]),
+        ({"customFields": {"k": "x" * 40_000}}, ["input", "customFields"]),
+        ({"language": "english please"}, ["input", "language"]),
+        ({"category": "c" * 65}, ["input", "category"]),
+        ({"name": "x" * 201}, ["input", "name"]),
+        ({"description": "bad \u0007 bell"}, ["input", "description"]),
+    ],
+)
+async def test_hostile_input_is_invalid_input_at_its_path_and_writes_nothing(
+    anonymous: GraphQLClient, engine: AsyncEngine, overrides: dict[str, Any], field: list[str]
+) -> None:
+    payload = await submit(anonymous, form(**overrides), key="k" if "name" in overrides else None)
+    assert payload["ticketNumber"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(field, "INVALID_INPUT")]
+    assert await counts(engine) == NOTHING
