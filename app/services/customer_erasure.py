@@ -129,6 +129,7 @@ async def _erase(rt: Runtime, principal: Principal, customer_id: int, reason: st
         found = needles([*person, *[ticket.subject for ticket in tickets]])
         emails = [e for e in (customer.email, *[a.email for a in aliases]) if e]
         await _erase_profile(tx, customer_id, now)
+        await _forget_rate_counts(tx, emails)
         # Their customer sessions and sign-in links go in this transaction: erased means signed out.
         await revoke_customer_credentials(conn, customer_id, now)
         blobs = await _erase_tickets(tx, customer_id, ids, found, emails, now)
@@ -168,6 +169,13 @@ async def _erase_profile(tx: Outbox, customer_id: int, now: Any) -> None:
         )
     )
     await tx.conn.execute(delete(al).where(al.c.customer_id == customer_id))
+
+
+async def _forget_rate_counts(tx: Outbox, emails: Sequence[str]) -> None:
+    """The rate limits count requests per address ("email:<address>"): those rows name the person."""
+    subjects = [f"email:{e.strip().lower()}" for e in emails]
+    for table in (tables.customer_sign_in_requests, tables.web_form_submissions):
+        await tx.conn.execute(delete(table).where(table.c.subject.in_(subjects)))
 
 
 async def _erase_tickets(

@@ -28,6 +28,7 @@ group).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import secrets
@@ -520,6 +521,36 @@ def on_fresh_ticket(status: str = "NEW", **extra: Any) -> Variables:
     return variables
 
 
+async def fresh_survey_token(w: World, role: str) -> dict[str, Any]:
+    """The token of a survey of a new RESOLVED ticket (only its digest is stored, so the row is
+    written here, as the survey mail would be)."""
+    ticket_id = await new_ticket(w, "RESOLVED")
+    token = secrets.token_urlsafe(32)
+    sv = tables.satisfaction_surveys
+    async with w.rt.engine.begin() as conn:
+        created = await conn.scalar(text("SELECT min(id) FROM ticket_events WHERE ticket_id = :t"), {"t": ticket_id})
+        now = datetime.now(UTC)
+        await conn.execute(
+            insert(sv).values(
+                ticket_id=ticket_id,
+                resolution_event_id=created,
+                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                created_at=now,
+                expires_at=now + timedelta(days=1),
+            )
+        )
+    return {"token": token}
+
+
+async def web_form_from_a_new_visitor(w: World, role: str) -> dict[str, Any]:
+    """Every caller of the matrix comes from 127.0.0.1: the web form's per-address count is
+    reset so each one is tried within HELPDESK_WEB_FORM_LIMIT (test_web_form.py tests the limit)."""
+    async with w.rt.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM web_form_submissions"))
+    email = f"{unique('visitor')}@example.com"
+    return {"input": {"name": "访客", "email": email, "subject": "退款", "description": "还没到账"}}
+
+
 async def two_fresh_tickets(w: World, role: str) -> dict[str, Any]:
     return {"a": gid("Ticket", await new_ticket(w)), "b": gid("Ticket", await new_ticket(w))}
 
@@ -918,6 +949,19 @@ MATRIX: list[Row] = [
         "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token userErrors { code } } }",
         AGENTS_AND_ANONYMOUS,
         fixed(lambda w: {"e": w.login_email, "p": PASSWORD}),
+    ),
+    Row(
+        "submitWebForm",
+        "mutation($input: WebFormInput!) { submitWebForm(input: $input) { ticketNumber userErrors { code } } }",
+        PUBLIC,
+        web_form_from_a_new_visitor,
+    ),
+    Row(
+        "submitSatisfactionSurvey",
+        "mutation($token: String!) { submitSatisfactionSurvey(surveyToken: $token, score: 4) "
+        "{ rating { score } userErrors { code } } }",
+        PUBLIC,
+        fresh_survey_token,
     ),
     Row(
         "setPresence",
