@@ -10,7 +10,7 @@ const LANGUAGE_KEY = "helpdesk.portal.language";
 
 export const $ = (selector) => document.querySelector(selector);
 
-// page: the page's name (its title is the label title_<page>); files: {name: "Document.graphql"};
+// page: the page's name (its title is the label title_<page>); files: {name: file of a .graphql document};
 // render: the page's own rendering, called again when the language changes.
 export function openPortal(page, files, render) {
   const state = { language: chooseLanguage(LANGUAGE_KEY, LABELS), session: readSession(SESSION_KEY) };
