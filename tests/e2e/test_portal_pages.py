@@ -267,8 +267,8 @@ async def test_a_customer_writes_in_signs_in_by_the_mailed_link_follows_replies_
         "console/AddComment.graphql", {"ticketId": mine["id"], "body": "内部：请财务核实", "visibility": "INTERNAL"}
     )
     await admin.client.mutate("console/AddComment.graphql", {"ticketId": mine["id"], "body": "您好，退款已重新提交。"})
-    await expect(page.locator("#thread li")).to_have_count(1, timeout=LIVE)
-    await expect(page.locator("#thread li").first).to_contain_text("您好，退款已重新提交。")
+    await expect(page.locator("#thread > li")).to_have_count(1, timeout=LIVE)
+    await expect(page.locator("#thread > li").first).to_contain_text("您好，退款已重新提交。")
     await expect(page.locator("#ticket")).not_to_contain_text("内部：请财务核实")
     async with page.expect_download() as downloading:
         await page.locator("#ticket-files button", has_text="receipt.png").click()
@@ -283,7 +283,7 @@ async def test_a_customer_writes_in_signs_in_by_the_mailed_link_follows_replies_
         "#reply-form input[name=files]", files=[{"name": "bank.png", "mimeType": "image/png", "buffer": RECEIPT}]
     )
     await page.click("#reply-form button[type=submit]")
-    reply = page.locator("#thread li.mine")
+    reply = page.locator("#thread > li.mine")
     await expect(reply).to_have_count(1, timeout=10_000)
     await expect(reply).to_contain_text("还是没有到账，附上银行流水。")
     await expect(reply.locator(".file")).to_contain_text("bank.png")
