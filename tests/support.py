@@ -236,6 +236,10 @@ class GraphQLClient:
     def as_(self, token: str | None) -> GraphQLClient:
         return GraphQLClient(self.base_url, self.http, token)
 
+    def on(self, base_url: str) -> GraphQLClient:
+        """The same caller, talking to another server."""
+        return GraphQLClient(base_url, self.http, self.token)
+
     async def post(self, query: str, variables: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
         headers = dict(self.headers)
         if self.token:

@@ -23,10 +23,13 @@ def acknowledgement_text(name: str, number: int, subject: str, sign_in_url: str 
     zh = [f"{name}，您好：", "", f"我们已收到您的请求，工单号 #{number}：{subject}", "回复或来电时请提供此工单号。"]
     en = [f"Hello {name},", "", f"We received your request; its ticket number is #{number}: {subject}"]
     en.append("Please quote this number when you write or call.")
+    link: list[str] = []
     if sign_in_url:
-        zh.append(f"随时查看处理进度：{sign_in_url}")
-        en.append(f"Follow its progress at any time: {sign_in_url}")
-    return "\n".join([*zh, "", "—", "", *en, ""])
+        # Once, after both languages: one link to click, valid as briefly as any sign-in link.
+        zh.append("登录即可查看处理进度（链接 15 分钟内有效，仅可使用一次；过期后可在客户门户重新获取）。")
+        en.append("Sign in to follow its progress (the link works once, within 15 minutes; then ask the portal again).")
+        link = ["", sign_in_url]
+    return "\n".join([*zh, "", "—", "", *en, *link, ""])
 
 
 def survey_subject(number: int, subject: str) -> str:

@@ -48,6 +48,9 @@ class Outbox:
     # Merged into the data of every event appended while set: an automation's run stamps the
     # events its actions write with its id (app.domain.automations, the loop guard).
     stamp: dict[str, Any] = field(default_factory=dict)
+    # The From address of system mail (HELPDESK_MAIL_FROM), for the mail a change causes on a
+    # ticket that came by no mailbox (an agent's reply on a web-form ticket); None: no such mail.
+    system_address: str | None = None
 
     async def append(
         self,

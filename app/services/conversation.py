@@ -146,8 +146,8 @@ async def agent_reply(
         updated = await change_status(tx, ticket, parent, action, actor, now, {"reason": "AGENT_REPLY"}, values)
     else:
         updated = await apply_change(tx, ticket, values, now)
-    # A PUBLIC reply on a mail ticket goes to the customer: queued here, sent after commit.
-    mail = await email_outbox.plan_reply(tx.conn, updated) if public else None
+    # A PUBLIC reply on a mail or web-form ticket goes to the customer: queued here, sent after commit.
+    mail = await email_outbox.plan_reply(tx.conn, updated, tx.system_address) if public else None
     comment = await _insert_comment(tx, updated, body, visibility, actor, now, mail.message_id if mail else None)
     if mail is not None:
         await email_outbox.queue_reply(tx, mail, comment, now)

@@ -28,7 +28,7 @@ from app.domain.email.addresses import normalize_address
 from app.domain.email.classification import Bounce
 from app.domain.email.delivery import ACKNOWLEDGEMENT_WINDOW, acknowledgement_allowed, suppression_reason
 from app.domain.email.outbound import HeaderInjection, guard_header, new_message_id, reply_subject
-from app.domain.enums import EmailDeliveryKind, EmailDeliveryStatus, EmailIngestOutcome, TicketEventType
+from app.domain.enums import Channel, EmailDeliveryKind, EmailDeliveryStatus, EmailIngestOutcome, TicketEventType
 from app.domain.errors import PreconditionFailed
 from app.domain.placeholders import render
 from app.domain.records import CommentRecord, TicketRecord
@@ -58,20 +58,26 @@ class PlannedReply:
     """A reply's mail, decided before its comment is written (the comment stores `message_id`)."""
 
     ticket: TicketRecord
-    mailbox_id: int
+    mailbox_id: int | None
     message_id: str
     to: _Recipient
     in_reply_to: str | None
     references: tuple[str, ...]
 
 
-async def plan_reply(conn: AsyncConnection, ticket: TicketRecord) -> PlannedReply | None:
-    """The mail an agent's PUBLIC reply on `ticket` becomes, or None when the ticket has no
-    mailbox. Threaded on the customer's newest message: their latest mailed comment, else the
-    message that opened the ticket; References carry the thread's ids, oldest first."""
-    if ticket.mailbox_id is None:
+async def plan_reply(conn: AsyncConnection, ticket: TicketRecord, system_address: str | None) -> PlannedReply | None:
+    """The mail an agent's PUBLIC reply on `ticket` becomes, or None when it becomes none.
+    A mail ticket's goes through its mailbox. A web-form ticket has none: its customer left an
+    address and expects the answer there, so theirs goes from `system_address`
+    (HELPDESK_MAIL_FROM) through HELPDESK_SMTP_URL. Tickets of other channels get no mail.
+    Threaded on the customer's newest message: their latest mailed comment, else the message
+    that opened the ticket; References carry the thread's ids, oldest first."""
+    if ticket.mailbox_id is not None:
+        address = await conn.scalar(select(mb.c.address).where(mb.c.id == ticket.mailbox_id))
+    elif ticket.channel == Channel.WEB_FORM.value:
+        address = system_address
+    else:
         return None
-    address = await conn.scalar(select(mb.c.address).where(mb.c.id == ticket.mailbox_id))
     if address is None:
         return None
     opening = await conn.scalar(
@@ -125,9 +131,11 @@ async def queue_reply(tx: Outbox, plan: PlannedReply, comment: CommentRecord, no
 async def queue_to_customer(tx: Outbox, ticket: TicketRecord, body: str, now: datetime) -> None:
     """Mail to the ticket's customer that is no comment (an automation's EMAIL_CUSTOMER), threaded
     like a reply; the ticket's history records the action that sent it."""
-    plan = await plan_reply(tx.conn, ticket)
+    plan = await plan_reply(tx.conn, ticket, tx.system_address)
     if plan is None:
-        raise PreconditionFailed("the ticket came by no mailbox: there is nothing to write to the customer from", [])
+        raise PreconditionFailed(
+            "the ticket came by neither mail nor the web form: there is nothing to write to the customer from", []
+        )
     await _queue(
         tx,
         ticket,

@@ -45,7 +45,7 @@ class Runtime:
         notify agents write their notifications in it (app.services.notification_triggers), and
         a resolution its satisfaction survey (app.services.survey_invitations)."""
         async with self.engine.begin() as conn:
-            outbox = Outbox(conn, observer=self.observers)
+            outbox = Outbox(conn, observer=self.observers, system_address=self.settings.mail_from)
             yield outbox
         if outbox.events:
             try:

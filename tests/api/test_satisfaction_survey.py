@@ -28,7 +28,7 @@ from app.settings import Settings
 from tests.conftest import Actor
 from tests.support import GraphQLClient, ServerThread
 
-SURVEY = "forms/SubmitSatisfactionSurvey.graphql"
+SURVEY = "portal/SubmitSurvey.graphql"
 CREATE = "partner/CreateTicket.graphql"
 START, RESOLVE, REOPEN = "console/StartTicket.graphql", "console/ResolveTicket.graphql", "console/ReopenTicket.graphql"
 RATE = "partner/RateTicket.graphql"

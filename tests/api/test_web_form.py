@@ -27,7 +27,7 @@ from tests.invariants import violations
 from tests.processes import running_servers
 from tests.support import GraphQLClient, ServerThread, load_document
 
-SUBMIT = "forms/SubmitWebForm.graphql"
+SUBMIT = "portal/SubmitWebForm.graphql"
 CREATE_FIELD = "console/admin/CreateTicketField.graphql"
 TICKET = """query($n: Int!) { ticket(number: $n) {
   number subject description channel category customFields language

@@ -61,4 +61,4 @@ def test_the_mails_carry_the_number_and_their_links_in_both_languages() -> None:
     assert text.count(url) == 2 and "#1042" in text and "14" in text
     ack = acknowledgement_text("王芳", 1042, "退款", None)
     assert "#1042" in ack and "http" not in ack
-    assert acknowledgement_text("王芳", 1042, "退款", "https://x.example/sign-in?token=t").count("sign-in") == 2
+    assert acknowledgement_text("王芳", 1042, "退款", "https://x.example/sign-in?token=t").count("sign-in") == 1
