@@ -161,6 +161,14 @@ ALWAYS: tuple[Invariant, ...] = (
         """,
     ),
     Invariant(
+        "a customer session's reply keys have no agent and a scope naming the customer; agents' never do",
+        """
+        SELECT k.scope, k.key FROM idempotency_keys k
+        WHERE k.scope LIKE 'addCustomerReply:%'
+          AND (k.agent_id IS NULL) <> (k.scope ~ '^addCustomerReply:[0-9]+:customer:[0-9]+$')
+        """,
+    ),
+    Invariant(
         "SLA notifications belong to a clock; SLA policies' calendars exist",
         """
         SELECT 'sla_notifications' AS tbl, clock_id AS id FROM sla_notifications x

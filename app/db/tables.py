@@ -522,15 +522,23 @@ Index("ix_ticket_events_type_occurred", ticket_events.c.type, ticket_events.c.oc
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
-    # The operation ("createTicket", "addCustomerReply:<ticket>") and who called it scope the key.
+    # The operation ("createTicket", "addCustomerReply:<ticket>") and who called it scope the key;
+    # anonymous callers (the web form) have no agent: their scope names them ("submitWebForm:<email>").
     Column("scope", Text, nullable=False),
     Column("key", Text, nullable=False),
-    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+    Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="CASCADE")),
     Column("resource_id", BigInteger, nullable=False),
     # Fingerprint of the request: reusing a key for a different request is refused.
     Column("request_hash", String(64), nullable=False),
     _created_at(),
-    PrimaryKeyConstraint("scope", "agent_id", "key"),
+)
+Index(
+    "uq_idempotency_keys_scope_agent_id_key",
+    idempotency_keys.c.scope,
+    idempotency_keys.c.agent_id,
+    idempotency_keys.c.key,
+    unique=True,
+    postgresql_nulls_not_distinct=True,
 )
 
 # ---------------------------------------------------------------- SLA

@@ -21,18 +21,25 @@ def request_fingerprint(request: Any) -> str:
     return hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
 
 
-async def claim(conn: AsyncConnection, principal: Principal, scope: str, key: str, fingerprint: str) -> int | None:
+async def claim(
+    conn: AsyncConnection, principal: Principal | None, scope: str, key: str, fingerprint: str
+) -> int | None:
     """Serialises callers of one key (a transaction-scoped advisory lock), then returns the
     resource the key already made, if any. The lock is released at commit, after the key row
-    is visible, so a racing retry always sees it. Reusing a key for another request is DUPLICATE."""
+    is visible, so a racing retry always sees it. Reusing a key for another request is DUPLICATE.
+    `principal` None: an anonymous caller, whom the scope itself must name (the web form's
+    scope holds the email address)."""
+    agent_id = principal.agent_id if principal is not None else None
     await conn.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": orjson.dumps([scope, principal.agent_id, key]).decode()},
+        {"k": orjson.dumps([scope, agent_id, key]).decode()},
     )
     row = (
         await conn.execute(
             select(ik.c.resource_id, ik.c.request_hash).where(
-                ik.c.scope == scope, ik.c.agent_id == principal.agent_id, ik.c.key == key
+                ik.c.scope == scope,
+                ik.c.agent_id.is_(None) if agent_id is None else ik.c.agent_id == agent_id,
+                ik.c.key == key,
             )
         )
     ).first()
@@ -44,13 +51,19 @@ async def claim(conn: AsyncConnection, principal: Principal, scope: str, key: st
 
 
 async def remember(
-    conn: AsyncConnection, principal: Principal, scope: str, key: str, fingerprint: str, resource_id: int, now: datetime
+    conn: AsyncConnection,
+    principal: Principal | None,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    resource_id: int,
+    now: datetime,
 ) -> None:
     await conn.execute(
         insert(ik).values(
             scope=scope,
             key=key,
-            agent_id=principal.agent_id,
+            agent_id=principal.agent_id if principal is not None else None,
             resource_id=resource_id,
             request_hash=fingerprint,
             created_at=now,
