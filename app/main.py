@@ -50,6 +50,7 @@ from app.static_site import SecurityHeaders, examples_directory
 from app.web import demo_sent_mail, download_attachment, healthz, root, static_files
 from resolvers.http import HelpdeskGraphQL
 from resolvers.schema import build_schema
+from resolvers.ticket_csv import ticket_csv_endpoint
 
 log = logging.getLogger("helpdesk")
 
@@ -132,6 +133,7 @@ def create_app(
             Route("/metrics", metrics_endpoint(metrics_token)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/attachments/{attachment_id}", download_attachment),
+            Route("/exports/tickets.csv", ticket_csv_endpoint(schema)),
             *([Route("/demo/mail", demo_sent_mail)] if settings.demo_mail_dir else []),
             WebSocketRoute("/graphql", graphql),
             Mount("/static", app=static_files(), name="static"),

@@ -6,8 +6,10 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.domain.rate_limits import RateLimit
 
 
 class Settings(BaseSettings):
@@ -36,7 +38,8 @@ class Settings(BaseSettings):
     customer_sign_in_per_address: int = Field(default=5, ge=1)
     customer_sign_in_per_client: int = Field(default=20, ge=1)
     customer_sign_in_window_minutes: int = Field(default=15, ge=1)
-    # The From address of system mail (sign-in links) sent through HELPDESK_SMTP_URL.
+    # The From address (and Message-ID domain) of system mail sent through HELPDESK_SMTP_URL:
+    # sign-in links, and acknowledgements and surveys of tickets that came by no mailbox.
     mail_from: str = "helpdesk@localhost"
 
     # VIP customers get at least this priority on intake.
@@ -93,6 +96,12 @@ class Settings(BaseSettings):
     # Run the IMAP fetcher and the mail sender inside `helpdesk serve` (the worker always does).
     run_mail: bool = True
 
+    # The public web form: accepted submissions per client address and per email address,
+    # written count/seconds; parsed at startup (a bad value stops serve with a clear message).
+    web_form_limit: str = "5/600"
+    # A satisfaction survey's link works once, for this many days after the resolution.
+    survey_days: int = Field(default=14, ge=1)
+
     # Set by `helpdesk serve --demo`: the spool of its local mail sink, listed at GET /demo/mail
     # (the "sent mail" example page). Unset: no such endpoint.
     demo_mail_dir: Path | None = None
@@ -129,6 +138,19 @@ class Settings(BaseSettings):
     @property
     def customer_session_ttl(self) -> timedelta:
         return timedelta(hours=self.customer_session_ttl_hours)
+
+    @field_validator("web_form_limit")
+    @classmethod
+    def _check_web_form_limit(cls, value: str) -> str:
+        try:
+            RateLimit.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"HELPDESK_WEB_FORM_LIMIT: {exc}") from exc
+        return value
+
+    @property
+    def web_form_rate_limit(self) -> RateLimit:
+        return RateLimit.parse(self.web_form_limit)
 
 
 @lru_cache(maxsize=1)

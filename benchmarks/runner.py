@@ -43,8 +43,10 @@ EXTRA = {
         ["--open-tickets", "100000", "--due", "10000"],
     ),
     "email_imap": ("benchmarks.imap_fetch_bench", ["--messages", "200"], ["--messages", "1000"]),
+    "csv_export": ("benchmarks.csv_export_bench", ["--quick"], []),
+    "custom_field_filter": ("benchmarks.custom_field_filter_bench", ["--quick"], []),
 }
-ALL_SCENARIOS = (*DEFAULT_SCENARIOS, "scale", *EXTRA)
+ALL_SCENARIOS = (*DEFAULT_SCENARIOS, "web_form", "scale", *EXTRA)
 
 
 def base_url() -> str:

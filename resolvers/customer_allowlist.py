@@ -38,7 +38,7 @@ CUSTOMER_FIELDS: frozenset[tuple[str, str]] = frozenset(
         "CommentConnection": "edges pageInfo totalCount",
         "CommentEdge": "cursor node",
         "Attachment": "id filename contentType size sha256 createdAt url",
-        "SatisfactionRating": "score comment ratedAt",
+        "SatisfactionRating": "score speed professionalism attitude comment ratedAt",
         # Who answers them: a name, never an email.
         "Agent": "id name",
         # Their own profile and tickets.

@@ -32,9 +32,11 @@ from resolvers.reports import ReportQuery
 from resolvers.routing import RoutingMutation, RoutingQuery
 from resolvers.sla import SlaMutation, SlaQuery
 from resolvers.subscription import RealtimeQuery, Subscription
+from resolvers.surveys import SurveyMutation
 from resolvers.ticket_fields import TicketFieldMutation, TicketFieldQuery
 from resolvers.ticket_work import TicketWorkMutation
 from resolvers.validation import DocumentValidation, ParseDocument, ValidateDocument
+from resolvers.web_form import WebFormMutation
 from resolvers.webhooks import WebhookMutation, WebhookQuery
 from schema.common import SCALARS
 
@@ -178,6 +180,8 @@ def build_schema(settings: Settings) -> HelpdeskSchema:
                 CustomerSignInMutation,
                 CustomerDataMutation,
                 TicketFieldMutation,
+                WebFormMutation,
+                SurveyMutation,
             ),
         ),
         validation=validation,

@@ -63,10 +63,20 @@ class SatisfactionRating:
     score: int = strawberry.field(description="1 (very unsatisfied) to 5 (very satisfied).")
     comment: str | None
     rated_at: datetime
+    speed: int | None = strawberry.field(default=None, description="Optional 1-5 sub-scores (速度 / 专业度 / 态度).")
+    professionalism: int | None = None
+    attitude: int | None = None
 
     @classmethod
     def of(cls, r: SatisfactionRecord) -> SatisfactionRating:
-        return cls(score=r.score, comment=r.comment, rated_at=r.rated_at)
+        return cls(
+            score=r.score,
+            comment=r.comment,
+            rated_at=r.rated_at,
+            speed=r.speed,
+            professionalism=r.professionalism,
+            attitude=r.attitude,
+        )
 
 
 @strawberry.type

@@ -155,9 +155,15 @@ ALWAYS: tuple[Invariant, ...] = (
         "every idempotency record has its result (the ticket or comment it made)",
         """
         SELECT k.scope, k.key, k.resource_id FROM idempotency_keys k
-        WHERE (k.scope = 'createTicket' AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = k.resource_id))
+        WHERE ((k.scope = 'createTicket' OR k.scope LIKE 'submitWebForm:%')
+                AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = k.resource_id))
            OR (k.scope LIKE 'addCustomerReply:%' AND NOT EXISTS (SELECT 1 FROM comments c WHERE c.id = k.resource_id))
-           OR (k.scope NOT IN ('createTicket') AND k.scope NOT LIKE 'addCustomerReply:%')
+           OR (k.scope NOT IN ('createTicket') AND k.scope NOT LIKE 'addCustomerReply:%'
+               AND k.scope NOT LIKE 'submitWebForm:%')
+           -- only the web form's and customer sessions' keys have no agent (their scope names
+           -- the email address, or the customer)
+           OR (k.agent_id IS NULL AND k.scope NOT LIKE 'submitWebForm:%'
+               AND k.scope !~ '^addCustomerReply:[0-9]+:customer:[0-9]+$')
         """,
     ),
     Invariant(

@@ -186,10 +186,11 @@ def free_port() -> int:
 class ServerThread:
     """The real ASGI app under a real uvicorn, on 127.0.0.1 and a free port, in a thread."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None, port: int | None = None) -> None:
         from app.main import create_app
 
-        self.port = free_port()
+        # A port chosen beforehand lets settings name the server's own address (HELPDESK_PUBLIC_URL).
+        self.port = port or free_port()
         self.app = create_app(settings, clock=clock)
         config = uvicorn.Config(
             self.app,

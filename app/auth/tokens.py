@@ -13,6 +13,8 @@ API_TOKEN_PREFIX = "hdp_"
 # Customers: a session signed in by link, and the one-time link token that opens it.
 CUSTOMER_SESSION_PREFIX = "hdc_"
 SIGN_IN_LINK_PREFIX = "hdl_"
+# Not a bearer credential: the single-use token of a satisfaction survey's link.
+SURVEY_PREFIX = "hdr_"
 
 
 def new_secret(prefix: str) -> str:

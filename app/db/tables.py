@@ -84,6 +84,8 @@ customers = Table(
     _updated_at(),
     # Mail to this address bounced for good: nothing more is sent to it.
     Column("email_bounced_at", DateTime(timezone=True)),
+    # eraseCustomer removed the person's data: intake no longer finds or attaches to this row.
+    Column("erased_at", DateTime(timezone=True)),
     _one_of("tier", enums.CustomerTier),
     # Search by name/email/phone/company: one trigram index over the concatenation.
     Column(
@@ -278,6 +280,21 @@ Index(
     "ix_customer_sign_in_requests_subject_requested_at",
     customer_sign_in_requests.c.subject,
     customer_sign_in_requests.c.requested_at,
+)
+
+# Accepted web-form submissions, one row per limited subject ("ip:<address>", "email:<address>"):
+# HELPDESK_WEB_FORM_LIMIT counts them per subject over its window, across processes.
+web_form_submissions = Table(
+    "web_form_submissions",
+    metadata,
+    _id(),
+    Column("subject", Text, nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+)
+Index(
+    "ix_web_form_submissions_subject_submitted_at",
+    web_form_submissions.c.subject,
+    web_form_submissions.c.submitted_at,
 )
 
 # ---------------------------------------------------------------- tickets
@@ -489,8 +506,32 @@ satisfaction_ratings = Table(
     Column("score", SmallInteger, nullable=False),
     Column("comment", Text),
     Column("rated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Optional sub-scores of the satisfaction survey (速度 / 专业度 / 态度).
+    Column("speed", SmallInteger),
+    Column("professionalism", SmallInteger),
+    Column("attitude", SmallInteger),
     CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),
+    CheckConstraint("speed BETWEEN 1 AND 5", name="speed_range"),
+    CheckConstraint("professionalism BETWEEN 1 AND 5", name="professionalism_range"),
+    CheckConstraint("attitude BETWEEN 1 AND 5", name="attitude_range"),
 )
+
+# One survey mail per resolution (the STATUS_CHANGED event to RESOLVED that caused it); only the
+# token's sha256 is kept. Any unexpired, unanswered survey of a ticket may rate it once.
+satisfaction_surveys = Table(
+    "satisfaction_surveys",
+    metadata,
+    _id(),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("resolution_event_id", BigInteger, ForeignKey("ticket_events.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    _created_at(),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", DateTime(timezone=True)),
+)
+Index("uq_satisfaction_surveys_token_hash", satisfaction_surveys.c.token_hash, unique=True)
+Index("uq_satisfaction_surveys_resolution", satisfaction_surveys.c.resolution_event_id, unique=True)
+Index("ix_satisfaction_surveys_ticket_id", satisfaction_surveys.c.ticket_id)
 
 # ---------------------------------------------------------------- the event log
 
@@ -523,7 +564,8 @@ idempotency_keys = Table(
     "idempotency_keys",
     metadata,
     # The operation ("createTicket", "addCustomerReply:<ticket>") and who called it scope the key;
-    # anonymous callers (the web form) have no agent: their scope names them ("submitWebForm:<email>").
+    # callers with no agent (the web form, customer sessions) have their scope name them
+    # ("submitWebForm:<email>", "addCustomerReply:<ticket>:customer:<customer id>").
     Column("scope", Text, nullable=False),
     Column("key", Text, nullable=False),
     Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="CASCADE")),
@@ -771,6 +813,9 @@ article_searches = Table(
     # they were shown: a later rating by the same caller is linked to the call (self-service rate).
     Column("caller_key", Text),
     Column("article_ids", ARRAY(BigInteger), nullable=False, server_default=text("'{}'::bigint[]")),
+    # The web-form ticket the same caller submitted within the hour after: the suggestions
+    # shown while they typed did not serve them (self-service rate).
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="SET NULL")),
 )
 Index("ix_article_searches_created", article_searches.c.created_at)
 Index("ix_article_searches_caller_created", article_searches.c.caller_key, article_searches.c.created_at)

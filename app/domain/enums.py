@@ -147,6 +147,8 @@ class TicketEventType(StrEnum):
     FIELD_CHANGED = "FIELD_CHANGED"
     # An automation fired on the ticket: data names it, the trigger and each action's outcome.
     AUTOMATION_APPLIED = "AUTOMATION_APPLIED"
+    # The ticket's customer was erased (eraseCustomer): data holds no personal data, only the fact.
+    CUSTOMER_ERASED = "CUSTOMER_ERASED"
 
 
 class FieldType(StrEnum):

@@ -132,6 +132,9 @@ class SatisfactionRecord:
     score: int
     comment: str | None
     rated_at: datetime
+    speed: int | None = None
+    professionalism: int | None = None
+    attitude: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

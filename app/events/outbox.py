@@ -83,3 +83,20 @@ class Outbox:
         if self.observer is not None and type in self.observer.types:
             await self.observer.observe(self, event)
         return event
+
+
+@dataclass(frozen=True, slots=True)
+class EventObservers:
+    """Several observers as one (notifications, satisfaction surveys): each sees the events of
+    its own types, in the order given."""
+
+    observers: tuple[EventObserver, ...]
+
+    @property
+    def types(self) -> frozenset[TicketEventType]:
+        return frozenset().union(*(observer.types for observer in self.observers))
+
+    async def observe(self, tx: Outbox, event: PendingEvent) -> None:
+        for observer in self.observers:
+            if event.type in observer.types:
+                await observer.observe(tx, event)

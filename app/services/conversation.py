@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth.policy import Action as Permission
 from app.auth.policy import require
 from app.db import tables
+from app.db.repositories.people import customer_erased
 from app.db.repositories.rows import columns_for
 from app.domain import validation as v
 from app.domain.enums import CommentVisibility, TicketEventType, TicketStatus
-from app.domain.errors import InvalidTransition, NotFound
+from app.domain.errors import InvalidTransition, NotFound, PreconditionFailed
 from app.domain.lifecycle import after_agent_public_reply, after_customer_reply
 from app.domain.principal import Principal
 from app.domain.records import CommentRecord, TicketRecord
@@ -220,7 +221,10 @@ async def record_customer_reply(
 ) -> tuple[CommentRecord, TicketRecord]:
     """The customer's message on a ticket the caller locked (with its parent), in the caller's
     transaction: PENDING moves to OPEN, RESOLVED reopens, CLOSED refuses (InvalidTransition).
-    Every path a customer's words arrive by (addCustomerReply, inbound mail) comes through here."""
+    Every path a customer's words arrive by (addCustomerReply, inbound mail) comes through here.
+    The ticket of an erased customer takes no more of their words (PreconditionFailed)."""
+    if await customer_erased(tx.conn, ticket.customer_id):
+        raise PreconditionFailed("this ticket's customer was erased; start a new ticket", ["ticketId"])
     actor = Actor(customer_id=ticket.customer_id)
     _, action = after_customer_reply(TicketStatus(ticket.status))
     data: dict[str, object] = {"reason": "CUSTOMER_REPLY", "relayedByAgentId": relayed_by_agent_id}

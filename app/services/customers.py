@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,7 +16,7 @@ from app.db.repositories.people import customer_by_contact, customers_by_ids
 from app.db.repositories.rows import columns_for
 from app.domain import validation as v
 from app.domain.enums import CustomerTier
-from app.domain.errors import Duplicate, InvalidInput, NotFound
+from app.domain.errors import Duplicate, InvalidInput, NotFound, PreconditionFailed
 from app.domain.principal import Principal
 from app.domain.records import CustomerRecord
 from app.services import sla
@@ -117,6 +117,15 @@ async def update_customer(rt: Runtime, principal: Principal, customer_id: int, d
     return CustomerRecord(*row)
 
 
+async def _hold(conn: AsyncConnection, customer_id: int) -> bool:
+    """Locks the customer against erasure and deletion (not against edits) until the caller
+    commits; False when it is gone or erased."""
+    held = await conn.scalar(
+        select(cu.c.id).where(cu.c.id == customer_id, cu.c.erased_at.is_(None)).with_for_update(key_share=True)
+    )
+    return held is not None
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerRef:
     id: int | None = None
@@ -127,11 +136,16 @@ class CustomerRef:
 
 async def resolve_customer_ref(conn: AsyncConnection, ref: CustomerRef, field: list[str], now: Any) -> CustomerRecord:
     """The customer by id, or by email/phone, created on first contact. Race-safe: two
-    intakes from a new address at once end with one customer."""
+    intakes from a new address at once end with one customer, and the customer found is held
+    (FOR KEY SHARE) until the caller commits, so an erasure either waits for this intake (and
+    erases its ticket too) or has already happened (and this intake finds someone else). An
+    erased customer takes no new tickets."""
     if ref.id is not None:
         found = (await customers_by_ids(conn, [ref.id])).get(ref.id)
         if found is None:
             raise NotFound("no such customer", [*field, "id"])
+        if not await _hold(conn, found.id):
+            raise PreconditionFailed("this customer was erased", [*field, "id"])
         return found
     problems = v.Problems()
     email = v.email(problems, ref.email, [*field, "email"])
@@ -141,6 +155,9 @@ async def resolve_customer_ref(conn: AsyncConnection, ref: CustomerRef, field: l
         problems.add("give the customer's id, email or phone", field)
     problems.raise_if_any()
     existing = await customer_by_contact(conn, email, phone)
+    if existing is not None and not await _hold(conn, existing.id):
+        # Erased (contacts cleared) or merged away since the lookup: look again.
+        existing = await customer_by_contact(conn, email, phone)
     if existing is not None:
         return existing
     display_name = name or (email.split("@")[0] if email else phone) or "Customer"

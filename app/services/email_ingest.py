@@ -28,12 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth.policy import require_mail_intake
 from app.db import tables
 from app.db.repositories.mailboxes import mailboxes_by_ids
+from app.db.repositories.people import customer_erased
 from app.db.repositories.rows import among, columns_for
 from app.db.repositories.tickets import TICKET_COLUMNS
 from app.domain import validation as v
 from app.domain.email.classification import AutoReply, Bounce, classify
 from app.domain.email.conversation_match import (
     KnownTicket,
+    NewTicket,
     NewTicketRelatedTo,
     Reply,
     ThreadDecision,
@@ -252,14 +254,18 @@ async def _outcome(
     decision = await _thread(tx.conn, parsed)
     if isinstance(decision, Reply):
         ticket, parent = await lock_with_parent(tx, None, decision.ticket_id)
-        if TicketStatus(ticket.status) is not TicketStatus.CLOSED:  # it may have closed since the lookup
+        if await customer_erased(tx.conn, ticket.customer_id):
+            # Erased since the lookup: the message starts afresh, with a customer of its own.
+            decision = NewTicket()
+        elif TicketStatus(ticket.status) is not TicketStatus.CLOSED:  # it may have closed since the lookup
             body = _storable(parsed.reply_text.strip() or parsed.text, rt.settings.max_description_length, dropped)
             relayed_by = principal.agent_id if principal else None
             comment, updated = await record_customer_reply(
                 tx, ticket, parent, body, files, now, relayed_by, parsed.message_id
             )
             return IngestResult(Outcome.ADDED_REPLY, updated, comment)
-        decision = NewTicketRelatedTo(ticket.id)
+        else:
+            decision = NewTicketRelatedTo(ticket.id)
     ticket = await _new_ticket(rt, tx, mailbox, parsed, files, dropped)
     if isinstance(decision, NewTicketRelatedTo):
         earlier = await lock_ticket(tx.conn, None, decision.ticket_id)

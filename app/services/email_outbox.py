@@ -27,7 +27,7 @@ from app.db.repositories.tickets import TICKET_COLUMNS
 from app.domain.email.addresses import normalize_address
 from app.domain.email.classification import Bounce
 from app.domain.email.delivery import ACKNOWLEDGEMENT_WINDOW, acknowledgement_allowed, suppression_reason
-from app.domain.email.outbound import HeaderInjection, new_message_id, reply_subject
+from app.domain.email.outbound import HeaderInjection, guard_header, new_message_id, reply_subject
 from app.domain.enums import EmailDeliveryKind, EmailDeliveryStatus, EmailIngestOutcome, TicketEventType
 from app.domain.errors import PreconditionFailed
 from app.domain.placeholders import render
@@ -194,6 +194,45 @@ async def queue_acknowledgement(
     )
 
 
+async def queue_system_mail(
+    tx: Outbox,
+    ticket: TicketRecord,
+    kind: EmailDeliveryKind,
+    subject: str,
+    body: str,
+    system_address: str,
+    now: datetime,
+) -> bool:
+    """Mail about `ticket` to its customer that answers nothing they wrote (the web form's
+    acknowledgement, a satisfaction survey): through the ticket's mailbox when it has one, else
+    from `system_address` (HELPDESK_MAIL_FROM) through HELPDESK_SMTP_URL; sent with `subject` as
+    it is. Returns whether it was queued (False: written SUPPRESSED, no deliverable address)."""
+    to = await _customer(tx.conn, ticket.customer_id)
+    sender = system_address
+    if ticket.mailbox_id is not None:
+        sender = await tx.conn.scalar(select(mb.c.address).where(mb.c.id == ticket.mailbox_id)) or system_address
+    return await _queue(
+        tx,
+        ticket,
+        kind=kind,
+        mailbox_id=ticket.mailbox_id,
+        comment_id=None,
+        to=to,
+        body=body,
+        message_id=new_message_id(sender),
+        in_reply_to=None,
+        references=(),
+        now=now,
+        subject=subject,
+    )
+
+
+async def deliverable_address(conn: AsyncConnection, customer_id: int) -> str | None:
+    """The customer's address when mail to it can go out (set, and no permanent bounce)."""
+    to = await _customer(conn, customer_id)
+    return to.address if suppression_reason(to.address, to.bounced_at) is None else None
+
+
 async def _queue(
     tx: Outbox,
     ticket: TicketRecord,
@@ -208,7 +247,10 @@ async def _queue(
     references: Sequence[str],
     now: datetime,
     suppressed: str | None = None,
-) -> None:
+    subject: str | None = None,
+) -> bool:
+    """Writes the delivery row; returns whether it was QUEUED. `subject`: sent as it is;
+    otherwise the reply subject of the ticket's."""
     values: dict[str, Any] = {
         "kind": kind.value,
         "ticket_id": ticket.id,
@@ -225,18 +267,21 @@ async def _queue(
     }
     reason = suppressed or suppression_reason(to.address, to.bounced_at)
     try:
-        values["subject"] = reply_subject(ticket.subject, ticket.number)
+        values["subject"] = (
+            guard_header(subject, "subject") if subject is not None else reply_subject(ticket.subject, ticket.number)
+        )
     except HeaderInjection as exc:
         # The agent's reply stands; only its copy to the customer is refused.
         values |= {"subject": ticket.subject, "status": Status.FAILED.value, "last_error": f"refused: {exc.message}"}
         await tx.conn.execute(insert(d).values(values))
         await record_email_failed(tx, ticket, comment_id, values["to_addresses"], values["last_error"], now)
-        return
+        return False
     if reason is not None:
         values |= {"status": Status.SUPPRESSED.value, "last_error": reason}
     else:
         values |= {"status": Status.QUEUED.value, "next_attempt_at": now}
     await tx.conn.execute(insert(d).values(values))
+    return reason is None
 
 
 async def record_email_failed(

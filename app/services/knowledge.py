@@ -380,6 +380,20 @@ async def _record(
     )
 
 
+async def link_suggestions_to_ticket(conn: AsyncConnection, key: str | None, ticket_id: int, now: datetime) -> None:
+    """In the web form's transaction: the caller's searches and suggestions of the past
+    SELF_SERVICE_WINDOW were followed by this ticket, so they did not serve the caller (the
+    self-service rate), whatever the subject they were typed under."""
+    if key is None:
+        return
+    s = tables.article_searches
+    await conn.execute(
+        update(s)
+        .where(s.c.caller_key == key, s.c.created_at >= now - reads.SELF_SERVICE_WINDOW, s.c.ticket_id.is_(None))
+        .values(ticket_id=ticket_id)
+    )
+
+
 async def readable_articles(rt: Runtime, principal: Principal | None, ids: Sequence[int]) -> list[ArticleRecord | None]:
     """Articles by id as the caller may read them (others are None, like missing ones); no view is counted."""
     statuses = rules.readable_statuses(principal)

@@ -157,12 +157,15 @@ class MailSender:
     ) -> _Outgoing:
         if row.kind == EmailDeliveryKind.SYSTEM.value and row.ticket_id is None and row.mailbox_id is None:
             return self._system(row)
-        if ticket is None or mailbox is None:
-            raise DomainError("no mailbox to send from (the mailbox or the ticket was deleted)")
+        if ticket is None:
+            raise DomainError("no ticket to write about (the ticket was deleted)")
+        # No mailbox (a web-form ticket, or its mailbox deleted since): system mail, from
+        # HELPDESK_MAIL_FROM through HELPDESK_SMTP_URL.
+        sender = mailbox.address if mailbox is not None else self.rt.settings.mail_from
         customer_name = await conn.scalar(select(cu.c.name).where(cu.c.id == ticket.customer_id))
         message = build_reply(
-            mailbox_address=mailbox.address,
-            from_name=mailbox.smtp_from_name,
+            mailbox_address=sender,
+            from_name=mailbox.smtp_from_name if mailbox is not None else None,
             to=[MailAddress(address, customer_name or "") for address in row.to_addresses],
             subject=row.subject,
             ticket_number=ticket.number,
@@ -173,9 +176,13 @@ class MailSender:
             in_reply_to=row.in_reply_to,
             references=row.thread_references,
             attachments=await self._attachments(conn, row.comment_id),
-            auto_submitted=row.kind == EmailDeliveryKind.ACKNOWLEDGEMENT.value,
+            auto_submitted=row.kind != EmailDeliveryKind.REPLY.value,
+            # Acknowledgements and system mail keep the subject they were queued with (a mail
+            # acknowledgement's is already the reply subject).
+            exact_subject=row.kind != EmailDeliveryKind.REPLY.value,
         )
-        return _Outgoing(message, mailbox.address, list(row.to_addresses), await self._server(mailbox))
+        server = await self._server(mailbox) if mailbox is not None else self.fallback
+        return _Outgoing(message, sender, list(row.to_addresses), server)
 
     def _system(self, row: Any) -> _Outgoing:
         """System mail about no ticket (sign-in links): through HELPDESK_SMTP_URL, from HELPDESK_MAIL_FROM."""

@@ -7,7 +7,8 @@ only the comment service has the note's text (app.services.notifications.notify_
 
 - ASSIGNED: the new assignee, unless they took the ticket themselves.
 - SLA_WARNING, SLA_BREACHED: the assignee; for an unassigned ticket, its group's members.
-- RATED with a score of 1 or 2: LOW_SATISFACTION for the supervisors of the ticket's group,
+- RATED with a low score (app.domain.satisfaction: 1 or 2, by rateTicket or the survey):
+  LOW_SATISFACTION for the supervisors of the ticket's group,
   or the admins when the group has none (or the ticket no group).
 """
 
@@ -23,11 +24,11 @@ from app.db import tables
 from app.db.repositories.people import member_ids_of_groups
 from app.domain.enums import AgentRole, CommentVisibility, NotificationKind, TicketEventType
 from app.domain.records import TicketEventRecord
+from app.domain.satisfaction import is_low
 from app.events.outbox import Outbox, PendingEvent
 from app.services.notifications import notify_agents
 
 t, a, gm = tables.tickets, tables.agents, tables.group_members
-LOW_SCORES = frozenset({1, 2})
 SUPERVISING = (AgentRole.SUPERVISOR.value, AgentRole.ADMIN.value)
 
 
@@ -67,7 +68,7 @@ async def _sla(tx: Outbox, event: PendingEvent) -> None:
 
 async def _rated(tx: Outbox, event: PendingEvent) -> None:
     score = event.data.get("score")
-    if score not in LOW_SCORES:
+    if not is_low(score):
         return
     ticket = await _ticket(tx.conn, event.ticket_id)
     supervisors: list[int] = []

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.clock import Clock, SystemClock
-from app.events.outbox import Outbox
+from app.events.outbox import EventObservers, Outbox
 from app.events.publisher import EventPublisher, LogOnlyPublisher
 from app.services.notification_triggers import NOTIFY_ON_EVENTS
+from app.services.survey_invitations import SurveyOnResolution
 from app.settings import Settings
 from app.storage import BlobStore, LocalBlobStore
 
@@ -34,14 +35,17 @@ class Runtime:
         # statement (two round trips saved per checkout; under READ COMMITTED every statement
         # has its own snapshot either way).
         self.reader: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # What every transaction's events set off in that same transaction.
+        self.observers = EventObservers((NOTIFY_ON_EVENTS, SurveyOnResolution(self.settings)))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Outbox]:
         """One use case, one transaction. Events appended to the outbox are published
         only after the commit succeeded; an exception rolls everything back. The events that
-        notify agents write their notifications in it (app.services.notification_triggers)."""
+        notify agents write their notifications in it (app.services.notification_triggers), and
+        a resolution its satisfaction survey (app.services.survey_invitations)."""
         async with self.engine.begin() as conn:
-            outbox = Outbox(conn, observer=NOTIFY_ON_EVENTS)
+            outbox = Outbox(conn, observer=self.observers)
             yield outbox
         if outbox.events:
             try:

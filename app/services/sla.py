@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,7 +33,9 @@ from app.domain.principal import Principal
 from app.domain.records import BusinessCalendarRecord, SlaClockRecord, SlaPolicyRecord, TicketRecord
 from app.domain.sla import SlaConfig, SlaFacts, reconcile
 from app.events.outbox import Outbox
-from app.services.runtime import Runtime
+
+if TYPE_CHECKING:  # runtime.py installs the survey observer, which writes through ticket changes -> here
+    from app.services.runtime import Runtime
 
 log = logging.getLogger("helpdesk.sla")
 

@@ -168,13 +168,17 @@ async def insert_ticket(
     mailbox_id: int | None = None,
     default_group_id: int | None = None,
     check_fields: bool = False,
+    customer_facing: bool = False,
+    by_customer: bool = False,
 ) -> TicketRecord:
     """Inserts the ticket with everything intake decides, in the caller's transaction: the
     customer (found or created), language, sentiment, the routing rules' classification and
     group, priority, and the assignee the group's strategy picks (or the group queue). The
     CREATED event says which rules fired; ASSIGNED follows when an agent took it. A None
     principal is the system (inbound mail). With check_fields, customFields are checked against
-    the defined fields for the category routing decided (requiredOnCreate included)."""
+    the defined fields for the category routing decided (requiredOnCreate included); with
+    customer_facing too, only fields visibleToCustomer (the web form). by_customer: the events
+    are the customer's (the web form), not the principal's."""
     customer = await resolve_customer_ref(tx.conn, data.customer, ["input", "customer"], now)
     text = f"{intake['subject']}\n{intake['description']}"
     language = ticket_language(intake["language"], customer.language, detect_language(text))
@@ -193,7 +197,11 @@ async def insert_ticket(
         intake = {
             **intake,
             "custom_fields": await checked_custom_fields(
-                tx.conn, intake["custom_fields"], intake["category"] or decision.category, creating=True
+                tx.conn,
+                intake["custom_fields"],
+                intake["category"] or decision.category,
+                creating=True,
+                customer_facing=customer_facing,
             ),
         }
     priority = initial_priority(
@@ -234,7 +242,7 @@ async def insert_ticket(
     ).one()
     ticket = TicketRecord(*row)
     await reindex_ticket(tx.conn, ticket.id)
-    actor = Actor.of(principal)
+    actor = Actor(customer_id=customer.id) if by_customer else Actor.of(principal)
     await record(
         tx,
         ticket,

@@ -100,10 +100,28 @@ function messageItem(mail) {
   field(headers, t("references"), mail.references);
   field(headers, t("attachments"), mail.attachments.map((a) => a.filename).join(", "));
   const body = document.createElement("pre");
-  body.textContent = mail.text;
+  body.append(...withLinks(mail.text));
   article.append(heading, headers, body);
   item.append(article);
   return item;
+}
+
+// The web addresses in a mail's text (a sign-in or survey link, say) become links; the rest
+// stays text. Trailing punctuation ends a sentence, not the address.
+const ADDRESS = /https?:\/\/[^\s<>"]*[^\s<>".,;:!?)\]}'。，）]/g;
+
+function withLinks(text) {
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(ADDRESS)) {
+    const link = document.createElement("a");
+    link.href = match[0];
+    link.textContent = match[0];
+    parts.push(text.slice(last, match.index), link);
+    last = match.index + match[0].length;
+  }
+  parts.push(text.slice(last));
+  return parts;
 }
 
 function render() {

@@ -1,4 +1,4 @@
-// What the example pages (console, wallboard, reports) share: the language and its labels, the
+// What the example pages (console, wallboard, reports, portal) share: the language and its labels, the
 // session kept in sessionStorage, the login form, and GraphQL over HTTP and over the websocket
 // with the page's own .graphql documents. Each page passes in what differs (its storage keys,
 // its labels, its documents, its state as getters); this module keeps no state of its own.
@@ -85,14 +85,37 @@ export function requester(documents, token) {
       headers,
       body: JSON.stringify({ query, variables }),
     });
-    // Refusals before GraphQL (400, 413, 503, ...) are short plain text: show them as they are.
-    if (!response.headers.get("Content-Type")?.includes("json")) {
-      throw new Error(`HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`);
-    }
-    const body = await response.json();
-    if (body.errors?.length) throw new GraphQLFailure(body.errors);
-    return body.data;
+    return answerOf(response);
   };
+}
+
+// upload(name, variables, files): like request, as a GraphQL multipart request (the spec at
+// github.com/jaydenseric/graphql-multipart-request-spec) carrying files, {variable path: File},
+// e.g. {"variables.attachments.0": file}; the variables hold null at each of those paths.
+export function uploader(documents, token) {
+  return async function upload(document, variables, files) {
+    const query = (await documents)[document];
+    const paths = Object.keys(files);
+    const body = new FormData();
+    body.append("operations", JSON.stringify({ query, variables }));
+    body.append("map", JSON.stringify(Object.fromEntries(paths.map((path, i) => [String(i), [path]]))));
+    paths.forEach((path, i) => body.append(String(i), files[path], files[path].name));
+    const current = token();
+    // No Content-Type: the browser writes multipart/form-data with its boundary.
+    const headers = current ? { Authorization: `Bearer ${current}` } : {};
+    const response = await fetch(new URL("/graphql", location.href), { method: "POST", headers, body });
+    return answerOf(response);
+  };
+}
+
+async function answerOf(response) {
+  // Refusals before GraphQL (400, 413, 503, ...) are short plain text: show them as they are.
+  if (!response.headers.get("Content-Type")?.includes("json")) {
+    throw new Error(`HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  }
+  const body = await response.json();
+  if (body.errors?.length) throw new GraphQLFailure(body.errors);
+  return body.data;
 }
 
 // ---------------------------------------------------------------- signing in

@@ -155,6 +155,15 @@ def expected_trail(created: dict[str, Any], life: Life, customer_pk: int) -> lis
             "actor": worker,
             "data": {"from": "OPEN", "to": "RESOLVED", "resolution": "更换排水管密封圈。", "version": 7},
         },
+        # A rating of 2 is a follow-up case: the system tags the ticket low-csat, in the same version.
+        {
+            "type": "UPDATED",
+            "actor": None,
+            "data": {
+                "changes": {"tags": {"from": ["leak", "warranty"], "to": ["leak", "warranty", "low-csat"]}},
+                "version": 8,
+            },
+        },
         {
             "type": "RATED",
             "actor": customer,
@@ -238,9 +247,9 @@ async def test_a_whole_ticket_life_is_in_the_history_oldest_first_with_actor_tim
 async def test_history_pages_return_every_event_exactly_once(admin: Actor, make_actor: MakeActor) -> None:
     _, created = await live_a_ticket(admin, make_actor)
     everything = [e["id"] for e in await full_history(admin.client, created["id"])]
-    assert len(everything) == 13
+    assert len(everything) == 14
 
-    for size in (1, 2, 5, 13, 50):
+    for size in (1, 2, 5, 14, 50):
         seen: list[str] = []
         after = None
         pages = 0

@@ -28,6 +28,7 @@ group).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import secrets
@@ -460,6 +461,12 @@ async def fresh_customers_to_merge(w: World, role: str) -> dict[str, Any]:
     return {"s": pair[0], "t": pair[1]}
 
 
+async def fresh_customer_to_erase(w: World, role: str) -> dict[str, Any]:
+    """A new customer with a ticket of the group: what an erasure removes."""
+    ticket = await make_ticket(w.rt, w.admin, CustomerRef(email=f"{unique('erased')}@example.com"), w.group)
+    return {"id": gid("Customer", ticket.customer_id)}
+
+
 def automation_input() -> AutomationData:
     return AutomationData(
         name=unique("rule"),
@@ -512,6 +519,36 @@ def on_fresh_ticket(status: str = "NEW", **extra: Any) -> Variables:
         return {"id": gid("Ticket", await new_ticket(w, status)), **extra}
 
     return variables
+
+
+async def fresh_survey_token(w: World, role: str) -> dict[str, Any]:
+    """The token of a survey of a new RESOLVED ticket (only its digest is stored, so the row is
+    written here, as the survey mail would be)."""
+    ticket_id = await new_ticket(w, "RESOLVED")
+    token = secrets.token_urlsafe(32)
+    sv = tables.satisfaction_surveys
+    async with w.rt.engine.begin() as conn:
+        created = await conn.scalar(text("SELECT min(id) FROM ticket_events WHERE ticket_id = :t"), {"t": ticket_id})
+        now = datetime.now(UTC)
+        await conn.execute(
+            insert(sv).values(
+                ticket_id=ticket_id,
+                resolution_event_id=created,
+                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                created_at=now,
+                expires_at=now + timedelta(days=1),
+            )
+        )
+    return {"token": token}
+
+
+async def web_form_from_a_new_visitor(w: World, role: str) -> dict[str, Any]:
+    """Every caller of the matrix comes from 127.0.0.1: the web form's per-address count is
+    reset so each one is tried within HELPDESK_WEB_FORM_LIMIT (test_web_form.py tests the limit)."""
+    async with w.rt.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM web_form_submissions"))
+    email = f"{unique('visitor')}@example.com"
+    return {"input": {"name": "访客", "email": email, "subject": "退款", "description": "还没到账"}}
 
 
 async def two_fresh_tickets(w: World, role: str) -> dict[str, Any]:
@@ -914,6 +951,19 @@ MATRIX: list[Row] = [
         fixed(lambda w: {"e": w.login_email, "p": PASSWORD}),
     ),
     Row(
+        "submitWebForm",
+        "mutation($input: WebFormInput!) { submitWebForm(input: $input) { ticketNumber userErrors { code } } }",
+        PUBLIC,
+        web_form_from_a_new_visitor,
+    ),
+    Row(
+        "submitSatisfactionSurvey",
+        "mutation($token: String!) { submitSatisfactionSurvey(surveyToken: $token, score: 4) "
+        "{ rating { score } userErrors { code } } }",
+        PUBLIC,
+        fresh_survey_token,
+    ),
+    Row(
         "setPresence",
         "mutation { setPresence(presence: AWAY) { agent { id } userErrors { code } } }",
         SIGNED_IN,
@@ -937,6 +987,12 @@ MATRIX: list[Row] = [
         "{ customer { id } userErrors { code } } }",
         SUPERVISORS,
         fresh_customers_to_merge,
+    ),
+    Row(
+        "eraseCustomer",
+        'mutation($id: ID!) { eraseCustomer(id: $id, reason: "DSR-1") { customer { id } userErrors { code } } }',
+        ADMINS,
+        fresh_customer_to_erase,
     ),
     Row(
         "createTicket",

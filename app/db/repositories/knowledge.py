@@ -209,8 +209,8 @@ async def self_service_rate(conn: AsyncConnection, start: datetime, end: datetim
 
     Customer-facing: made anonymously or with an API token (a portal, a bot), not by an agent in
     the console. Served: the caller rated one of the articles it was shown helpful, or it was
-    shown at least one article and no ticket with the same subject as the question was created
-    within the hour after."""
+    shown at least one article, no ticket with the same subject as the question was created
+    within the hour after, and the caller submitted no web form within the hour after."""
     s, f, t = tables.article_searches, tables.article_feedback, tables.tickets
     rated_helpful = exists().where(f.c.search_id == s.c.id, f.c.helpful)
     ticket_followed = exists().where(
@@ -218,7 +218,9 @@ async def self_service_rate(conn: AsyncConnection, start: datetime, end: datetim
         t.c.created_at < s.c.created_at + SELF_SERVICE_WINDOW,
         func.lower(func.btrim(t.c.subject)) == func.lower(func.btrim(s.c.query)),
     )
-    served = or_(rated_helpful, and_(s.c.result_count > 0, ~ticket_followed))
+    # A web-form ticket the same caller submitted afterwards (app.services.knowledge
+    # link_suggestions_to_ticket) means it did not serve them, even under another subject.
+    served = or_(rated_helpful, and_(s.c.result_count > 0, ~ticket_followed, s.c.ticket_id.is_(None)))
     total, self_served = (
         await conn.execute(
             select(func.count(), func.count().filter(served)).where(

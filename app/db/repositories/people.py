@@ -29,6 +29,12 @@ async def customers_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[in
     return by_id(to_records(CustomerRecord, rows))
 
 
+async def customer_erased(conn: AsyncConnection, customer_id: int) -> bool:
+    """Whether eraseCustomer has erased the customer (as committed when the statement runs)."""
+    erased = await conn.scalar(select(cu.c.erased_at).where(cu.c.id == customer_id))
+    return erased is not None
+
+
 async def customer_by_contact(conn: AsyncConnection, email: str | None, phone: str | None) -> CustomerRecord | None:
     conditions = []
     if email:

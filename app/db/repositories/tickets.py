@@ -24,7 +24,7 @@ from app.db import tables
 from app.db.repositories.rows import among, any_of_ids, by_id, columns_for, to_records
 from app.db.repositories.ticket_search import search_condition
 from app.domain.enums import OPEN_STATUSES, OrderDirection, TicketOrderField, TicketStatus
-from app.domain.principal import CustomerPrincipal, Viewer
+from app.domain.principal import CustomerPrincipal, Principal, Viewer
 from app.domain.records import (
     AttachmentRecord,
     CommentRecord,
@@ -208,6 +208,41 @@ async def _page(
     page = rows[:first]
     cursors = [TicketPageCursor(order, tuple(row[width:])) for row in page]
     return [row[:width] for row in page], cursors, len(rows) > first
+
+
+# One CSV export row (app.domain.ticket_csv.HEADER): names, not ids, for group, assignee, customer.
+_EXPORT_COLUMNS = (
+    t.c.number,
+    t.c.subject,
+    t.c.status,
+    t.c.priority,
+    t.c.channel,
+    t.c.category,
+    tables.groups.c.name,
+    tables.agents.c.name,
+    tables.customers.c.name,
+    t.c.created_at,
+    t.c.updated_at,
+    t.c.resolved_at,
+)
+
+
+async def export_batch(
+    conn: AsyncConnection, principal: Principal, f: TicketFilter, after_id: int, size: int
+) -> tuple[list[Sequence[Any]], int | None]:
+    """The next `size` tickets the caller may see that match `f`, in id order after `after_id`
+    (keyset: each batch is one index range, however far the export has got), as export rows;
+    and the last id, None when the list is done."""
+    g, a, cu = tables.groups, tables.agents, tables.customers
+    source = (
+        t.outerjoin(g, g.c.id == t.c.group_id)
+        .outerjoin(a, a.c.id == t.c.assignee_id)
+        .join(cu, cu.c.id == t.c.customer_id)
+    )
+    query = _filtered(select(t.c.id, *_EXPORT_COLUMNS).select_from(source), principal, f)
+    rows = (await conn.execute(query.where(t.c.id > after_id).order_by(t.c.id).limit(size))).all()
+    last = rows[-1][0] if len(rows) == size else None
+    return [row[1:] for row in rows], last
 
 
 async def count_tickets(conn: AsyncConnection, principal: Viewer, f: TicketFilter) -> int:

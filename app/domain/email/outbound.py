@@ -98,10 +98,12 @@ def build_reply(
     attachments: Sequence[OutboundAttachment] = (),
     cc: Sequence[MailAddress] = (),
     auto_submitted: bool = False,
+    exact_subject: bool = False,
 ) -> EmailMessage:
     """A reply (or, with `auto_submitted`, an acknowledgement) ready for SMTP.
 
-    `subject` is the thread's subject as the customer wrote it; `message_id` comes from
+    `subject` is the thread's subject as the customer wrote it (with `exact_subject`, system
+    mail such as a survey, the subject as it is); `message_id` comes from
     `new_message_id` and is stored before sending; `date` must be timezone-aware. Raises
     HeaderInjection for CR/LF/NUL in any header value, InvalidInput for other unusable values.
     """
@@ -119,7 +121,7 @@ def build_reply(
     message["To"] = [_address(a, "to") for a in to]
     if cc:
         message["Cc"] = [_address(a, "cc") for a in cc]
-    message["Subject"] = reply_subject(subject, ticket_number)
+    message["Subject"] = guard_header(subject, "subject") if exact_subject else reply_subject(subject, ticket_number)
     message["Date"] = format_datetime(date)
     message["Message-ID"] = own_id
     if parent:
