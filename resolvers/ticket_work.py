@@ -200,8 +200,10 @@ class TicketWorkMutation:
         if (customer := customer_of(info)) is not None:
             # The customer signed in writes as themselves, on their own tickets only.
             pk = decode_id(ticket_id, "Ticket", ["ticketId"])
-            comment, ticket = await customer_tickets.reply(info.context.rt, customer, pk, body, incoming(attachments))
-            return await comment_payload(info, comment, ticket)
+            comment, ticket, created = await customer_tickets.reply(
+                info.context.rt, customer, pk, body, incoming(attachments), idempotency_key
+            )
+            return await comment_payload(info, comment, ticket, replayed=not created)
         principal = principal_of(info)
         pk = decode_id(ticket_id, "Ticket", ["ticketId"])
         comment, ticket, created = await conversation.add_customer_reply(

@@ -160,8 +160,18 @@ ALWAYS: tuple[Invariant, ...] = (
            OR (k.scope LIKE 'addCustomerReply:%' AND NOT EXISTS (SELECT 1 FROM comments c WHERE c.id = k.resource_id))
            OR (k.scope NOT IN ('createTicket') AND k.scope NOT LIKE 'addCustomerReply:%'
                AND k.scope NOT LIKE 'submitWebForm:%')
-           -- only the web form's keys are anonymous (their scope names the email address)
-           OR (k.agent_id IS NULL AND k.scope NOT LIKE 'submitWebForm:%')
+           -- only the web form's and customer sessions' keys have no agent (their scope names
+           -- the email address, or the customer)
+           OR (k.agent_id IS NULL AND k.scope NOT LIKE 'submitWebForm:%'
+               AND k.scope !~ '^addCustomerReply:[0-9]+:customer:[0-9]+$')
+        """,
+    ),
+    Invariant(
+        "a customer session's reply keys have no agent and a scope naming the customer; agents' never do",
+        """
+        SELECT k.scope, k.key FROM idempotency_keys k
+        WHERE k.scope LIKE 'addCustomerReply:%'
+          AND (k.agent_id IS NULL) <> (k.scope ~ '^addCustomerReply:[0-9]+:customer:[0-9]+$')
         """,
     ),
     Invariant(

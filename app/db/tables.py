@@ -564,7 +564,8 @@ idempotency_keys = Table(
     "idempotency_keys",
     metadata,
     # The operation ("createTicket", "addCustomerReply:<ticket>") and who called it scope the key;
-    # anonymous callers (the web form) have no agent: their scope names them ("submitWebForm:<email>").
+    # callers with no agent (the web form, customer sessions) have their scope name them
+    # ("submitWebForm:<email>", "addCustomerReply:<ticket>:customer:<customer id>").
     Column("scope", Text, nullable=False),
     Column("key", Text, nullable=False),
     Column("agent_id", BigInteger, ForeignKey("agents.id", ondelete="CASCADE")),

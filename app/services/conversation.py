@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.policy import Action as Permission
 from app.auth.policy import require
@@ -195,12 +196,17 @@ async def _add_customer_reply(
         if idempotency_key is not None:
             existing = await idempotency.claim(tx.conn, principal, scope, idempotency_key, fingerprint)
             if existing is not None:
-                row = (await tx.conn.execute(select(*columns_for(cm, CommentRecord)).where(cm.c.id == existing))).one()
-                return CommentRecord(*row), ticket, False
+                return await comment_by_id(tx.conn, existing), ticket, False
         comment, updated = await record_customer_reply(tx, ticket, parent, clean, files, now, principal.agent_id)
         if idempotency_key is not None:
             await idempotency.remember(tx.conn, principal, scope, idempotency_key, fingerprint, comment.id, now)
     return comment, updated, True
+
+
+async def comment_by_id(conn: AsyncConnection, comment_id: int) -> CommentRecord:
+    """The comment an idempotency key made (a replay answers with it)."""
+    row = (await conn.execute(select(*columns_for(cm, CommentRecord)).where(cm.c.id == comment_id))).one()
+    return CommentRecord(*row)
 
 
 async def record_customer_reply(

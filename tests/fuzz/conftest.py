@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
+from app.db.engine import sync_url
 from app.domain.enums import AgentRole, AssignmentStrategy
+from app.services import customer_sign_in
 from app.services.runtime import Runtime
 from app.settings import Settings
-from tests.fuzz.world import World, seed
+from tests.fuzz.customer_view import CustomerView
+from tests.fuzz.world import SECRETS, World, seed
 from tests.support import ServerThread
+
+CUSTOMER_SIGN_IN = "mutation($t: String!) { customerSignIn(linkToken: $t) { token userErrors { code } } }"
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +45,7 @@ async def world(
     make_group: Callable[..., Awaitable[Any]],
     make_actor: Callable[..., Awaitable[Any]],
     rt: Runtime,
+    database_url: str,
 ) -> AsyncIterator[World]:
     groups = {
         "round_robin": await make_group("Round robin", assignment_strategy=AssignmentStrategy.ROUND_ROBIN),
@@ -71,8 +78,34 @@ async def world(
             w.pool.append(str(ids.encode("Agent", actor.agent.id)))
             w.emails.append(actor.agent.email)
         seed(w, group_ids, short_sla=short_sla)
-        yield w
+        engine = create_engine(sync_url(database_url))
+        # Carl owns most of the seeded tickets, Vera one; each signs in by link as a customer would.
+        for role, customer_id in (
+            ("customer", await customer_id_of(rt, "email = 'carl@example.com'")),
+            ("other_customer", await customer_id_of(rt, "name = 'Vera VIP'")),
+        ):
+            w.tokens[role] = await signed_in(w, rt, customer_id)
+            w.customers[role] = CustomerView(customer_id, engine, SECRETS[role])
+        try:
+            yield w
+        finally:
+            engine.dispose()
     # The seeded SLA clocks fall due every second; left running, the schedulers of the servers
     # still up would take their row locks while the next test empties the tables (a deadlock).
     async with rt.engine.begin() as conn:
         await conn.execute(text("UPDATE sla_clocks SET next_check_at = NULL"))
+
+
+async def customer_id_of(rt: Runtime, where: str) -> int:
+    async with rt.engine.connect() as conn:
+        return int((await conn.execute(text(f"SELECT id FROM customers WHERE {where}"))).scalar_one())
+
+
+async def signed_in(w: World, rt: Runtime, customer_id: int) -> str:
+    """A customer session opened through customerSignIn with a freshly minted link (the mail is
+    the sign-in tests' business)."""
+    async with rt.engine.begin() as conn:
+        link = await customer_sign_in.mint_sign_in_link(conn, rt.settings, customer_id, rt.clock.now())
+    payload = w.check("anonymous", CUSTOMER_SIGN_IN, {"t": parse_qs(urlparse(link).query)["token"][0]})
+    token: str = payload["data"]["customerSignIn"]["token"]
+    return token

@@ -15,7 +15,10 @@ from tests.fuzz import values
 from tests.fuzz.world import World
 from tests.support import EXAMPLES
 
-ROLES = ("admin", "supervisor", "agent", "anonymous", "bad-token")
+# (Customer sessions: every agent operation is refused them, so one role of the two carries the
+# generated operations; test_generated_customer_operations sends both the ones they may send.)
+ROLES = ("admin", "supervisor", "agent", "anonymous", "bad-token", "customer")
+CUSTOMER_ROLES = ("customer", "other_customer")
 
 
 @cache
@@ -23,6 +26,25 @@ def schema() -> graphql.GraphQLSchema:
     from resolvers.schema import build_schema
 
     return build_schema(Settings())._schema  # type: ignore[attr-defined,no-any-return]
+
+
+@cache
+def customer_schema() -> graphql.GraphQLSchema:
+    """The schema cut down to what a customer session may select (resolvers/customer_allowlist.py):
+    operations generated from it get past the allowlist and reach the row scoping beneath."""
+    from resolvers.customer_allowlist import customer_may_select
+
+    document = graphql.parse(graphql.print_schema(schema()))
+    kept = []
+    for definition in document.definitions:
+        if isinstance(definition, graphql.ObjectTypeDefinitionNode | graphql.InterfaceTypeDefinitionNode):
+            name = definition.name.value
+            fields = tuple(f for f in definition.fields or () if customer_may_select(name, f.name.value))
+            if not fields:
+                continue  # nothing of it may be selected, so nothing refers to it any more
+            definition = replace(definition, fields=fields)
+        kept.append(definition)
+    return graphql.build_ast_schema(replace(document, definitions=tuple(kept)))
 
 
 def mutation_fields(*, without: tuple[str, ...] = ()) -> list[str]:
@@ -61,15 +83,17 @@ def with_user_errors(document: graphql.DocumentNode) -> str:
     return graphql.print_ast(replace(document, definitions=tuple(definitions)))
 
 
-def generated_queries(world: World, mode: Mode = Mode.POSITIVE) -> st.SearchStrategy[str]:
-    return queries(schema(), custom_scalars=values.scalar_literals(lambda: world.pool), mode=mode)
+def generated_queries(
+    world: World, mode: Mode = Mode.POSITIVE, of: graphql.GraphQLSchema | None = None
+) -> st.SearchStrategy[str]:
+    return queries(of or schema(), custom_scalars=values.scalar_literals(lambda: world.pool), mode=mode)
 
 
 def generated_mutations(
-    world: World, fields: list[str] | None = None, mode: Mode = Mode.POSITIVE
+    world: World, fields: list[str] | None = None, mode: Mode = Mode.POSITIVE, of: graphql.GraphQLSchema | None = None
 ) -> st.SearchStrategy[str]:
     return mutations(
-        schema(),
+        of or schema(),
         fields=fields or mutation_fields(),
         custom_scalars=values.scalar_literals(lambda: world.pool),
         print_ast=with_user_errors,

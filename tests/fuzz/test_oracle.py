@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.domain.global_ids import encode
+from tests.fuzz.customer_view import CustomerView
 from tests.fuzz.oracle import problems
 
 
@@ -64,3 +66,47 @@ def test_the_oracle_accepts_our_errors_and_echoed_input() -> None:
     )
 
     assert problems(fine, '{"query": "mutation { createTicket(input: {customer: {email: \\"Traceback\\"}}) }"}') == []
+
+
+def customer_view() -> CustomerView:
+    # No database: the cases below never reach the ID checks that need one.
+    return CustomerView(customer_id=1, engine=None, secrets=("quokkafraud",))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("document", "result", "flagged"),
+    [
+        (
+            "query { ticket(number: 1) { id tags } }",
+            {"data": {"ticket": None}},
+            "selected Ticket.tags and got data or no FORBIDDEN",
+        ),
+        (
+            "query { me { id } }",
+            {"data": None, "errors": [{"message": "no", "extensions": {"code": "UNAUTHENTICATED"}}]},
+            "selected Query.me",
+        ),
+        (
+            'query { node(id: "x") { id } }',
+            {"data": {"node": {"id": encode("Group", 3)}}},
+            "the ID of a Group",
+        ),
+        (
+            "query { ticket(number: 1) { comments { edges { node { body } } } } }",
+            {"data": {"ticket": {"comments": {"edges": [{"node": {"body": "internal: quokkafraud"}}]}}}},
+            "read 'quokkafraud'",
+        ),
+    ],
+)
+def test_the_customer_oracle_flags_each_kind_of_leak(document: str, result: dict[str, Any], flagged: str) -> None:
+    found = customer_view().problems(document, result, document)
+
+    assert any(flagged in p for p in found), found
+
+
+def test_the_customer_oracle_accepts_a_refusal_and_an_allowed_answer() -> None:
+    refused = {"data": None, "errors": [{"message": "no", "extensions": {"code": "FORBIDDEN"}}]}
+    allowed = {"data": {"currentCustomer": {"id": None, "name": "Carl"}}}
+
+    assert customer_view().problems("query { me { id } }", refused, "") == []
+    assert customer_view().problems("query { currentCustomer { id name } }", allowed, "") == []

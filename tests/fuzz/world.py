@@ -1,7 +1,8 @@
 """A small helpdesk to fuzz: groups of every assignment strategy, agents of every role, customers,
-tickets in several states with a sub-ticket, comments, a link, knowledge articles, an SLA policy
-short enough to breach during the run, a routing rule and an API token. Seeded through the API
-(the frontend_examples documents), so it is data a real console would make."""
+tickets in several states with a sub-ticket, comments (an INTERNAL note with a file among them), a
+link, knowledge articles, an SLA policy short enough to breach during the run, a routing rule and
+an API token. Seeded through the API (the frontend_examples documents), so it is data a real
+console would make. Two of its customers are signed in by link (customer_view.py)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,17 @@ from typing import Any
 import httpx
 
 from tests.fuzz import oracle
+from tests.fuzz.customer_view import CustomerView
 from tests.support import load_document
 
 _ID = re.compile(r'"(?:id|deletedId)":"([A-Za-z0-9_\-]{4,40})"')
 POOL_LIMIT = 3000
 SURVEY = os.environ.get("HELPDESK_FUZZ_SURVEY")
+# Words of the seed that only some callers may read: customers' oracles look for them.
+INTERNAL_WORD = "quokkafraud"  # an INTERNAL note's body and its file's name
+CARL_WORD = "pelicansmoke"  # Carl's ticket, not Vera's to read
+VERA_WORD = "wombatparcel"  # Vera's ticket, not Carl's to read
+SECRETS = {"customer": (INTERNAL_WORD, VERA_WORD), "other_customer": (INTERNAL_WORD, CARL_WORD)}
 
 
 @dataclass
@@ -29,6 +36,8 @@ class World:
     http: httpx.Client
     tokens: dict[str, str | None]
     pool: list[str] = field(default_factory=list)
+    # Customer sessions among the tokens' roles, and what each may see.
+    customers: dict[str, CustomerView] = field(default_factory=dict)
     emails: list[str] = field(default_factory=list)
     requests: int = 0
     # What the answers were (ok, an error code, a userErrors code): shows the run reached the
@@ -68,11 +77,15 @@ class World:
     def exchange(self, role: str, body: dict[str, Any]) -> dict[str, Any]:
         """Sends a request body and fails on any property violation; returns the parsed answer."""
         response, text = self.send(role, body)
-        self.judge(role, text, oracle.problems(response, text))
+        found = oracle.problems(response, text)
         try:
             result: dict[str, Any] = response.json()
         except ValueError:  # only reached in survey mode
+            self.judge(role, text, found)
             return {}
+        if role in self.customers and isinstance(result, dict):
+            found += self.customers[role].problems(body.get("query"), result, text)
+        self.judge(role, text, found)
         self.outcomes.update(oracle.outcomes(result))
         return result
 
@@ -91,6 +104,24 @@ class World:
         result = self.check(role, load_document(document), variables)
         assert not result.get("errors"), result
         (payload,) = result["data"].values()
+        assert payload["userErrors"] == [], payload["userErrors"]
+        return payload  # type: ignore[no-any-return]
+
+    def upload(
+        self, role: str, document: str, variables: dict[str, Any], files: dict[str, tuple[str, bytes, str]]
+    ) -> dict[str, Any]:
+        """Runs a frontend_examples mutation with files (variable path -> (name, bytes, type)) as a
+        GraphQL multipart request; it must succeed. Returns its payload."""
+        operations = {"query": load_document(document), "variables": variables}
+        response = self.http.post(
+            f"{self.base_url}/graphql",
+            data={"operations": json.dumps(operations), "map": json.dumps({str(i): [p] for i, p in enumerate(files)})},
+            files={str(i): file for i, file in enumerate(files.values())},
+            headers=self.headers(role),
+        )
+        self.requests += 1
+        self.remember_ids(response.text)
+        (payload,) = response.json()["data"].values()
         assert payload["userErrors"] == [], payload["userErrors"]
         return payload  # type: ignore[no-any-return]
 
@@ -154,16 +185,26 @@ def seed(world: World, group_ids: dict[str, str], *, short_sla: bool = True) -> 
     created = [
         m("admin", "console/CreateTicket.graphql", {"input": _ticket(*args, **extra)})["ticket"]
         for args, extra in [
-            (("Printer on fire", "It smokes.", customer), {"priority": "URGENT"}),
+            (("Printer on fire", f"It smokes ({CARL_WORD}).", customer), {"priority": "URGENT"}),
             (("I want a refund", "Order 42 arrived broken.", customer), {}),
-            (("我的订单没有到", "请帮我查一下", {"id": vip["customer"]["id"]}), {}),
+            (("我的订单没有到", f"请帮我查一下 ({VERA_WORD})", {"id": vip["customer"]["id"]}), {}),
             (("Password reset", "Cannot log in.", customer), {"priority": "LOW", "tags": ["login"]}),
             (("Question", "How do I export?", customer), {"customFields": {"plan": "pro"}}),
         ]
     ]
     first, refund, chinese, password, question = (t["id"] for t in created)
-    m("admin", "console/AddComment.graphql", {"ticketId": first, "body": "Looking into it", "visibility": "PUBLIC"})
-    m("admin", "console/AddComment.graphql", {"ticketId": refund, "body": "internal", "visibility": "INTERNAL"})
+    world.upload(
+        "admin",
+        "console/AddComment.graphql",
+        {"ticketId": first, "body": "Looking into it", "visibility": "PUBLIC", "attachments": [None]},
+        {"variables.attachments.0": ("receipt.txt", b"paid", "text/plain")},
+    )
+    world.upload(
+        "admin",
+        "console/AddComment.graphql",
+        {"ticketId": refund, "body": f"internal: {INTERNAL_WORD}", "visibility": "INTERNAL", "attachments": [None]},
+        {"variables.attachments.0": (f"{INTERNAL_WORD}.txt", b"card looks stolen", "text/plain")},
+    )
     m(
         "admin",
         "console/CreateSubTicket.graphql",

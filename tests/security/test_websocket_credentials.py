@@ -4,25 +4,33 @@
 A revoked credential closes the socket with 4403 within HELPDESK_CREDENTIAL_RECHECK_SECONDS
 (about twice that at worst), and nothing runs on it once the period has passed; a demoted admin
 loses admin rights on the next operation after the period; every subscription (the wallboard
-too) re-checks the caller and its permission for every item it delivers.
+too) re-checks the caller and its permission for every item it delivers. Customer sessions
+(signed in by link) end the same way, revoked or expired.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import websockets
 
-from app.domain.enums import AgentRole
+from app.clock import ManualClock
+from app.domain.enums import AgentRole, Channel
 from app.domain.global_ids import encode
 from app.domain.records import GroupRecord
 from app.services import auth as auth_service
+from app.services import customer_sign_in
+from app.services import tickets as ticket_service
+from app.services.customers import CustomerRef
 from app.services.runtime import Runtime
+from app.settings import Settings
 from tests.conftest import Actor
 from tests.support import ServerThread, load_document
 
@@ -276,3 +284,70 @@ async def test_an_agent_removed_from_the_group_stops_receiving_its_wallboard(
         assert code_of(await socket.run(ME)) == "OK"  # the credential itself is still good
     finally:
         await socket.close()
+
+
+# ---------------------------------------------------------------- customer sessions (signed in by link)
+
+CURRENT_CUSTOMER = "query { currentCustomer { name } }"
+CUSTOMER_REPLY = (
+    'mutation($t: ID!) { addCustomerReply(ticketId: $t, body: "still waiting") { comment { id } userErrors { code } } }'
+)
+FOLLOW = "subscription($t: ID) { ticketEvents(ticketId: $t) { type } }"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def clocked_server(settings: Settings, clock: ManualClock) -> Iterator[ServerThread]:
+    """A server of the test's own whose clock the test moves (customer sessions expire by it)."""
+    thread = ServerThread(settings.model_copy(update={"run_scheduler": False, "run_mail": False}), clock=clock)
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest.mark.parametrize("ending", ["revoked", "expired"])
+async def test_a_customer_session_that_ends_runs_nothing_more_and_its_socket_is_closed_with_4403(
+    ending: str, rt: Runtime, admin: Actor, clock: ManualClock, clocked_server: ServerThread
+) -> None:
+    server = clocked_server
+    clocked = Runtime(rt.engine, rt.settings, clock=clock)
+    ticket, _ = await ticket_service.create_ticket(
+        rt,
+        admin.principal,
+        ticket_service.NewTicket(
+            subject="Parcel missing",
+            description="Nothing came.",
+            channel=Channel.API,
+            customer=CustomerRef(email="li.lei@example.cn", name="Li Lei"),
+        ),
+    )
+    async with clocked.engine.begin() as conn:
+        link = await customer_sign_in.mint_sign_in_link(conn, clocked.settings, ticket.customer_id, clock.now())
+    token = (await customer_sign_in.sign_in(clocked, parse_qs(urlparse(link).query)["token"][0])).token
+    ticket_id = encode("Ticket", ticket.id)
+    socket = await Socket.open(server, token)
+    try:
+        assert code_of(await socket.run(CURRENT_CUSTOMER)) == "OK"
+        assert code_of(await socket.run(CUSTOMER_REPLY, {"t": ticket_id})) == "OK"
+        events = await socket.start(FOLLOW, {"t": ticket_id})
+        before = await comment_count(admin, ticket_id)
+
+        if ending == "revoked":
+            async with clocked.engine.begin() as conn:
+                await customer_sign_in.revoke_customer_credentials(conn, ticket.customer_id, clock.now())
+        else:
+            clock.advance(rt.settings.customer_session_ttl + timedelta(seconds=1))
+        await asyncio.sleep(recheck(server) + 0.2)  # the longest the server may still trust it
+        assert code_of(await socket.run(CUSTOMER_REPLY, {"t": ticket_id})) == "UNAUTHENTICATED"
+        assert await socket.closed_within(2 * recheck(server) + 2) == 4403
+        assert isinstance(await socket.result(events), Closed)  # the subscription went with it
+    finally:
+        await socket.close()
+    assert await comment_count(admin, ticket_id) == before
+    # A new socket with the dead session is refused at connection_init.
+    with pytest.raises((AssertionError, websockets.ConnectionClosed)):
+        await Socket.open(server, token)
