@@ -18,13 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +29,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.million_tickets import ensure_loaded, log
-from benchmarks.servers import SERVE_ENV, rss_mb
-from tests.processes import ServerProcess, _command, start_server
+from benchmarks.million_tickets import ensure_loaded
+from benchmarks.servers import helpdesk_with_admin, rss_mb
+from tests.processes import ServerProcess
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "bench-admin@example.cn", "bench admin password 1"
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token userErrors { code } } }"
@@ -42,26 +39,8 @@ TARGET_ROWS_PER_SECOND = 20_000
 FLAT_MB = 20.0
 
 
-@contextmanager
-def serving(url: str) -> Iterator[ServerProcess]:
-    env = {**os.environ, "DATABASE_URL": url}
-    subprocess.run(
-        [*_command(), "create-admin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD],
-        env=env,
-        check=False,  # already there on a reused database
-        capture_output=True,
-    )
-    with tempfile.TemporaryDirectory(prefix="helpdesk-bench-csv-") as data_dir:
-        process = start_server(url, Path(data_dir), SERVE_ENV)
-        try:
-            process.wait_healthy(timeout=60)
-            yield process
-        finally:
-            process.stop()
-            output = process.output()
-            if "Traceback" in output:
-                log(output[-4000:])
-            process.log_path.unlink(missing_ok=True)
+def serving(url: str) -> AbstractContextManager[ServerProcess]:
+    return helpdesk_with_admin(url, ADMIN_EMAIL, ADMIN_PASSWORD)
 
 
 def login(base: str) -> str:

@@ -26,14 +26,11 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -49,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.db.engine import async_url
 from benchmarks import databases
-from benchmarks.servers import SERVE_ENV, log, rss_mb
-from tests.processes import _command, start_server
+from benchmarks.servers import helpdesk_with_admin, log, rss_mb
+from tests.processes import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "frontend_examples"
@@ -147,26 +144,8 @@ def big_message(rng: random.Random) -> bytes:
 # ---------------------------------------------------------------- the server
 
 
-@contextmanager
-def server(url: str) -> Iterator[Any]:
-    env = {**os.environ, "DATABASE_URL": url}
-    subprocess.run(
-        [*_command(), "create-admin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    with tempfile.TemporaryDirectory(prefix="helpdesk-bench-email-") as data_dir:
-        process = start_server(url, Path(data_dir), SERVE_ENV)
-        try:
-            process.wait_healthy(timeout=60)
-            yield process
-        finally:
-            process.stop()
-            output = process.output()
-            if "Traceback" in output:
-                log(output[-4000:])
-            process.log_path.unlink(missing_ok=True)
+def server(url: str) -> AbstractContextManager[ServerProcess]:
+    return helpdesk_with_admin(url, ADMIN_EMAIL, ADMIN_PASSWORD)
 
 
 def graphql(client: httpx.Client, base: str, document: str, variables: dict[str, Any]) -> dict[str, Any]:

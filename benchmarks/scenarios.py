@@ -380,7 +380,7 @@ def subscriptions(target: Target) -> dict[str, Any]:
     return {"subscription": fanout.SUBSCRIPTION, "results": results}
 
 
-SUBMIT_WEB_FORM = (DOCUMENTS / "SubmitWebForm.graphql").read_text()
+SUBMIT_WEB_FORM = (EXAMPLES / "portal" / "SubmitWebForm.graphql").read_text()
 WEB_FORM_CONCURRENCY = 16
 # The target: the anonymous web form keeps at least this share of createTicket's throughput.
 WEB_FORM_TARGET_RATIO = 0.8
@@ -434,7 +434,10 @@ def web_form(target: Target) -> dict[str, Any]:
     )
     ratio = submitted["rps"] / created["rps"] if created["rps"] else 0.0
     return {
-        "documents": ["benchmarks/documents/SubmitWebForm.graphql", "frontend_examples/console/CreateTicket.graphql"],
+        "documents": [
+            "frontend_examples/portal/SubmitWebForm.graphql",
+            "frontend_examples/console/CreateTicket.graphql",
+        ],
         "concurrency": c,
         "create_ticket": created,
         "submit_web_form": submitted,

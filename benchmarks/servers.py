@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tests.processes import ServerProcess, start_server
+from tests.processes import ServerProcess, _command, start_server
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +61,17 @@ def helpdesk(database_url: str) -> Iterator[ServerProcess]:
             if failed or "Traceback" in output:
                 log(f"----- helpdesk serve :{server.port} (exit {code}), last 4000 chars -----\n{output[-4000:]}")
             server.log_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def helpdesk_with_admin(database_url: str, email: str, password: str) -> Iterator[ServerProcess]:
+    """`helpdesk` with an admin to log in as, created first (an existing one, on a database a
+    run reuses, is kept)."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    command = [*_command(), "create-admin", "--email", email, "--password", password]
+    subprocess.run(command, env=env, check=False, capture_output=True)
+    with helpdesk(database_url) as server:
+        yield server
 
 
 @dataclass

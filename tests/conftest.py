@@ -17,6 +17,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import create_engine, sync_url
+from app.demo.mail_sink import MailSink
 from app.domain.enums import AgentRole
 from app.domain.principal import Principal
 from app.domain.records import AgentRecord, GroupRecord
@@ -107,6 +108,13 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def rt(engine: AsyncEngine, settings: Settings) -> Runtime:
     return Runtime(engine=engine, settings=settings)
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[MailSink]:
+    """A recording SMTP server on a free loopback port: what a test's server sends arrives here."""
+    async with MailSink() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

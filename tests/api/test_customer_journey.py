@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,12 +27,6 @@ from tests.support import GraphQLClient, ServerThread
 NAME = "林晓雯"
 EMAIL = "lin.xiaowen@example.cn"
 SUBJECT = "退货后还没有收到退款"
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[MailSink]:
-    async with MailSink() as running:
-        yield running
 
 
 @pytest.fixture

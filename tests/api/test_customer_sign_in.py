@@ -8,7 +8,7 @@ import asyncio
 import re
 import statistics
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -40,12 +40,6 @@ CURRENT = "query { currentCustomer { id name email } }"
 KNOWN = "li.lei@example.cn"
 # Far ahead of the wall clock: nothing else in the session sends these deliveries.
 AHEAD = datetime(2031, 5, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[MailSink]:
-    async with MailSink() as running:
-        yield running
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,12 +37,6 @@ COMMENTS = "console/TicketComments.graphql"
 PENDING = "console/SetTicketPending.graphql"
 START = "console/StartTicket.graphql"
 CUSTOMER = "wang.fang@example.cn"
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[MailSink]:
-    async with MailSink() as running:
-        yield running
 
 
 # The quiet server's clock, far ahead of the wall clock: its deliveries are due for the senders

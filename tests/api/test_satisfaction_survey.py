@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -35,12 +35,6 @@ RATE = "partner/RateTicket.graphql"
 NOTIFICATIONS = "console/Notifications.graphql"
 TICKET = "query($id: ID!) { ticket(id: $id) { tags satisfaction { score speed professionalism attitude comment } } }"
 CUSTOMER = "zhang.wei@example.cn"
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[MailSink]:
-    async with MailSink() as running:
-        yield running
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -34,12 +34,6 @@ TICKET = """query($n: Int!) { ticket(number: $n) {
   customer { name email } attachments { filename size }
   history(first: 5) { edges { node { type actorAgent { id } actorCustomer { email } } } }
 } }"""
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[MailSink]:
-    async with MailSink() as running:
-        yield running
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,12 +50,6 @@ def clock() -> ManualClock:
 @pytest.fixture
 def rt(engine: AsyncEngine, settings: Settings, clock: ManualClock) -> Runtime:
     return Runtime(engine=engine, settings=settings, clock=clock)
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[MailSink]:
-    async with MailSink() as running:
-        yield running
 
 
 async def make_mailbox(
