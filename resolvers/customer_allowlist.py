@@ -18,7 +18,9 @@ CUSTOMER_FIELDS: frozenset[tuple[str, str]] = frozenset(
     (type_name, field)
     for type_name, fields in {
         # Root operations a customer may run.
-        "Query": ("currentCustomer node ticket knowledgeArticle knowledgeArticles searchArticles suggestArticles"),
+        "Query": (
+            "currentCustomer node ticket knowledgeArticle knowledgeArticles searchArticles suggestArticles ticketFields"
+        ),
         "Mutation": (
             "requestCustomerSignIn customerSignIn addCustomerReply reopenTicket rateTicket rateArticle "
             "submitWebForm submitSatisfactionSurvey"
@@ -53,6 +55,9 @@ CUSTOMER_FIELDS: frozenset[tuple[str, str]] = frozenset(
         "KnowledgeArticleConnection": "edges pageInfo totalCount",
         "KnowledgeArticleEdge": "cursor node",
         "ArticleMatch": "article score snippet",
+        # The defined fields they may fill in (visibleToCustomer ones only, scoped beneath): what a
+        # form needs to show them, not when the helpdesk requires them later (requiredForStatus).
+        "TicketFieldDefinition": "id key label type options pattern requiredOnCreate categories position",
         # Payloads of the mutations above.
         "RequestSignInPayload": "accepted userErrors",
         "CustomerSignInPayload": "token customer userErrors",

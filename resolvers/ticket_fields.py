@@ -1,13 +1,13 @@
-"""Root fields of defined custom fields: agents read the definitions, admins change them."""
+"""Root fields of defined custom fields: everyone reads the definitions they may fill (agents all of
+them), admins change them."""
 
 from __future__ import annotations
 
 import strawberry
 
-from app.auth.policy import Action
 from app.domain.ticket_fields import FieldDefinitionInput
 from app.services import ticket_fields
-from resolvers.access import Info, may_read, principal_of
+from resolvers.access import Info, principal_of
 from resolvers.payloads import decode_id, reports_user_errors
 from schema import ids
 from schema.payloads import DeletePayload
@@ -31,10 +31,15 @@ def _field_input(input: TicketFieldInput) -> FieldDefinitionInput:
 
 @strawberry.type
 class TicketFieldQuery:
-    @strawberry.field(description="Every defined custom field, in position order (agents and above).")
+    @strawberry.field(
+        description=(
+            "The defined custom fields, in position order: every one for agents; for anonymous callers "
+            "and customer sessions, those visibleToCustomer (what the web form may carry)."
+        )
+    )
     async def ticket_fields(self, info: Info) -> list[TicketFieldDefinition]:
-        may_read(info, Action.READ_TICKET_FIELDS)
-        return [TicketFieldDefinition.of(d) for d in await ticket_fields.all_definitions(info.context.rt)]
+        found = await ticket_fields.definitions_for(info.context.rt, info.context.viewer)
+        return [TicketFieldDefinition.of(d) for d in found]
 
 
 @strawberry.type

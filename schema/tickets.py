@@ -10,7 +10,7 @@ import orjson
 import strawberry
 from sqlalchemy import ColumnElement
 
-from app.auth.policy import may_read_email_delivery, may_read_internal_notes
+from app.auth.policy import may_read_agent_only_fields, may_read_email_delivery, may_read_internal_notes
 from app.db.repositories import tickets as ticket_reads
 from app.domain import enums
 from app.domain.errors import InvalidInput
@@ -275,7 +275,7 @@ class Ticket(Node):
     @strawberry.field
     async def custom_fields(self, info: Info) -> JSON:
         values = self.record.custom_fields or {}
-        if info.context.customer is None:
+        if may_read_agent_only_fields(info.context.viewer):
             return JSON(values)
         visible = await info.context.loaders.customer_field_keys.load(None)
         return JSON(customer_view(values, visible))

@@ -49,7 +49,8 @@ class Action(StrEnum):
     READ_OWN_NOTIFICATIONS = "readOwnNotifications"
     # outbound webhooks
     MANAGE_WEBHOOKS = "manageWebhooks"
-    # defined custom fields: agents read the definitions their forms need; admins change them
+    # defined custom fields: agents read every definition (anonymous callers and customers the
+    # visibleToCustomer ones, see may_read_agent_only_fields); admins change them
     READ_TICKET_FIELDS = "readTicketFields"
     MANAGE_TICKET_FIELDS = "manageTicketFields"
     # automations
@@ -197,6 +198,13 @@ def sla_policy_view(principal: Principal | None) -> SlaPolicyView | None:
 def may_watch_wallboard(principal: Principal, group_id: int | None) -> bool:
     """Agents watch their own groups' boards; the whole helpdesk and other groups are for supervisors."""
     return allows(principal, Action.READ_REPORTS) or (group_id is not None and group_id in principal.group_ids)
+
+
+def may_read_agent_only_fields(viewer: Viewer | None) -> bool:
+    """Defined custom fields not `visibleToCustomer` (their definitions and their values) are the
+    team's: agents and their API tokens read them; anonymous callers (the web form) and customer
+    sessions (the portal) get the visibleToCustomer ones only."""
+    return isinstance(viewer, Principal) and allows(viewer, Action.READ_TICKET_FIELDS)
 
 
 def customer_may_see_event(event_type: str, data: dict[str, object] | None) -> bool:

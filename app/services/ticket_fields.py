@@ -14,11 +14,11 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.auth.policy import Action, require
+from app.auth.policy import Action, may_read_agent_only_fields, require
 from app.db import tables
 from app.domain import validation as v
 from app.domain.errors import Duplicate, NotFound, PreconditionFailed
-from app.domain.principal import Principal
+from app.domain.principal import Principal, Viewer
 from app.domain.ticket_fields import (
     FieldDefinition,
     FieldDefinitionInput,
@@ -52,10 +52,11 @@ async def definitions(conn: AsyncConnection, *, customer_facing: bool = False) -
     return [FieldDefinition(*row) for row in await conn.execute(query)]
 
 
-async def all_definitions(rt: Runtime) -> list[FieldDefinition]:
-    """What Query.ticketFields shows."""
+async def definitions_for(rt: Runtime, viewer: Viewer | None) -> list[FieldDefinition]:
+    """What Query.ticketFields shows this caller: every definition to agents; to anonymous callers
+    (the web form) and customer sessions, the visibleToCustomer ones, the fields they may fill."""
     async with rt.reader.connect() as conn:
-        return await definitions(conn)
+        return await definitions(conn, customer_facing=not may_read_agent_only_fields(viewer))
 
 
 async def definition_by_id(rt: Runtime, field_id: int) -> FieldDefinition | None:

@@ -63,6 +63,8 @@ export const LABELS = {
     submitted: (n) => `Thank you. Your request number is #${n}. We have emailed you a confirmation with a link to follow it.`,
     submittedQuietly: "Thank you, your request was received.",
     fileTooMany: "At most 5 files.",
+    chooseOption: "Choose…", requiredField: "Required",
+    checkFields: "Please check the marked fields.",
 
     // articles.html
     searchArticles: "Search the help centre", search: "Search", noArticles: "No articles found.",
@@ -127,6 +129,8 @@ export const LABELS = {
     submitted: (n) => `谢谢！您的工单编号是 #${n}。确认邮件已发出，其中有查看进度的链接。`,
     submittedQuietly: "谢谢，我们已收到您的问题。",
     fileTooMany: "最多 5 个文件。",
+    chooseOption: "请选择…", requiredField: "必填",
+    checkFields: "请检查标出的字段。",
 
     searchArticles: "搜索帮助中心", search: "搜索", noArticles: "没有找到文章。",
     helpful: "这篇文章有帮助吗？", yes: "有", no: "没有", thanksFeedback: "感谢反馈。",

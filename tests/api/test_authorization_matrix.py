@@ -881,8 +881,9 @@ MATRIX: list[Row] = [
     ),
     Row("slaPolicies", "query { slaPolicies { id } }", ADMINS),
     Row("routingRules", "query { routingRules { id } }", ADMINS),
-    # Agents (and partner tokens) read the definitions their forms need.
-    Row("ticketFields", "query { ticketFields { id key } }", SIGNED_IN),
+    # Everyone reads the definitions their forms need: agents (and partner tokens) every one,
+    # anonymous callers (the web form) and customers the visibleToCustomer ones.
+    Row("ticketFields", "query { ticketFields { id key } }", PUBLIC),
     Row("mailboxes", "query { mailboxes { id } }", ADMINS),
     Row("webhooks", "query { webhooks { id deliveries { totalCount } } }", ADMINS),
     Row("automations", "query { automations { id firedCount } }", ADMINS),

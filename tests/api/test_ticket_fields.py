@@ -1,4 +1,5 @@
-"""Defined custom fields through the real server: administration (admins; agents read), values
+"""Defined custom fields through the real server: administration (admins; agents read all,
+anonymous callers and customer sessions the visibleToCustomer ones), values
 checked on createTicket / updateTicket / createSubTicket, requiredForStatus on transitions,
 FIELD_CHANGED in history, TicketFilter.customFields through its GIN index, and routing rules
 matching custom fields."""
@@ -7,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy import text
 
-from app.domain.enums import AgentRole
+from app.domain.enums import AgentRole, Channel
+from app.services import customer_sign_in
+from app.services import tickets as ticket_service
+from app.services.customers import CustomerRef
 from app.services.runtime import Runtime
 from tests.api.test_tickets import create, create_payload, ticket_input
 from tests.conftest import Actor
@@ -20,6 +25,7 @@ CREATE_FIELD = "console/admin/CreateTicketField.graphql"
 UPDATE_FIELD = "console/admin/UpdateTicketField.graphql"
 DELETE_FIELD = "console/admin/DeleteTicketField.graphql"
 FIELDS = "console/TicketFields.graphql"
+FORM_FIELDS = "portal/TicketFields.graphql"
 UPDATE = "console/UpdateTicket.graphql"
 RESOLVE = "console/ResolveTicket.graphql"
 START = "console/StartTicket.graphql"
@@ -175,3 +181,82 @@ async def test_routing_rules_match_custom_fields(admin: Actor) -> None:
     matched = await create(admin.client, customFields={"reason": "refund"})
     unmatched = await create(admin.client, customFields={"reason": "question"})
     assert matched["category"] == "refund" and unmatched["category"] is None
+
+
+async def customer_session(rt: Runtime, admin: Actor, anonymous: GraphQLClient, email: str) -> GraphQLClient:
+    """A customer with a ticket, signed in by a link as the mail would carry it."""
+    ticket, _ = await ticket_service.create_ticket(
+        rt,
+        admin.principal,
+        ticket_service.NewTicket(
+            subject="Parcel missing",
+            description="Nothing came.",
+            channel=Channel.API,
+            customer=CustomerRef(email=email),
+        ),
+    )
+    async with rt.engine.begin() as conn:
+        link = await customer_sign_in.mint_sign_in_link(conn, rt.settings, ticket.customer_id, rt.clock.now())
+    return anonymous.as_((await customer_sign_in.sign_in(rt, parse_qs(urlparse(link).query)["token"][0])).token)
+
+
+async def test_the_web_form_and_customers_read_only_the_fields_visible_to_customers(
+    admin: Actor, make_actor: MakeActor, anonymous: GraphQLClient, rt: Runtime
+) -> None:
+    customer = await customer_session(rt, admin, anonymous, "li.lei@example.cn")
+    agent = await make_actor(AgentRole.AGENT)
+    # With nothing defined, nobody is refused: the list is empty.
+    assert (await anonymous.run(FORM_FIELDS))["ticketFields"] == []
+
+    await define(admin, key="riskScore", label="Risk", type="NUMBER", position=1)
+    order_type = await define(
+        admin,
+        key="orderType",
+        label="订单类型 / Order type",
+        type="DROPDOWN",
+        options=["online", "in store"],
+        requiredOnCreate=True,
+        visibleToCustomer=True,
+        position=2,
+    )
+    await define(admin, key="internalCode", label="Code", type="TEXT", requiredForStatus="RESOLVED", position=3)
+    order_id = await define(
+        admin,
+        key="orderId",
+        label="Order",
+        type="TEXT",
+        pattern="SO-[0-9]{4}",
+        categories=["refund"],
+        visibleToCustomer=True,
+        position=4,
+    )
+
+    for caller in (agent.client, admin.client):
+        assert [f["key"] for f in (await caller.run(FIELDS))["ticketFields"]] == [
+            "riskScore",
+            "orderType",
+            "internalCode",
+            "orderId",
+        ]
+    for caller in (anonymous, customer):
+        shown = (await caller.run(FORM_FIELDS))["ticketFields"]
+        assert [f["id"] for f in shown] == [order_type["id"], order_id["id"]]
+        assert shown[0] == {
+            "id": order_type["id"],
+            "key": "orderType",
+            "label": "订单类型 / Order type",
+            "type": "DROPDOWN",
+            "options": ["online", "in store"],
+            "pattern": None,
+            "requiredOnCreate": True,
+            "categories": [],
+            "position": 2,
+        }
+        assert shown[1]["pattern"] == "SO-[0-9]{4}" and shown[1]["categories"] == ["refund"]
+
+    # Anonymous callers may select the whole definition (of customer-facing fields only); a
+    # customer session's document keeps to what a form needs (resolvers/customer_allowlist.py).
+    everything = (await anonymous.run(FIELDS))["ticketFields"]
+    assert [(f["key"], f["visibleToCustomer"]) for f in everything] == [("orderType", True), ("orderId", True)]
+    refused = await customer.post(load_document(FIELDS))
+    assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

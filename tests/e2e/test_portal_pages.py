@@ -15,6 +15,8 @@ naming what is missing, instead of letting it time out):
   and a sign-in link, the survey mail on resolution with
   `<HELPDESK_PUBLIC_URL>/examples/portal/survey.html?token=…`, `submitSatisfactionSurvey`.
 The first test needs nothing new: every page loads clean, and the web form suggests articles.
+The second shows the web form offering the defined fields customers may fill (`ticketFields`
+answering anonymous callers with the visibleToCustomer ones) and the server's word on one beside it.
 """
 
 from __future__ import annotations
@@ -211,6 +213,89 @@ async def test_every_portal_page_loads_clean_and_the_form_suggests_articles_as_t
     await expect(article.locator("#article-thanks")).to_be_visible()
     await article.close()
     await page.screenshot(path=str(ARTIFACTS / "portal-form.png"), full_page=True)
+    assert browser_page.problems == []
+
+
+async def test_the_web_form_offers_the_fields_customers_may_fill_and_shows_the_servers_word_beside_one(
+    server: ServerThread, admin: Actor, browser_page: BrowserPage
+) -> None:
+    define = "console/admin/CreateTicketField.graphql"
+    await admin.client.mutate(
+        define,
+        {
+            "input": {
+                "key": "channelBought",
+                "label": "购买渠道 / Where you bought it",
+                "type": "DROPDOWN",
+                "options": ["online", "in store"],
+                "requiredOnCreate": True,
+                "visibleToCustomer": True,
+            }
+        },
+    )
+    await admin.client.mutate(define, {"input": {"key": "riskNote", "label": "Risk note", "type": "TEXT"}})
+    await admin.client.mutate(
+        define,
+        {
+            "input": {
+                "key": "orderId",
+                "label": "订单号 / Order number",
+                "type": "TEXT",
+                "pattern": "SO-[0-9]{4}",
+                "categories": ["refund"],
+                "visibleToCustomer": True,
+            }
+        },
+    )
+    page = browser_page.page
+    await page.goto(f"{server.url}/examples/portal/form.html")
+
+    # The customer-visible dropdown, marked required; never the agents-only field.
+    bought = page.locator("[data-field=channelBought]")
+    await expect(bought).to_be_visible()
+    await expect(bought.locator("label > span")).to_have_text("购买渠道 / Where you bought it*")
+    await expect(bought.locator(".required-mark")).to_be_visible()
+    assert await bought.locator("option").all_inner_texts() == ["Choose…", "online", "in store"]
+    await expect(page.locator("[data-field=riskNote]")).to_have_count(0)
+    await expect(page.locator("input[name=cf-riskNote]")).to_have_count(0)
+    # A field of the refund topic shows only while that topic is chosen; no browser-side pattern.
+    order = page.locator("[data-field=orderId]")
+    await expect(order).to_be_hidden()
+    await page.select_option("select[name=category]", "refund")
+    await expect(order).to_be_visible()
+    assert await order.locator("input").get_attribute("pattern") is None
+    await page.select_option("select[name=category]", "technical")
+    await expect(order).to_be_hidden()
+    # The page's own words follow the language; the admin's labels stay as written.
+    await page.click("button[data-lang=zh]")
+    await expect(bought.locator("option").first).to_have_text("请选择…")
+    await page.click("button[data-lang=en]")
+
+    # Sent without the required field: the server's message shows beside it.
+    await page.fill("input[name=name]", "韩梅梅")
+    await page.fill("input[name=email]", "han.meimei@example.cn")
+    await page.fill("input[name=subject]", "耳机左边没有声音")
+    await page.fill("textarea[name=description]", "买了一周，左耳没有声音。")
+    await page.click("#web-form button[type=submit]")
+    await expect(page.locator("#cf-error-channelBought")).to_have_text(
+        "购买渠道 / Where you bought it is required", timeout=10_000
+    )
+    await expect(page.locator("select[name=cf-channelBought]")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#form-error")).to_have_text("Please check the marked fields.")
+    await expect(page.locator("#form-done")).to_be_hidden()
+    await page.screenshot(path=str(ARTIFACTS / "portal-form-fields.png"), full_page=True)
+
+    # Chosen, the request goes through and the ticket holds the value.
+    await page.select_option("select[name=cf-channelBought]", "in store")
+    await expect(page.locator("#cf-error-channelBought")).to_have_text("")
+    await page.click("#web-form button[type=submit]")
+    await expect(page.locator("#form-done")).to_contain_text("Your request number is #", timeout=10_000)
+    number = int(re.search(r"#(\d+)", await page.locator("#form-done").inner_text()).group(1))  # type: ignore[union-attr]
+    ticket = (
+        await admin.client.run("console/TicketDetail.graphql", {"id": (await ticket_number(admin, number))["id"]})
+    )["ticket"]
+    assert ticket["customFields"] == {"channelBought": "in store"}
+    assert ticket["category"] == "technical"
     assert browser_page.problems == []
 
 

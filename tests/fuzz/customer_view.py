@@ -4,9 +4,9 @@ A customer signed in by link sees their own tickets and PUBLIC comments, nothing
 - every object ID in the answer's data is one they may see, checked against the database at
   the time of the answer: their own tickets, the PUBLIC comments of those (and the files of
   those comments, or of the ticket itself), themselves, PUBLISHED articles, agents (an
-  assignee's name); any other ID (another customer's ticket, an INTERNAL note or its file,
-  a group, an SLA policy...) is a leak, whichever path brought it (node, ticket by id or
-  number, a connection, a payload);
+  assignee's name), field definitions visibleToCustomer; any other ID (another customer's
+  ticket, an INTERNAL note or its file, an agents-only field, a group, an SLA policy...) is a
+  leak, whichever path brought it (node, ticket by id or number, a connection, a payload);
 - the answer holds none of the seeded words only others may read (an INTERNAL note's body or
   file name, another customer's ticket text), which catches leaks with no ID selected;
 - a document that selects any field outside resolvers/customer_allowlist.py gets no data and
@@ -40,6 +40,10 @@ _LEAKED = {
     ),
     "Customer": "SELECT id FROM customers WHERE id = ANY(:ids) AND id <> :me",
     "KnowledgeArticle": "SELECT id FROM knowledge_articles WHERE id = ANY(:ids) AND status <> 'PUBLISHED'",
+    # ticketFields: the fields the web form may carry, never an agents-only one.
+    "TicketFieldDefinition": (
+        "SELECT id FROM ticket_field_definitions WHERE id = ANY(:ids) AND NOT visible_to_customer"
+    ),
 }
 # Who answers a customer is shown by name (Ticket.assignee, Comment.authorAgent).
 _SHOWN = {"Agent"}

@@ -48,6 +48,7 @@ from tests.invariants import ALWAYS, CAPACITY, assert_no_violations_sync, digest
 
 T = TypeVar("T")
 EXAMPLES = int(os.environ.get("HELPDESK_FUZZ_EXAMPLES", "250"))
+CREATE_FIELD = "console/admin/CreateTicketField.graphql"
 LOGIN = """mutation($email: String!, $password: String!) {
   login(email: $email, password: $password) { token userErrors { field message code } }
 }"""
@@ -96,7 +97,20 @@ def test_generated_customer_operations(world: World, database_url: str) -> None:
     """Queries and mutations of the schema cut down to the customer allowlist, as two customer
     sessions (with every ID of the world): they get past the allowlist, so the row scoping
     beneath is what keeps other customers' tickets, INTERNAL notes and their files out of the
-    answers (customer_view.py). Budgeted at half a test: customers' operations are few."""
+    answers (customer_view.py). Budgeted at half a test: customers' operations are few.
+
+    A field customers may fill and one for agents only are defined first: the customers'
+    ticketFields (and submitWebForm's checks) meet both, and customer_view.py flags the ID of
+    the agents-only one wherever it would show."""
+    for key, visible in (("giftWrap", True), ("fraudScore", False)):
+        world.mutate(
+            "admin",
+            CREATE_FIELD,
+            {"input": {"key": key, "label": key, "type": "CHECKBOX", "visibleToCustomer": visible}},
+        )
+    for role in CUSTOMER_ROLES:
+        shown = world.check(role, "query { ticketFields { id key } }")["data"]["ticketFields"]
+        assert [f["key"] for f in shown] == ["giftWrap"]
     operations = st.one_of(
         generated_queries(world, of=customer_schema()),
         generated_mutations(world, fields=list(customer_schema().mutation_type.fields), of=customer_schema()),  # type: ignore[union-attr]
