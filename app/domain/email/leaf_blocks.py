@@ -64,6 +64,7 @@ def body_runs(part: Message, run: int) -> Iterator[str] | None:
 
 
 def _line_runs(payload: str, run: int) -> Iterator[str]:
+    """The payload in runs of whole lines of about `run` characters (a longer line is one run)."""
     start = 0
     while start < len(payload):
         end = payload.find("\n", start + run)
