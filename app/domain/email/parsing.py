@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import errors as email_errors
 from email.message import EmailMessage, Message
-from email.parser import BytesFeedParser
 from email.policy import EmailPolicy, compat32
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -27,6 +26,7 @@ from typing import Any, cast
 from app.domain.email.addresses import MailAddress
 from app.domain.email.charsets import clean_header_text, clean_text, decode_text, readable_header_value
 from app.domain.email.html_text import html_to_text
+from app.domain.email.leaf_blocks import InboundPart, LeafBlockParser, body_runs
 from app.domain.email.message_ids import message_ids_in, normalize_message_id
 from app.domain.email.quotes import trim_quoted
 
@@ -160,16 +160,17 @@ class _PartCounter:
         # FeedParser calls the factory once at start to learn its signature.
         self._left = limit + 1
 
-    def __call__(self, policy: EmailPolicy) -> EmailMessage:
+    def __call__(self, policy: EmailPolicy) -> InboundPart:
         self._left -= 1
         if self._left < 0:
             raise _TooManyParts
-        return EmailMessage(policy=policy)
+        return InboundPart(policy=policy)
 
 
-# How much of the message the parser is fed at a time, and how much encoded content is decoded
-# at a time.
+# How much of the message is read at a time, and how much encoded content is decoded at a time.
 CHUNK = 1024 * 1024
+# How much the parser is fed at a time.
+FEED = 64 * 1024
 
 
 def parse_message(raw: bytes, limits: MailLimits = DEFAULT_LIMITS) -> ParsedMessage | Rejected:
@@ -182,16 +183,20 @@ def parse_message(raw: bytes, limits: MailLimits = DEFAULT_LIMITS) -> ParsedMess
 
 def parse_message_chunks(chunks: Iterable[bytes], limits: MailLimits = DEFAULT_LIMITS) -> ParsedMessage | Rejected:
     """Read one message handed over in pieces (a staged file read a chunk at a time), so the raw
-    bytes are never held whole beside the parsed tree. Same outcomes as `parse_message`."""
+    bytes are never held whole beside the parsed tree, and a large part's body is kept in blocks
+    (see leaf_blocks). Same outcomes as `parse_message`."""
     try:
-        factory = cast("Callable[[], EmailMessage]", _PartCounter(limits.max_parts))
-        parser = BytesFeedParser(factory, policy=_POLICY)
+        factory = cast("Callable[[], InboundPart]", _PartCounter(limits.max_parts))
+        parser = LeafBlockParser(factory, _POLICY)
         size = 0
         for chunk in chunks:
             size += len(chunk)
             if size > limits.max_bytes:
                 return Rejected(RejectReason.TOO_LARGE, f"the message is over the limit of {limits.max_bytes} bytes")
-            parser.feed(chunk)
+            # In slices: the parser holds what it is fed several times over while it cuts lines.
+            view = memoryview(chunk)
+            for start in range(0, len(chunk), FEED):
+                parser.feed(bytes(view[start : start + FEED]))
         message = parser.close()
         if not isinstance(message, EmailMessage):  # the factory only makes EmailMessage; for the type checker
             return Rejected(RejectReason.MALFORMED, "unreadable MIME message")
@@ -375,38 +380,25 @@ def decoded_chunks(part: Message, run: int = CHUNK) -> Iterator[bytes]:
     `get_payload(decode=True)` returns, joined, without building it whole. Base64 and
     quoted-printable are decoded a run of whole lines at a time (both encodings end their units
     at line ends); anything else (7bit, 8bit, binary, the rare uuencode) as the stdlib does it."""
-    # The payload as the parser left it (8-bit bytes as surrogates): get_payload() without decode
-    # would turn those into U+FFFD.
-    payload = getattr(part, "_payload", None)
-    if not isinstance(payload, str):
+    runs = body_runs(part, run)
+    encoding = str(part.get("content-transfer-encoding", "")).lower()
+    if runs is None:
         whole = part.get_payload(decode=True)
         if isinstance(whole, bytes) and whole:
             yield whole
-        return
-    encoding = str(part.get("content-transfer-encoding", "")).lower()
-    if encoding == "base64":
-        yield from _base64_chunks(payload, run)
+    elif encoding == "base64":
+        yield from _base64_chunks(runs)
     elif encoding == "quoted-printable":
-        for text in _line_runs(payload, run):
+        for text in runs:
             if data := quopri.decodestring(_payload_bytes(text)):
                 yield data
     elif encoding in ("", "7bit", "8bit", "binary"):
-        for text in _line_runs(payload, run):
+        for text in runs:
             yield _payload_bytes(text)
     else:
         whole = part.get_payload(decode=True)
         if isinstance(whole, bytes) and whole:
             yield whole
-
-
-def _line_runs(payload: str, run: int) -> Iterator[str]:
-    """The payload in runs of whole lines of about `run` characters (a longer line is one run)."""
-    start = 0
-    while start < len(payload):
-        end = payload.find("\n", start + run)
-        end = len(payload) if end < 0 else end + 1
-        yield payload[start:end]
-        start = end
 
 
 def _payload_bytes(text: str) -> bytes:
@@ -420,11 +412,11 @@ def _payload_bytes(text: str) -> bytes:
 _NOT_BASE64 = bytes(b for b in range(256) if not (chr(b).isascii() and (chr(b).isalnum() or chr(b) in "+/=")))
 
 
-def _base64_chunks(payload: str, run: int) -> Iterator[bytes]:
+def _base64_chunks(runs: Iterable[str]) -> Iterator[bytes]:
     """Whole 4-character groups decoded as they come; from the first padding character on, the
     rest is decoded leniently in one go, as the stdlib does (a broken tail loses only itself)."""
     carry = b""
-    for text in _line_runs(payload, run):
+    for text in runs:
         data = carry + _payload_bytes(text).translate(None, _NOT_BASE64)
         if b"=" in data:
             carry = data
