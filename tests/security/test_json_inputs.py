@@ -58,6 +58,9 @@ async def send(who: Actor, field: str, target: str | None, value: object) -> dic
     if kind == "CreateTicketInput":
         variables = {"input": {**TICKET, "customFields": value}}
         return (await who.client.run("console/CreateTicket.graphql", variables))["createTicket"]
+    if kind == "WebFormInput":
+        form = {"name": "李雷", "email": "li.lei@example.cn", "subject": "发票", "description": "x", "customFields": value}
+        return (await who.client.run("portal/SubmitWebForm.graphql", {"input": form}))["submitWebForm"]
     assert kind == "UpdateTicketInput", field
     variables = {"id": target, "input": {"customFields": value}}
     return (await who.client.run("console/UpdateTicket.graphql", variables))["updateTicket"]
@@ -76,6 +79,7 @@ CAPPED = {
     "UpdateCustomerInput.externalRefs": ["input", "externalRefs"],
     "CreateTicketInput.customFields": ["input", "customFields"],
     "UpdateTicketInput.customFields": ["input", "customFields"],
+    "WebFormInput.customFields": ["input", "customFields"],
 }
 
 
