@@ -59,8 +59,9 @@ async def send(who: Actor, field: str, target: str | None, value: object) -> dic
         variables = {"input": {**TICKET, "customFields": value}}
         return (await who.client.run("console/CreateTicket.graphql", variables))["createTicket"]
     if kind == "WebFormInput":
-        form = {"name": "李雷", "email": "li.lei@example.cn", "subject": "发票", "description": "x", "customFields": value}
-        return (await who.client.run("portal/SubmitWebForm.graphql", {"input": form}))["submitWebForm"]
+        form = {"name": "李雷", "email": "li.lei@example.cn", "subject": "发票", "description": "x"}
+        variables = {"input": {**form, "customFields": value}}
+        return (await who.client.run("portal/SubmitWebForm.graphql", variables))["submitWebForm"]
     assert kind == "UpdateTicketInput", field
     variables = {"id": target, "input": {"customFields": value}}
     return (await who.client.run("console/UpdateTicket.graphql", variables))["updateTicket"]
