@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import tokens
@@ -106,6 +106,10 @@ async def _request(rt: Runtime, address: str, client_address: str | None) -> Non
         # always in the same order, so two subjects never deadlock.
         for subject in sorted(limits):
             await lock_for_transaction(conn, f"customer-sign-in:{subject}")
+        # What has left the window counts no more: forget it, so the table holds one window.
+        await conn.execute(
+            delete(requests).where(requests.c.subject.in_(list(limits)), requests.c.requested_at <= now - window)
+        )
         rows = await conn.execute(
             select(requests.c.subject, func.count())
             .where(requests.c.subject.in_(list(limits)), requests.c.requested_at > now - window)
