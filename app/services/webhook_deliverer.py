@@ -8,6 +8,11 @@ on the event id). A delivery is claimable only while no earlier undelivered deli
 never other tickets, never other webhooks. Outcomes, retry times (app.domain.webhooks.retries)
 and the webhook's failure count commit with the batch; HELPDESK_WEBHOOK_MAX_FAILURES
 consecutive failures disable the webhook.
+
+Throughput (benchmarks/webhook_bench.py): a process runs WORKERS batches at once, so one batch's
+POSTs overlap another's claim and commit (the claims skip each other's rows and the earlier-row
+rule holds back a ticket's next event while one is in flight, as between processes); each host
+name has up to PER_HOST kept-alive connections, each its own one-connection client (see _Host).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +48,10 @@ log = logging.getLogger("helpdesk.webhooks")
 
 wh, wd = tables.webhooks, tables.webhook_deliveries
 BATCH = 100
+# Batches in flight per process.
+WORKERS = 2
+# Requests in flight (and kept-alive connections) per host name.
+PER_HOST = 16
 UNDELIVERED = (WebhookDeliveryStatus.PENDING.value, WebhookDeliveryStatus.RETRYING.value)
 # How long the delivery log is kept.
 KEEP_LOG = timedelta(days=30)
@@ -109,37 +119,66 @@ def claim_query(now: datetime, limit: int) -> Any:
     )
 
 
-class Sender:
-    """POSTs signed bodies to checked addresses. One HTTP client per host name: a kept-alive
-    TLS connection was verified for one name and must not carry another's requests."""
+class _Host:
+    """The kept-alive clients of one host name, PER_HOST of them at most, each with a single
+    connection and lent to one request at a time: httpcore rescans every connection of a pool
+    (a socket check each) whenever a request starts or ends, so pools of one cost least."""
 
-    MAX_CLIENTS = 64
+    def __init__(self) -> None:
+        self.slots = asyncio.Semaphore(PER_HOST)
+        self.idle: list[httpx.AsyncClient] = []
+        self.made: list[httpx.AsyncClient] = []
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+    @contextlib.asynccontextmanager
+    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
+        async with self.slots:
+            client = self.idle.pop() if self.idle else self._new()
+            try:
+                yield client
+            finally:
+                self.idle.append(client)
 
-    def _client(self, host: str) -> httpx.AsyncClient:
-        client = self._clients.pop(host, None)
-        if client is None:
-            # No proxies from the environment (they would connect by name, past the guard), no
-            # redirects, no cookies kept between deliveries.
-            client = httpx.AsyncClient(
-                follow_redirects=False,
-                trust_env=False,
-                timeout=retries.TIMEOUT_SECONDS,
-                limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
-            )
-        self._clients[host] = client
-        while len(self._clients) > self.MAX_CLIENTS:
-            _, oldest = self._clients.popitem(last=False)
-            asyncio.get_running_loop().create_task(oldest.aclose())
+    def _new(self) -> httpx.AsyncClient:
+        # No proxies from the environment (they would connect by name, past the guard), no
+        # redirects, no cookies kept between deliveries.
+        client = httpx.AsyncClient(
+            follow_redirects=False,
+            trust_env=False,
+            timeout=retries.TIMEOUT_SECONDS,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
+        self.made.append(client)
         return client
 
     async def close(self) -> None:
-        for client in self._clients.values():
+        for client in self.made:
             await client.aclose()
-        self._clients.clear()
+        self.made.clear()
+        self.idle.clear()
+
+
+class Sender:
+    """POSTs signed bodies to checked addresses. Clients per host name: a kept-alive TLS
+    connection was verified for one name and must not carry another's requests."""
+
+    MAX_HOSTS = 64
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._hosts: OrderedDict[str, _Host] = OrderedDict()
+
+    def _host(self, name: str) -> _Host:
+        host = self._hosts.pop(name, None) or _Host()
+        self._hosts[name] = host
+        while len(self._hosts) > self.MAX_HOSTS:
+            _, oldest = self._hosts.popitem(last=False)
+            asyncio.get_running_loop().create_task(oldest.close())
+        return host
+
+    async def close(self) -> None:
+        for host in self._hosts.values():
+            await host.close()
+        self._hosts.clear()
 
     async def post(self, endpoint: Endpoint, secret: str, event_id: int, body: bytes) -> tuple[int, bytes]:
         """(status code, at most 1 KB of the body); raises TargetRefused or an httpx error."""
@@ -153,8 +192,8 @@ class Sender:
             EVENT_ID_HEADER: encode("TicketEvent", event_id),
         }
         extensions = {"sni_hostname": endpoint.host} if endpoint.scheme == "https" else {}
-        client = self._client(endpoint.host)
-        async with asyncio.timeout(retries.TIMEOUT_SECONDS):
+        # The wait for a client is not the receiver's time: the timeout starts with the request.
+        async with self._host(endpoint.host).client() as client, asyncio.timeout(retries.TIMEOUT_SECONDS):
             request = client.build_request("POST", target.url, content=body, headers=headers, extensions=extensions)
             response = await client.send(request, stream=True)
             try:
@@ -310,33 +349,37 @@ async def next_due(rt: Runtime) -> datetime | None:
 
 
 async def deliverer_loop(rt: Runtime, queued: asyncio.Event | None = None, idle: float | None = None) -> None:
-    """Delivers until cancelled: batch after batch while there is work, else a wait until the
-    next retry falls due, new deliveries are queued in this process (`queued`), or
+    """Delivers until cancelled: WORKERS batches at a time while there is work, else a wait
+    until the next retry falls due, new deliveries are queued in this process (`queued`), or
     HELPDESK_EVENT_POLL_SECONDS pass (deliveries queued by another process)."""
-    idle = idle if idle is not None else rt.settings.event_poll_seconds
     sender = Sender(rt)
     try:
-        while True:
-            try:
-                if await deliver_due(rt, sender):
-                    continue
-                upcoming = await next_due(rt)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # keep delivering: a database blip must not stop webhooks
-                log.exception("webhook delivery batch failed")
-                upcoming = None
-            wait = idle
-            if upcoming is not None:
-                wait = min(idle, max(0.05, (upcoming - rt.clock.now()).total_seconds()))
-            if queued is None:
-                await asyncio.sleep(wait)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(queued.wait(), wait)
-            queued.clear()
+        await asyncio.gather(*(_worker(rt, sender, queued, idle) for _ in range(WORKERS)))
     finally:
         await sender.close()
+
+
+async def _worker(rt: Runtime, sender: Sender, queued: asyncio.Event | None, idle: float | None) -> None:
+    idle = idle if idle is not None else rt.settings.event_poll_seconds
+    while True:
+        try:
+            if await deliver_due(rt, sender):
+                continue
+            upcoming = await next_due(rt)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep delivering: a database blip must not stop webhooks
+            log.exception("webhook delivery batch failed")
+            upcoming = None
+        wait = idle
+        if upcoming is not None:
+            wait = min(idle, max(0.05, (upcoming - rt.clock.now()).total_seconds()))
+        if queued is None:
+            await asyncio.sleep(wait)
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(queued.wait(), wait)
+        queued.clear()
 
 
 async def sweep_delivery_log(rt: Runtime) -> int:
