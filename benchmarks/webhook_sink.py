@@ -52,10 +52,12 @@ class Sink:
         if event["id"] != headers.get(b"x-helpdesk-event-id", b"").decode():
             self.counts["refused"] += 1
             return 400, b"event id mismatch"
-        if event["id"] in self.seen:
+        # Each hook is a partner of its own: the same event comes once to each.
+        key = f"{path} {event['id']}"
+        if key in self.seen:
             self.counts["duplicates"] += 1
             return 200, b"duplicate"
-        self.seen.add(event["id"])
+        self.seen.add(key)
         self.events.write(json.dumps(event, ensure_ascii=False) + "\n")
         self.counts["new"] += 1
         return 200, b"new"

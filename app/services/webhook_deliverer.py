@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -124,7 +125,8 @@ class _Host:
     connection and lent to one request at a time: httpcore rescans every connection of a pool
     (a socket check each) whenever a request starts or ends, so pools of one cost least."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext) -> None:
+        self.tls = tls
         self.slots = asyncio.Semaphore(PER_HOST)
         self.idle: list[httpx.AsyncClient] = []
         self.made: list[httpx.AsyncClient] = []
@@ -144,6 +146,7 @@ class _Host:
         client = httpx.AsyncClient(
             follow_redirects=False,
             trust_env=False,
+            verify=self.tls,
             timeout=retries.TIMEOUT_SECONDS,
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
@@ -166,9 +169,13 @@ class Sender:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._hosts: OrderedDict[str, _Host] = OrderedDict()
+        self._tls: ssl.SSLContext | None = None
 
     def _host(self, name: str) -> _Host:
-        host = self._hosts.pop(name, None) or _Host()
+        if self._tls is None:
+            # One for every client: loading the CA bundle costs tens of milliseconds.
+            self._tls = httpx.create_ssl_context()
+        host = self._hosts.pop(name, None) or _Host(self._tls)
         self._hosts[name] = host
         while len(self._hosts) > self.MAX_HOSTS:
             _, oldest = self._hosts.popitem(last=False)
