@@ -56,6 +56,16 @@ def scenario_rows(scenarios: dict[str, Any]) -> list[str]:
                 f"caught up in {automations['caught_up_after_seconds']} s",
             )
         )
+        helper = automations["with_a_consumers_process"]
+        rows.append(
+            _row(
+                "  the same + a consumers process",
+                helper["create_ticket"],
+                f"{helper['ratio']} × (met: {helper['met']}); events behind at the end "
+                f"{helper['lag_when_load_stopped']['events_behind']}, "
+                f"caught up in {helper['caught_up_after_seconds']} s",
+            )
+        )
     for name, value in scenarios.items():
         if isinstance(value, dict) and "error" in value and "levels" not in value:
             rows.append(f"| {name} | failed: {value['error'][:100]} ||||||")

@@ -11,8 +11,9 @@ consecutive failures disable the webhook.
 
 Throughput (benchmarks/webhook_bench.py): a process runs WORKERS batches at once, so one batch's
 POSTs overlap another's claim and commit (the claims skip each other's rows and the earlier-row
-rule holds back a ticket's next event while one is in flight, as between processes); each host
-name has up to PER_HOST kept-alive connections, each its own one-connection client (see _Host).
+rule holds back a ticket's next event while one is in flight, as between processes); each origin
+has up to PER_HOST kept-alive connections (app.services.webhook_http: httpx cost as much CPU
+per delivery as the request that caused it).
 """
 
 from __future__ import annotations
@@ -22,12 +23,10 @@ import contextlib
 import logging
 import ssl
 from collections import OrderedDict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import ColumnElement, Integer, and_, bindparam, delete, func, literal, literal_column, select, update
 from sqlalchemy.orm import aliased
 
@@ -43,6 +42,7 @@ from app.events.outbox import Outbox
 from app.services.notification_triggers import admin_ids
 from app.services.notifications import notify_agents
 from app.services.runtime import Runtime
+from app.services.webhook_http import Connections, Origin, WebhookHttpError, ascii_host, request_head
 from app.services.webhook_targets import TargetRefused, checked_target
 
 log = logging.getLogger("helpdesk.webhooks")
@@ -51,7 +51,7 @@ wh, wd = tables.webhooks, tables.webhook_deliveries
 BATCH = 100
 # Batches in flight per process.
 WORKERS = 2
-# Requests in flight (and kept-alive connections) per host name.
+# Requests in flight (and kept-alive connections) per origin.
 PER_HOST = 16
 UNDELIVERED = (WebhookDeliveryStatus.PENDING.value, WebhookDeliveryStatus.RETRYING.value)
 # How long the delivery log is kept.
@@ -120,98 +120,54 @@ def claim_query(now: datetime, limit: int) -> Any:
     )
 
 
-class _Host:
-    """The kept-alive clients of one host name, PER_HOST of them at most, each with a single
-    connection and lent to one request at a time: httpcore rescans every connection of a pool
-    (a socket check each) whenever a request starts or ends, so pools of one cost least."""
-
-    def __init__(self, tls: ssl.SSLContext) -> None:
-        self.tls = tls
-        self.slots = asyncio.Semaphore(PER_HOST)
-        self.idle: list[httpx.AsyncClient] = []
-        self.made: list[httpx.AsyncClient] = []
-
-    @contextlib.asynccontextmanager
-    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
-        async with self.slots:
-            client = self.idle.pop() if self.idle else self._new()
-            try:
-                yield client
-            finally:
-                self.idle.append(client)
-
-    def _new(self) -> httpx.AsyncClient:
-        # No proxies from the environment (they would connect by name, past the guard), no
-        # redirects, no cookies kept between deliveries.
-        client = httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,
-            verify=self.tls,
-            timeout=retries.TIMEOUT_SECONDS,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-        )
-        self.made.append(client)
-        return client
-
-    async def close(self) -> None:
-        for client in self.made:
-            await client.aclose()
-        self.made.clear()
-        self.idle.clear()
-
-
 class Sender:
-    """POSTs signed bodies to checked addresses. Clients per host name: a kept-alive TLS
-    connection was verified for one name and must not carry another's requests."""
+    """POSTs signed bodies to checked addresses, on kept-alive connections per (scheme, checked
+    address, port, host name): a TLS connection was verified for one name and must not carry
+    another's requests."""
 
-    MAX_HOSTS = 64
+    MAX_ORIGINS = 64
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._hosts: OrderedDict[str, _Host] = OrderedDict()
+        self._origins: OrderedDict[Origin, Connections] = OrderedDict()
         self._tls: ssl.SSLContext | None = None
 
-    def _host(self, name: str) -> _Host:
-        if self._tls is None:
-            # One for every client: loading the CA bundle costs tens of milliseconds.
-            self._tls = httpx.create_ssl_context()
-        host = self._hosts.pop(name, None) or _Host(self._tls)
-        self._hosts[name] = host
-        while len(self._hosts) > self.MAX_HOSTS:
-            _, oldest = self._hosts.popitem(last=False)
-            asyncio.get_running_loop().create_task(oldest.close())
-        return host
+    def _connections(self, origin: Origin) -> Connections:
+        found = self._origins.pop(origin, None)
+        if found is None:
+            tls = None
+            if origin.scheme == "https":
+                # The system's CA certificates; one context for every origin (loading them costs
+                # tens of milliseconds).
+                tls = self._tls = self._tls or ssl.create_default_context()
+            found = Connections(origin, PER_HOST, tls)
+        self._origins[origin] = found
+        while len(self._origins) > self.MAX_ORIGINS:
+            _, oldest = self._origins.popitem(last=False)
+            oldest.close()
+        return found
 
     async def close(self) -> None:
-        for host in self._hosts.values():
-            await host.close()
-        self._hosts.clear()
+        for connections in self._origins.values():
+            connections.close()
+        self._origins.clear()
 
     async def post(self, endpoint: Endpoint, secret: str, event_id: int, body: bytes) -> tuple[int, bytes]:
-        """(status code, at most 1 KB of the body); raises TargetRefused or an httpx error."""
+        """(status code, at most 1 KB of the body); raises TargetRefused or WebhookHttpError."""
         target = await checked_target(endpoint, self.rt.settings.webhook_allow_private)
         timestamp = int(self.rt.clock.now().timestamp())
-        headers = {
-            "Host": target.host_header,
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            HEADER: signature(secret, body, timestamp),
-            EVENT_ID_HEADER: encode("TicketEvent", event_id),
-        }
-        extensions = {"sni_hostname": endpoint.host} if endpoint.scheme == "https" else {}
-        # The wait for a client is not the receiver's time: the timeout starts with the request.
-        async with self._host(endpoint.host).client() as client, asyncio.timeout(retries.TIMEOUT_SECONDS):
-            request = client.build_request("POST", target.url, content=body, headers=headers, extensions=extensions)
-            response = await client.send(request, stream=True)
-            try:
-                kept = b""
-                async for chunk in response.aiter_raw():
-                    kept += chunk
-                    if len(kept) >= retries.MAX_RESPONSE_BYTES:
-                        break
-            finally:
-                await response.aclose()
-        return response.status_code, kept
+        headers = [
+            ("Host", ascii_host(target.host_header, endpoint.host)),
+            ("Content-Type", "application/json"),
+            ("User-Agent", USER_AGENT),
+            (HEADER, signature(secret, body, timestamp)),
+            (EVENT_ID_HEADER, encode("TicketEvent", event_id)),
+        ]
+        head = request_head(endpoint.target, headers, len(body))
+        connections = self._connections(Origin(endpoint.scheme, str(target.address), endpoint.port, endpoint.host))
+        # The wait for a connection is not the receiver's time: the timeout starts with the request.
+        async with connections.slots, asyncio.timeout(retries.TIMEOUT_SECONDS):
+            return await connections.post(head, body, retries.MAX_RESPONSE_BYTES)
 
 
 async def _attempt(sender: Sender, delivery: Claimed, secret: str | None) -> Outcome:
@@ -227,8 +183,8 @@ async def _attempt(sender: Sender, delivery: Claimed, secret: str | None) -> Out
         return Outcome(delivery, False, None, None, f"refused: {refused}")
     except TimeoutError:
         return Outcome(delivery, False, None, None, f"no response within {retries.TIMEOUT_SECONDS:.0f} s")
-    except httpx.HTTPError as exc:
-        return Outcome(delivery, False, None, None, f"{type(exc).__name__}: {exc}"[:500])
+    except WebhookHttpError as exc:
+        return Outcome(delivery, False, None, None, str(exc)[:500])
     shown = retries.stored_response(raw)
     if retries.succeeded(status):
         return Outcome(delivery, True, status, shown, None)
