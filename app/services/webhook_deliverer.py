@@ -12,7 +12,7 @@ consecutive failures disable the webhook.
 Throughput (benchmarks/webhook_bench.py): a process runs WORKERS batches at once, so one batch's
 POSTs overlap another's claim and commit (the claims skip each other's rows and the earlier-row
 rule holds back a ticket's next event while one is in flight, as between processes); each origin
-has up to PER_HOST kept-alive connections (app.services.webhook_http: httpx cost as much CPU
+has up to PER_ORIGIN kept-alive connections (app.services.webhook_http: httpx cost as much CPU
 per delivery as the request that caused it).
 """
 
@@ -52,7 +52,7 @@ BATCH = 100
 # Batches in flight per process.
 WORKERS = 2
 # Requests in flight (and kept-alive connections) per origin.
-PER_HOST = 16
+PER_ORIGIN = 16
 UNDELIVERED = (WebhookDeliveryStatus.PENDING.value, WebhookDeliveryStatus.RETRYING.value)
 # How long the delivery log is kept.
 KEEP_LOG = timedelta(days=30)
@@ -140,7 +140,7 @@ class Sender:
                 # The system's CA certificates; one context for every origin (loading them costs
                 # tens of milliseconds).
                 tls = self._tls = self._tls or ssl.create_default_context()
-            found = Connections(origin, PER_HOST, tls)
+            found = Connections(origin, PER_ORIGIN, tls)
         self._origins[origin] = found
         while len(self._origins) > self.MAX_ORIGINS:
             _, oldest = self._origins.popitem(last=False)

@@ -85,6 +85,7 @@ class Connections:
         self.origin, self.tls = origin, tls
         self.slots = asyncio.Semaphore(size)
         self.idle: list[_Connection] = []
+        self.closed = False
 
     async def post(self, head: bytes, body: bytes, keep: int) -> tuple[int, bytes]:
         """(status, at most `keep` bytes of the answer's body); raises WebhookHttpError. The
@@ -121,13 +122,15 @@ class Connections:
         except BaseException:  # a timeout or cancellation too: a half-read answer ends the connection
             connection.close()
             raise
-        if answer.reusable:
+        if answer.reusable and not self.closed:
             self.idle.append(connection)
         else:
             connection.close()
         return answer.status, answer.kept
 
     def close(self) -> None:
+        """Closes the idle connections now, and those in use when their request ends."""
+        self.closed = True
         for connection in self.idle:
             connection.close()
         self.idle.clear()
