@@ -71,10 +71,12 @@ class CustomerView:
         fields = outside_allowlist(document) if isinstance(document, str) else []
         if not fields:
             return []
-        # Refused, whatever refused it first: the allowlist (FORBIDDEN), or the request's own limits
-        # (a 400 KB hostile variable is refused before the document is validated). Never data.
-        if result.get("data") is not None or not result.get("errors"):
-            return [f"a customer selected {', '.join(fields)} and got data or no error"]
+        codes = {(e.get("extensions") or {}).get("code") for e in result.get("errors") or []}
+        # Refused by the allowlist (FORBIDDEN), or earlier by the request's own limits (a 400 KB
+        # hostile variable is refused before the document is validated); never as anonymous.
+        refused_early = bool(result.get("errors")) and "UNAUTHENTICATED" not in codes
+        if result.get("data") is not None or not ("FORBIDDEN" in codes or refused_early):
+            return [f"a customer selected {', '.join(fields)} and got data or no FORBIDDEN error"]
         return []
 
     def _foreign_ids(self, data: Any) -> list[str]:
