@@ -9,8 +9,8 @@ loopback, prints one JSON document (stdout or --output) and a summary table (std
 Scenarios: list, detail, intake, lifecycle, subscriptions (the default set), web_form
 (submitWebForm against createTicket at concurrency 16, same run), scale (the console list at
 10k, 100k and 1M tickets; in the full run by default), kb, report, sla, email_imap, csv_export,
-custom_field_filter (single-purpose benchmarks, run as they are; the last two over 1M tickets
-loaded by benchmarks/million_tickets.py). --quick: 10k tickets, short windows, 100
+custom_field_filter, automation_preview (single-purpose benchmarks, run as they are; the last
+three over 1M tickets loaded by benchmarks/million_tickets.py). --quick: 10k tickets, short windows, 100
 subscribers; it finishes in about a minute and a half on two cores. email_imap: 1,000 messages
 (200 with --quick) in a private dovecot drained by a `helpdesk worker`.
 """

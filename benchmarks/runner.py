@@ -45,6 +45,7 @@ EXTRA = {
     "email_imap": ("benchmarks.imap_fetch_bench", ["--messages", "200"], ["--messages", "1000"]),
     "csv_export": ("benchmarks.csv_export_bench", ["--quick"], []),
     "custom_field_filter": ("benchmarks.custom_field_filter_bench", ["--quick"], []),
+    "automation_preview": ("benchmarks.automation_preview_bench", ["--quick"], []),
 }
 ALL_SCENARIOS = (*DEFAULT_SCENARIOS, "web_form", "scale", *EXTRA)
 

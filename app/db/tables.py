@@ -403,6 +403,31 @@ Index(
     tickets.c.queued_at,
     postgresql_where=text("assignee_id IS NULL AND status IN ('NEW', 'OPEN', 'PENDING', 'ON_HOLD')"),
 )
+# previewAutomation (app.db.repositories.automations): the open tickets with every column a
+# condition may name, so a count reads this index alone; subject CONTAINS by trigram.
+Index(
+    "ix_tickets_open_facts",
+    tickets.c.id,
+    postgresql_include=[
+        "status",
+        "priority",
+        "priority_rank",
+        "channel",
+        "category",
+        "language",
+        "sentiment",
+        "group_id",
+        "assignee_id",
+        "customer_id",
+    ],
+    postgresql_where=tickets.c.status.in_(sorted(s.value for s in enums.OPEN_STATUSES)),
+)
+Index(
+    "ix_tickets_subject_trgm",
+    func.lower(tickets.c.subject).label("lower_subject"),
+    postgresql_using="gin",
+    postgresql_ops={"lower_subject": "gin_trgm_ops"},
+)
 # Reports (app.services.reports): a period's tickets in id order with every column the report
 # reads (index-only scans, merge-joined with ix_sla_clocks_met); tickets resolved in a period;
 # tickets created with a given subject soon after a knowledge-base search (self-service rate).
