@@ -17,6 +17,7 @@ from app.domain.records import GroupRecord
 from app.services import assignment, conversation, event_consumers, lifecycle
 from app.services import tickets as ticket_service
 from app.services.automation_runner import CONSUMER
+from app.services.automations import PREVIEW_SAMPLE
 from app.services.customers import CustomerRef
 from app.services.runtime import Runtime
 from schema import ids
@@ -470,6 +471,25 @@ async def test_preview_counts_the_open_tickets_the_conditions_match_now(
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert bad["errors"][0]["extensions"]["field"] == ["input", "conditions", "0", "field"]
     assert (await admin.client.run(LIST))["automations"] == []
+
+
+async def test_preview_counts_every_match_and_samples_the_newest(
+    rt: Runtime, admin: Actor, team: dict[str, Any]
+) -> None:
+    # More matches than the sample holds: the count is not the sample's length.
+    made = [await new_ticket(rt, team, TicketPriority.URGENT) for _ in range(PREVIEW_SAMPLE + 2)]
+    await new_ticket(rt, team, TicketPriority.LOW)
+    input = {
+        "name": "preview",
+        "trigger": "TICKET_UPDATED",
+        "conditions": [condition("priority", "EQUALS", "URGENT")],
+        "actions": [action("ADD_TAGS", {"tags": ["x"]})],
+    }
+
+    preview = (await admin.client.run(PREVIEW, {"input": input}))["previewAutomation"]
+
+    assert preview["matchingOpenTickets"] == PREVIEW_SAMPLE + 2
+    assert [t["id"] for t in preview["sample"]] == [ids.encode("Ticket", i) for i in reversed(made[2:])]
 
 
 async def test_an_urgent_ticket_unhandled_for_its_interval_tells_the_supervisors_once(
