@@ -50,7 +50,7 @@ SELECT
         'orderId', 'SO-' || i,
         'region', (ARRAY['华东','华南','华北','西南','东北'])[1 + i % 5],
         'plan', (ARRAY['free','pro','enterprise'])[1 + (i / 7) % 3],
-        'vip', (i / 3) % 50 = 0),
+        'vip', (i / 7) % 50 = 0),
     CASE WHEN i % 20 = 0 THEN ARRAY['vip'] WHEN i % 7 = 3 THEN ARRAY['overdue', 'refund'] ELSE ARRAY[]::text[] END,
     timestamptz '2026-01-01' + i * interval '20 seconds',
     timestamptz '2026-01-01' + i * interval '20 seconds' + interval '2 hours',

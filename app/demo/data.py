@@ -1300,9 +1300,6 @@ MACROS = (
 
 # ---------------------------------------------------------------- automations
 
-# In an action's value, agentIds given as this word mean the demo's supervisors.
-SUPERVISORS = "supervisors"
-
 
 @dataclass(frozen=True)
 class AutomationSpec:
@@ -1325,7 +1322,7 @@ AUTOMATIONS = (
             (
                 "NOTIFY_AGENTS",
                 {
-                    "agentIds": SUPERVISORS,
+                    "supervisors": True,
                     "message": "工单 #{{ticket.number}} 超过24小时未处理 / unhandled for 24 business hours",
                 },
             ),

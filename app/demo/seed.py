@@ -48,7 +48,6 @@ from app.demo.data import (
     MACROS,
     ROUTING_RULES,
     SLA_POLICIES,
-    SUPERVISORS,
     TICKETS,
     CalendarSpec,
     Edit,
@@ -78,7 +77,6 @@ from app.domain.enums import (
     EmailIngestOutcome,
     TicketStatus,
 )
-from app.domain.global_ids import encode
 from app.domain.lifecycle import Action as Lifecycle
 from app.domain.principal import Principal
 from app.domain.records import ArticleRecord
@@ -626,19 +624,10 @@ class _Seeder:
     async def _automations(self) -> None:
         """The seed's rule (urgent tickets unhandled for 24 business hours -> the supervisors) and
         "a customer replied on a PENDING ticket -> its assignee"."""
-        supervisors = [
-            encode("Agent", self.agents[k]) for k, s in self.agent_specs.items() if s.role is AgentRole.SUPERVISOR
-        ]
         for spec in AUTOMATIONS:
             if spec.name in self.found.automations:
                 continue
-            actions = [
-                ActionInput(
-                    AutomationActionType(kind),
-                    {**value, "agentIds": supervisors} if value.get("agentIds") == SUPERVISORS else value,
-                )
-                for kind, value in spec.actions
-            ]
+            actions = [ActionInput(AutomationActionType(kind), value) for kind, value in spec.actions]
             data = automation_domain.AutomationInput(
                 name=spec.name,
                 trigger=AutomationTrigger(spec.trigger),

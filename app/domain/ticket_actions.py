@@ -11,7 +11,8 @@ Values are exactly the shapes of the issue's "Action values" table, with ids as 
     ASSIGN_TO_AGENT   {"agentId": "<Agent id>"}
     ADD_INTERNAL_NOTE {"body": "..."}                (placeholders allowed)
     EMAIL_CUSTOMER    {"template": "..."}            (placeholders allowed)
-    NOTIFY_AGENTS     {"agentIds": [...]} | {"groupId": "..."} | {"assignee": true}, and "message"
+    NOTIFY_AGENTS     {"agentIds": [...]} | {"groupId": "..."} | {"assignee": true}
+                      | {"supervisors": true}, and "message"
     ESCALATE          {"reason": "...", "toGroupId": "..."}   (toGroupId optional)
 
 Every problem is reported at its own path (`["input", "actions", 2, "value", "priority"]`) when a
@@ -102,13 +103,16 @@ class EmailCustomer:
 
 @dataclass(frozen=True, slots=True)
 class NotifyAgents:
-    """Exactly one of agent_ids, group_id and assignee says who."""
+    """Exactly one of agent_ids, group_id, assignee and supervisors says who. `supervisors`: the
+    supervisors of the ticket's group when the action runs (the admins when it has none), the
+    seed's "tell the supervisor"."""
 
     type: ClassVar[T] = T.NOTIFY_AGENTS
     message: str
     agent_ids: tuple[int, ...] = ()
     group_id: int | None = None
     assignee: bool = False
+    supervisors: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +245,9 @@ def _decode(problems: v.Problems, action: ActionInput, field: list[str], limits:
         if (template := r.template("template")) is not None:
             decoded = EmailCustomer(template)
     elif kind is T.NOTIFY_AGENTS:
-        decoded = _notify(_Value(problems, action.value, field, {"agentIds", "groupId", "assignee", "message"}))
+        decoded = _notify(
+            _Value(problems, action.value, field, {"agentIds", "groupId", "assignee", "supervisors", "message"})
+        )
     elif kind is T.ESCALATE:
         r = _Value(problems, action.value, field, {"reason", "toGroupId"})
         reason = r.text("reason", 2000)
@@ -253,14 +259,14 @@ def _decode(problems: v.Problems, action: ActionInput, field: list[str], limits:
 
 def _notify(r: _Value) -> NotifyAgents | None:
     message = r.template("message")
-    whom = [key for key in ("agentIds", "groupId", "assignee") if r.has(key)]
+    whom = [key for key in ("agentIds", "groupId", "assignee", "supervisors") if r.has(key)]
     if len(whom) != 1:
-        r.problems.add("give exactly one of agentIds, groupId and assignee", r.field)
+        r.problems.add("give exactly one of agentIds, groupId, assignee and supervisors", r.field)
         return None
-    if whom == ["assignee"]:
-        if r.data["assignee"] is not True:
-            r.problems.add("must be true", r.at("assignee"))
-        return NotifyAgents(message or "", assignee=True)
+    if whom[0] in ("assignee", "supervisors"):
+        if r.data[whom[0]] is not True:
+            r.problems.add("must be true", r.at(whom[0]))
+        return NotifyAgents(message or "", assignee=whom == ["assignee"], supervisors=whom == ["supervisors"])
     if whom == ["groupId"]:
         group = r.global_id(r.data["groupId"], "Group", r.at("groupId"))
         return NotifyAgents(message or "", group_id=group)
@@ -329,6 +335,8 @@ def action_value(action: TicketAction) -> dict[str, Any]:
             whom: dict[str, Any]
             if notify.assignee:
                 whom = {"assignee": True}
+            elif notify.supervisors:
+                whom = {"supervisors": True}
             elif notify.group_id is not None:
                 whom = {"groupId": encode("Group", notify.group_id)}
             else:

@@ -71,18 +71,23 @@ async def _rated(tx: Outbox, event: PendingEvent) -> None:
     if not is_low(score):
         return
     ticket = await _ticket(tx.conn, event.ticket_id)
+    message = f"Rated {score} of 5: {_about(ticket)}"
+    supervisors = await supervisors_of(tx, ticket.group_id)
+    await notify_agents(tx, supervisors, NotificationKind.LOW_SATISFACTION, event.ticket_id, message, event.occurred_at)
+
+
+async def supervisors_of(tx: Outbox, group_id: int | None) -> list[int]:
+    """Who supervises a ticket of this group: the group's active supervisors (admins who are
+    members count), else the active admins (a group without one, or no group)."""
     supervisors: list[int] = []
-    if ticket.group_id is not None:
+    if group_id is not None:
         query = (
             select(gm.c.agent_id)
             .join(a, a.c.id == gm.c.agent_id)
-            .where(gm.c.group_id == ticket.group_id, a.c.role.in_(SUPERVISING), a.c.deactivated_at.is_(None))
+            .where(gm.c.group_id == group_id, a.c.role.in_(SUPERVISING), a.c.deactivated_at.is_(None))
         )
         supervisors = list((await tx.conn.execute(query)).scalars())
-    if not supervisors:
-        supervisors = await admin_ids(tx)
-    message = f"Rated {score} of 5: {_about(ticket)}"
-    await notify_agents(tx, supervisors, NotificationKind.LOW_SATISFACTION, event.ticket_id, message, event.occurred_at)
+    return supervisors or await admin_ids(tx)
 
 
 async def admin_ids(tx: Outbox) -> list[int]:

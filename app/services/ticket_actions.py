@@ -51,6 +51,7 @@ from app.services.assignment import assign_locked
 from app.services.conversation import agent_reply
 from app.services.escalation import escalate_locked
 from app.services.lifecycle import change_status
+from app.services.notification_triggers import supervisors_of
 from app.services.notifications import notify_agents
 from app.services.ticket_changes import Actor
 from app.services.tickets import edit_locked
@@ -197,11 +198,15 @@ async def _apply(
             text = await rendered_text(tx, ticket, template, run.agent_name)
             await email_outbox.queue_to_customer(tx, ticket, text, now)
             return ticket
-        case NotifyAgents(message=message, agent_ids=agent_ids, group_id=group_id, assignee=assignee):
+        case NotifyAgents(
+            message=message, agent_ids=agent_ids, group_id=group_id, assignee=assignee, supervisors=supervisors
+        ):
             text = await rendered_text(tx, ticket, message, run.agent_name)
             recipients = list(agent_ids)
             if group_id is not None:
                 recipients += (await people_reads.member_ids_of_groups(tx.conn, [group_id])).get(group_id, [])
+            if supervisors:
+                recipients += await supervisors_of(tx, ticket.group_id)
             if assignee:
                 if ticket.assignee_id is None:
                     raise PreconditionFailed("the ticket has no assignee to notify", [])

@@ -161,6 +161,16 @@ async def timers_decided(rt: Runtime) -> None:
             [action("ADD_INTERNAL_NOTE", {"body": "{{ticket.secret}}"})],
             ["input", "actions", "0", "value", "body"],
         ),
+        (
+            None,
+            [action("NOTIFY_AGENTS", {"supervisors": False, "message": "m"})],
+            ["input", "actions", "0", "value", "supervisors"],
+        ),
+        (
+            None,
+            [action("NOTIFY_AGENTS", {"supervisors": True, "assignee": True, "message": "m"})],
+            ["input", "actions", "0", "value"],
+        ),
         (None, [], ["input", "actions"]),
     ],
 )
@@ -493,12 +503,15 @@ async def test_preview_counts_every_match_and_samples_the_newest(
 
 
 async def test_an_urgent_ticket_unhandled_for_its_interval_tells_the_supervisors_once(
-    rt: Runtime, consumer: None, admin: Actor, team: dict[str, Any]
+    rt: Runtime, consumer: None, admin: Actor, team: dict[str, Any], make_group: MakeGroup, make_actor: MakeActor
 ) -> None:
-    """The seed's rule with 2 seconds instead of 24 business hours."""
+    """The seed's rule with 2 seconds instead of 24 business hours: the supervisors of the
+    ticket's group hear of it, not another group's."""
     supervisor = team["supervisor"]
+    elsewhere = await make_actor(AgentRole.SUPERVISOR, [await make_group("其他 Other")], name="Otto Other")
     # Already NEW before the automation existed: timed from its creation all the same.
     waiting = await new_ticket(rt, team, TicketPriority.URGENT)
+    await assignment.assign_ticket(rt, supervisor.principal, waiting, None, team["group"].id, None)
     await create(
         admin.client,
         name="超过24小时未处理 / unhandled",
@@ -509,7 +522,7 @@ async def test_an_urgent_ticket_unhandled_for_its_interval_tells_the_supervisors
         actions=[
             action(
                 "NOTIFY_AGENTS",
-                {"agentIds": [ids.encode("Agent", supervisor.agent.id)], "message": "#{{ticket.number}} unhandled"},
+                {"supervisors": True, "message": "#{{ticket.number}} unhandled"},
             ),
             action("ADD_TAGS", {"tags": ["overdue"]}),
         ],
@@ -532,6 +545,7 @@ async def test_an_urgent_ticket_unhandled_for_its_interval_tells_the_supervisors
     assert [(e["node"]["kind"], e["node"]["message"]) for e in notes if e["node"]["kind"] == "AUTOMATION"] == [
         ("AUTOMATION", f"#{n} unhandled")
     ]
+    assert (await elsewhere.client.run(NOTIFICATIONS, {}))["notifications"]["edges"] == []
     assert await applied(admin.client, low, count=0) == []
     assert await applied(admin.client, started, count=0) == []
     assert len(await applied(admin.client, waiting)) == 1
