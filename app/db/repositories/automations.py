@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, false, func, literal, not_, select
+from sqlalchemy import ColumnElement, Float, and_, bindparam, case, cast, false, func, literal, not_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -151,8 +151,10 @@ async def matching_open_tickets(
     conn: AsyncConnection, conditions: Sequence[Condition], sample: int
 ) -> tuple[int, list[TicketRecord]]:
     """How many open tickets meet every condition now, and the newest `sample` of them."""
-    # The same IN list as ix_tickets_open_facts' predicate, so the planner can use that index.
-    where = and_(t.c.status.in_(sorted(s.value for s in OPEN_STATUSES)), *[condition_sql(c) for c in conditions])
+    # The IN list of ix_tickets_open_facts' predicate, as literals: a prepared statement's generic
+    # plan could not prove that parameters imply it.
+    open_now = bindparam("open_statuses", sorted(s.value for s in OPEN_STATUSES), expanding=True, literal_execute=True)
+    where = and_(t.c.status.in_(open_now), *[condition_sql(c) for c in conditions])
     newest = to_records(
         TicketRecord, await conn.execute(select(*TICKET_COLUMNS).where(where).order_by(t.c.id.desc()).limit(sample))
     )
