@@ -1,9 +1,11 @@
 """The GraphQL endpoint: builds each request's context (who is calling, request id), serves known
-query documents through their compiled plans, and speaks JSON through orjson."""
+query documents through their compiled plans, takes documents by hash (automatic persisted
+queries), and speaks JSON through orjson."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,13 +35,22 @@ from resolvers.graphql_over_http import (
     request_error_status,
 )
 from resolvers.graphql_ws import LegacyWSHandler, TextFrames, TransportWSHandler
+from resolvers.persisted_queries import PersistedDocuments, PersistedQuery, not_found
 from schema.context import Context
+
+
+@dataclass
+class PersistedRequestData(GraphQLRequestData):
+    """A request that named its document by hash (resolvers/persisted_queries.py)."""
+
+    persisted: PersistedQuery | None = None
 
 
 class HelpdeskGraphQL(GraphQL[Context, None]):
     def __init__(self, *args: Any, max_json_nesting: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.compiled = CompiledDocuments(self.schema._schema)  # type: ignore[attr-defined]
+        self.persisted = PersistedDocuments()
         self.max_json_nesting = max_json_nesting
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -83,6 +94,23 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: Any,
     ) -> ExecutionResult:
+        persisted = request_data.persisted if isinstance(request_data, PersistedRequestData) else None
+        if persisted is not None and persisted.document is None:
+            return ExecutionResult(data=None, errors=[not_found()])
+        result = await self._execute_single(request, request_adapter, sub_response, context, request_data)
+        # Registered only once accepted: it passed the limits and validation and ran (a field
+        # error has a path; a refused document has none and no data).
+        if (
+            persisted is not None
+            and persisted.sent
+            and (result.data is not None or any(e.path for e in result.errors or []))
+        ):
+            self.persisted.register(persisted)
+        return result
+
+    async def _execute_single(
+        self, request: Request, request_adapter: Any, sub_response: Response, context: Context, request_data: Any
+    ) -> ExecutionResult:
         query, operation_name = request_data.query, request_data.operation_name
         # Customer sessions never take the compiled fast path: its plans know nothing of the
         # customer allowlist or of customer scoping; the ordinary path applies both.
@@ -97,7 +125,7 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
                 COMPILED.labels("served").inc()
                 return ExecutionResult(data=data, errors=None)
         result: ExecutionResult = await super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
+            request, request_adapter, sub_response, context, None, request_data
         )
         if (
             compilable
@@ -183,10 +211,17 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
     async def parse_http_body(self, request: Any) -> Any:
         refuse_unsupported_charset(request.content_type)
         data = await super().parse_http_body(request)
+        if not isinstance(data, GraphQLRequestData):
+            return data  # a batch, refused later
         # Strawberry checks the types of query, variables and extensions, but not this one.
-        if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
+        if not isinstance(data.operation_name, str | None):
             raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
-        return data
+        persisted = self.persisted.resolve(data.query, data.extensions)
+        if persisted is None:
+            return data
+        return PersistedRequestData(
+            persisted.document, data.variables, data.operation_name, data.extensions, data.protocol, persisted
+        )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)

@@ -14,7 +14,20 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, bindparam, case, cast, false, func, literal, not_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Float,
+    and_,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    not_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -153,7 +166,9 @@ async def matching_open_tickets(
     """How many open tickets meet every condition now, and the newest `sample` of them."""
     # The IN list of ix_tickets_open_facts' predicate, as literals: a prepared statement's generic
     # plan could not prove that parameters imply it.
-    open_now = bindparam("open_statuses", sorted(s.value for s in OPEN_STATUSES), expanding=True, literal_execute=True)
+    open_now: BindParameter[list[str]] = bindparam(
+        "open_statuses", sorted(s.value for s in OPEN_STATUSES), expanding=True, literal_execute=True
+    )
     where = and_(t.c.status.in_(open_now), *[condition_sql(c) for c in conditions])
     newest = to_records(
         TicketRecord, await conn.execute(select(*TICKET_COLUMNS).where(where).order_by(t.c.id.desc()).limit(sample))
