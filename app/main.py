@@ -37,6 +37,7 @@ from app.background import (
 from app.clock import Clock, SystemClock
 from app.db.engine import create_engine, database_unavailable
 from app.events.broadcast import HelpdeskBroadcast, broadcast_url
+from app.events.credential_changes import CredentialChanges
 from app.events.hub import EventHub
 from app.events.wallboard_feed import WallboardFeed
 from app.limits import BodySizeLimit
@@ -82,7 +83,10 @@ def create_app(
             hub, lambda group_id: wallboard_numbers(engine, group_id, rt.clock.now(), settings.timezone)
         )
         app.state.runtime, app.state.hub, app.state.wallboard = rt, hub, wallboard
-        app.state.access = LiveAccess(rt)
+        app.state.access = access = LiveAccess(rt)
+        credential_changes = CredentialChanges(broadcast, access.forget_credentials)
+        await credential_changes.start()
+        rt.credentials_changed = credential_changes.announce
         # First: a bad HELPDESK_SMTP_URL stops the start before any other task runs.
         mail_sender = MailSenderTask(rt) if background_tasks and settings.run_mail else None
         sweeps = asyncio.create_task(housekeeping(rt)) if background_tasks else None
@@ -110,6 +114,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeps
             await wallboard.stop()
+            await credential_changes.stop()
             await hub.stop()
             await broadcast.disconnect()
             await engine.dispose()

@@ -25,6 +25,7 @@ from app.auth.tokens import CUSTOMER_SESSION_PREFIX, bearer
 from app.limits import json_nesting
 from app.services import auth as auth_service
 from app.services import customer_sign_in
+from app.services.live_access import LiveAccess
 from app.services.runtime import Runtime
 from app.web import graphiql_page
 from resolvers.compiled import COMPILED, Abandon, CompiledDocuments, execute_plan
@@ -143,16 +144,20 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         principal = None
         customer = None
         token = None
+        state = request.app.state
+        access: LiveAccess | None = getattr(state, "access", None)
         if isinstance(request, Request):
             # A bad credential leaves the caller anonymous: every field that needs a caller
-            # then answers UNAUTHENTICATED, while login and public reads still work.
+            # then answers UNAUTHENTICATED, while login and public reads still work. Callers
+            # come from the process's cache (app.services.live_access).
             token = bearer(request.headers.get("authorization"))
             if token and token.startswith(CUSTOMER_SESSION_PREFIX):
-                customer = await customer_sign_in.authenticate_customer(rt, token)
+                customer = await (
+                    access.customer(token) if access else customer_sign_in.authenticate_customer(rt, token)
+                )
             elif token:
-                principal = await auth_service.authenticate(rt, token)
+                principal = await (access.principal(token) if access else auth_service.authenticate(rt, token))
         client = request.client.host if request.client else None
-        state = request.app.state
         return Context(
             rt=rt,
             principal=principal,
@@ -162,7 +167,7 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             token=token if isinstance(request, Request) else None,
             hub=getattr(state, "hub", None),
             wallboard=getattr(state, "wallboard", None),
-            access=getattr(state, "access", None),
+            access=access,
         )
 
     async def on_ws_connect(self, context: Context) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ through a customer session (signed in by a mailed link)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from app.domain.enums import AgentRole
@@ -21,6 +22,8 @@ class Principal:
     group_ids: frozenset[int] = field(default_factory=frozenset)
     credential: CredentialKind = CredentialKind.SESSION
     credential_id: int | None = None
+    # When the credential stops working (None: never); a cached principal is refused past it.
+    expires_at: datetime | None = field(default=None, compare=False)
 
     @property
     def sees_all_tickets(self) -> bool:
@@ -34,6 +37,7 @@ class CustomerPrincipal:
 
     customer_id: int
     session_id: int
+    expires_at: datetime | None = field(default=None, compare=False)
 
 
 # Whoever reads tickets: an agent (their groups' tickets, or all) or a customer (their own).

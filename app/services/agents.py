@@ -163,6 +163,8 @@ async def update_agent(rt: Runtime, principal: Principal, agent_id: int, changes
         elif not agent.on_vacation:
             # Back from vacation, more capacity or new groups: waiting tickets may fit now.
             await drain_queue_for(tx, agent_id, now)
+    if "role" in values or changes.group_ids not in (UNSET, None):
+        await rt.credentials_changed()  # the principal of every credential of theirs changed
     return agent
 
 
@@ -210,6 +212,7 @@ async def ensure_admin(rt: Runtime, email: str, password: str, name: str) -> tup
                 .returning(*columns_for(a, AgentRecord))
             )
         ).one()
+    await rt.credentials_changed()
     return AgentRecord(*row), False
 
 

@@ -158,6 +158,7 @@ async def authenticate(rt: Runtime, secret: str) -> Principal | None:
         group_ids=frozenset(row[3] or ()),
         credential=kind,
         credential_id=row[0],
+        expires_at=row[4],
     )
 
 
@@ -218,6 +219,7 @@ async def revoke_api_token(rt: Runtime, principal: Principal, token_id: int) -> 
         await tx.conn.execute(
             update(at).where(at.c.id == token_id, at.c.revoked_at.is_(None)).values(revoked_at=rt.clock.now())
         )
+    await rt.credentials_changed()
     return token_id
 
 

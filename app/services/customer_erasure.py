@@ -85,6 +85,8 @@ async def erase_customer(rt: Runtime, principal: Principal, customer_id: int, re
             if getattr(exc.orig, "sqlstate", None) not in RETRIED or attempt == TRIES - 1:
                 raise
             continue
+        # Erased means signed out, on every process's cached sessions too.
+        await rt.credentials_changed()
         await _remove_unreferenced(rt, blobs, started)
         return erased
     raise AssertionError("unreachable")  # pragma: no cover

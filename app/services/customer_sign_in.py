@@ -198,14 +198,14 @@ async def authenticate_customer(rt: Runtime, secret: str) -> CustomerPrincipal |
     """The customer behind a customer-session secret, or None when it is unknown, expired or revoked."""
     if not secret.startswith(tokens.CUSTOMER_SESSION_PREFIX) or len(secret) > MAX_TOKEN_LENGTH:
         return None
-    query = select(sessions.c.id, sessions.c.customer_id).where(
+    query = select(sessions.c.id, sessions.c.customer_id, sessions.c.expires_at).where(
         sessions.c.token_hash == tokens.digest(secret),
         sessions.c.revoked_at.is_(None),
         sessions.c.expires_at > rt.clock.now(),
     )
     async with rt.reader.connect() as conn:
         row = (await conn.execute(query)).first()
-    return CustomerPrincipal(customer_id=row.customer_id, session_id=row.id) if row else None
+    return CustomerPrincipal(row.customer_id, row.id, row.expires_at) if row else None
 
 
 async def revoke_customer_credentials(conn: AsyncConnection, customer_id: int, now: datetime) -> None:

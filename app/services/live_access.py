@@ -1,10 +1,13 @@
-"""Who a long-lived connection's caller is now, and which tickets they may see, for websockets.
+"""Who a caller is now, and which tickets they may see: for HTTP requests and websockets.
 
-A websocket outlives the request that authenticated it, so its caller is re-read while it is
-open: at most HELPDESK_CREDENTIAL_RECHECK_SECONDS late, and through one shared lookup per
-credential (or per visibility and ticket) per period, however many connections and
-subscriptions ask. Thousands of subscribers on one token cost one query per period, and one
-event costs one visibility query per distinct visibility, not one per subscriber.
+Every request's caller comes from here, so a request costs no authentication query while its
+credential is cached. A websocket outlives the request that authenticated it, so its caller is
+re-read while it is open: at most HELPDESK_CREDENTIAL_RECHECK_SECONDS late, and through one
+shared lookup per credential (or per visibility and ticket) per period, however many
+connections and subscriptions ask: thousands of subscribers on one token cost one query per
+period, and one event costs one visibility query per distinct visibility, not one per
+subscriber. A revocation, or a change to an agent's role or groups, clears the cached callers
+in every process at once (app.events.credential_changes).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine, Hashable
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from app.db.repositories.tickets import visible_ticket_ids
@@ -49,6 +53,11 @@ class Recheck(Generic[K, V]):
                     del self._entries[stale]
         return await asyncio.shield(entry[1])
 
+    def clear(self) -> None:
+        """Forgets every value: the next call for any key looks again (lookups running now
+        still answer their own callers)."""
+        self._entries.clear()
+
     def _forget_failure(self, key: K, done: asyncio.Future[V]) -> None:
         # Every waiter sees the failure; the next call looks again.
         failed = done.cancelled() or done.exception() is not None
@@ -72,15 +81,27 @@ class LiveAccess:
         self._own_tickets: Recheck[tuple[int, int], bool] = Recheck(self.period)
         self._verdicts: Recheck[VerdictKey, bool] = Recheck(self.period)
 
+    def forget_credentials(self) -> None:
+        """A credential changed somewhere (app.events.credential_changes): every principal and
+        customer is read again when next asked."""
+        self._credentials.clear()
+        self._customers.clear()
+
     async def principal(self, secret: str) -> Principal | None:
         """The principal behind `secret` as of at most one period ago; None once the credential
         is revoked or expired or its agent deactivated."""
-        return await self._credentials.get(secret, lambda: auth_service.authenticate(self._rt, secret))
+        found = await self._credentials.get(secret, lambda: auth_service.authenticate(self._rt, secret))
+        return found if found is None or self._current(found.expires_at) else None
 
     async def customer(self, secret: str) -> CustomerPrincipal | None:
         """The customer behind a customer-session secret as of at most one period ago; None once
         the session is revoked or expired."""
-        return await self._customers.get(secret, lambda: customer_sign_in.authenticate_customer(self._rt, secret))
+        found = await self._customers.get(secret, lambda: customer_sign_in.authenticate_customer(self._rt, secret))
+        return found if found is None or self._current(found.expires_at) else None
+
+    def _current(self, expires_at: datetime | None) -> bool:
+        """A credential cached before it expired is not served after."""
+        return expires_at is None or expires_at > self._rt.clock.now()
 
     async def customer_owns_ticket(self, customer: CustomerPrincipal, ticket_id: int) -> bool:
         """Whether the ticket is the customer's own (a merge may move it), as of at most one period ago."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -20,6 +20,10 @@ from app.storage import BlobStore, LocalBlobStore
 log = logging.getLogger("helpdesk.services")
 
 
+async def _nothing_cached() -> None:
+    """Without a server nothing caches principals, so there is nothing to tell."""
+
+
 @dataclass
 class Runtime:
     engine: AsyncEngine
@@ -27,6 +31,10 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     publisher: EventPublisher = field(default_factory=LogOnlyPublisher)
     blobs: BlobStore = field(default=None)  # type: ignore[assignment]
+    # Called after the commit of a change to who a credential stands for (a revocation, an
+    # agent's role, groups or deactivation): the server sets it to announce the change to every
+    # process's principal cache (app.events.credential_changes).
+    credentials_changed: Callable[[], Awaitable[None]] = field(default=_nothing_cached)
 
     def __post_init__(self) -> None:
         if self.blobs is None:

@@ -3,6 +3,7 @@ through the real server and the console's own documents."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -205,13 +206,16 @@ async def test_expired_session_is_unauthenticated(anonymous: GraphQLClient, make
     await make_actor(email="expiring@example.com")
     token = (await login(anonymous, "expiring@example.com", PASSWORD))["token"]
     client = anonymous.as_(token)
-    assert await me_code(client) == []
-
+    # A session about to run out: served while it lasts (and cached with its expiry), refused
+    # the moment it has expired, cached or not.
     await execute_sql(
         rt,
-        "UPDATE sessions SET expires_at = now() - interval '1 minute' WHERE token_hash = :h",
+        "UPDATE sessions SET expires_at = now() + interval '1 second' WHERE token_hash = :h",
         {"h": hashlib.sha256(token.encode()).hexdigest()},
     )
+    assert await me_code(client) == []
+
+    await asyncio.sleep(1.1)
 
     assert await me_code(client) == ["UNAUTHENTICATED"]
 
@@ -472,11 +476,15 @@ async def test_api_token_with_future_expiry_works_until_it_expires(
     partner = anonymous.as_(created["token"])
     assert await me_code(partner) == []
 
+    # Its end brought near: it works until then, and not a moment after, cached or not.
     await execute_sql(
         rt,
-        "UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = :h",
+        "UPDATE api_tokens SET expires_at = now() + interval '1 second' WHERE token_hash = :h",
         {"h": hashlib.sha256(created["token"].encode()).hexdigest()},
     )
+    await asyncio.sleep(rt.settings.credential_recheck_seconds)
+    assert await me_code(partner) == []
+    await asyncio.sleep(1.1)
 
     assert await me_code(partner) == ["UNAUTHENTICATED"]
 

@@ -305,6 +305,9 @@ async def test_revoked_credentials_end_sessions_and_void_unused_links(
     assert (await client.as_(session).execute(CURRENT))["currentCustomer"] is not None
     async with rt.engine.begin() as conn:
         await revoke_customer_credentials(conn, customer_id, rt.clock.now())
+    # Revoked behind the server's back (eraseCustomer announces it; see
+    # test_a_revoked_credential_is_refused_by_every_process_at_once): noticed within the period.
+    await asyncio.sleep(rt.settings.credential_recheck_seconds)
     # A revoked session is no credential at all: the caller is anonymous.
     assert (await client.as_(session).execute(CURRENT))["currentCustomer"] is None
     assert [e["code"] for e in (await sign_in(client, unused))["userErrors"]] == ["INVALID_INPUT"]  # type: ignore[union-attr]
