@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import tokens
 from app.db import tables
-from app.db.locks import lock_for_transaction
+from app.db.rate_windows import take_within_window
 from app.db.repositories import people
 from app.domain import validation as v
 from app.domain.email.addresses import normalize_address
+from app.domain.email.delivery import suppression_reason
 from app.domain.email.outbound import new_message_id
 from app.domain.enums import EmailDeliveryKind, EmailDeliveryStatus
 from app.domain.errors import Forbidden, InvalidInput
@@ -102,24 +103,9 @@ async def _request(rt: Runtime, address: str, client_address: str | None) -> Non
         limits[f"ip:{client_address}"] = settings.customer_sign_in_per_client
     async with rt.transaction() as tx:
         conn = tx.conn
-        # Requests for one address (one client) are counted one at a time, across processes;
-        # always in the same order, so two subjects never deadlock.
-        for subject in sorted(limits):
-            await lock_for_transaction(conn, f"customer-sign-in:{subject}")
-        # What has left the window counts no more: forget it, so the table holds one window.
-        await conn.execute(
-            delete(requests).where(requests.c.subject.in_(list(limits)), requests.c.requested_at <= now - window)
-        )
-        rows = await conn.execute(
-            select(requests.c.subject, func.count())
-            .where(requests.c.subject.in_(list(limits)), requests.c.requested_at > now - window)
-            .group_by(requests.c.subject)
-        )
-        counts: dict[str, int] = {subject: count for subject, count in rows}
-        if any(counts.get(subject, 0) >= limit for subject, limit in limits.items()):
+        if not await take_within_window(conn, requests, requests.c.requested_at, limits, now - window, now):
             minutes = settings.customer_sign_in_window_minutes
             raise TooManySignInRequests(f"too many sign-in requests; try again in {minutes} minutes", ["email"])
-        await conn.execute(insert(requests), [{"subject": subject, "requested_at": now} for subject in limits])
         customer = await people.customer_by_contact(conn, address, None)
         if customer is None or not _deliverable(customer, address):
             return
@@ -130,7 +116,7 @@ async def _request(rt: Runtime, address: str, client_address: str | None) -> Non
 def _deliverable(customer: CustomerRecord, address: str) -> bool:
     """Mail to a bounced address goes nowhere (an alias of a merge has no bounce record)."""
     primary = customer.email is not None and normalize_address(customer.email) == address
-    return not (primary and customer.email_bounced_at is not None)
+    return suppression_reason(address, customer.email_bounced_at if primary else None) is None
 
 
 async def _queue_link_mail(conn: AsyncConnection, settings: Settings, address: str, url: str, now: datetime) -> None:

@@ -15,11 +15,12 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
+from app.db.rate_windows import take_within_window
 from app.db.repositories.tickets import TICKET_COLUMNS
 from app.domain import validation as v
 from app.domain.customer_mail import acknowledgement_subject, acknowledgement_text
@@ -41,7 +42,6 @@ from app.services.tickets import CUSTOMER_FK, NewTicket, insert_ticket, validate
 from app.storage import IncomingFile
 
 t, ws, cu = tables.tickets, tables.web_form_submissions, tables.customers
-_LIMIT_LOCK = 7302  # advisory lock namespace of web-form rate limits (login attempts: 7301)
 MAX_NAME = 200
 MAX_KEY = 200
 SCOPE = "submitWebForm"
@@ -163,23 +163,12 @@ async def _submit(
 
 async def _count_within_limit(conn: AsyncConnection, limit: RateLimit, subjects: list[str], now: datetime) -> None:
     """Counts this submission against each subject, or FORBIDDEN when one already has `count`
-    in the window. The locks (taken in sorted order, so two subjects never deadlock) hold until
-    commit: concurrent submissions of one subject are counted one after another, across processes."""
-    for subject in subjects:
-        await conn.execute(select(func.pg_advisory_xact_lock(_LIMIT_LOCK, func.hashtext(subject))))
+    in the window (app.db.rate_windows: across processes, one at a time per subject)."""
     window_start = now - timedelta(seconds=limit.seconds)
-    # What fell out of the window is of no use any more.
-    await conn.execute(delete(ws).where(ws.c.subject.in_(subjects), ws.c.submitted_at <= window_start))
-    counts = (
-        await conn.execute(
-            select(ws.c.subject, func.count())
-            .where(ws.c.subject.in_(subjects), ws.c.submitted_at > window_start)
-            .group_by(ws.c.subject)
-        )
-    ).all()
-    if any(count >= limit.count for _, count in counts):
+    if not await take_within_window(
+        conn, ws, ws.c.submitted_at, dict.fromkeys(subjects, limit.count), window_start, now
+    ):
         raise TooManySubmissions(f"too many web form submissions; try again in {limit.wait_text()}", [])
-    await conn.execute(insert(ws), [{"subject": subject, "submitted_at": now} for subject in subjects])
 
 
 async def _acknowledge(rt: Runtime, tx: Outbox, ticket: TicketRecord, now: datetime) -> None:
