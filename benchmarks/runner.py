@@ -46,7 +46,7 @@ EXTRA = {
     "csv_export": ("benchmarks.csv_export_bench", ["--quick"], []),
     "custom_field_filter": ("benchmarks.custom_field_filter_bench", ["--quick"], []),
 }
-ALL_SCENARIOS = (*DEFAULT_SCENARIOS, "web_form", "scale", *EXTRA)
+ALL_SCENARIOS = (*DEFAULT_SCENARIOS, "web_form", "automations", "scale", *EXTRA)
 
 
 def base_url() -> str:
