@@ -11,9 +11,8 @@ consecutive failures disable the webhook.
 
 Throughput (benchmarks/webhook_bench.py): a process may run WORKERS batches at once (the claims
 skip each other's rows and the earlier-row rule holds back a ticket's next event while one is in
-flight, as between processes); each origin
-has up to PER_ORIGIN kept-alive connections (app.services.webhook_http: httpx cost about 1 ms of CPU
-per delivery).
+flight, as between processes); each origin has up to PER_ORIGIN kept-alive connections (aiohttp:
+httpx cost about 1 ms of CPU per delivery).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 from sqlalchemy import ColumnElement, Integer, and_, bindparam, delete, func, literal, literal_column, select, update
 from sqlalchemy.orm import aliased
 
@@ -42,7 +42,6 @@ from app.events.outbox import Outbox
 from app.services.notification_triggers import admin_ids
 from app.services.notifications import notify_agents
 from app.services.runtime import Runtime
-from app.services.webhook_http import Connections, Origin, WebhookHttpError, ascii_host, request_head
 from app.services.webhook_targets import TargetRefused, checked_target
 
 log = logging.getLogger("helpdesk.webhooks")
@@ -124,53 +123,90 @@ def claim_query(now: datetime, limit: int) -> Any:
 
 
 class Sender:
-    """POSTs signed bodies to checked addresses, on kept-alive connections per (scheme, checked
-    address, port, host name): a TLS connection was verified for one name and must not carry
-    another's requests."""
+    """POSTs signed bodies to checked addresses with aiohttp: the URL names the checked address
+    (never the host name, which could resolve differently now), the Host header and TLS (SNI and
+    the certificate's name) the URL's host. aiohttp keeps connections per (address, port, TLS
+    name), so a connection verified for one name never carries another's requests."""
 
-    MAX_ORIGINS = 64
+    MAX_ORIGINS = 256
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._origins: OrderedDict[Origin, Connections] = OrderedDict()
-        self._tls: ssl.SSLContext | None = None
+        self._session: aiohttp.ClientSession | None = None
+        # Requests in flight per pool of kept connections (aiohttp's key: scheme, address, port,
+        # TLS name), waited for before the timeout starts.
+        self._slots: OrderedDict[tuple[str, str, int, str | None], asyncio.Semaphore] = OrderedDict()
 
-    def _connections(self, origin: Origin) -> Connections:
-        found = self._origins.pop(origin, None)
-        if found is None:
-            tls = None
-            if origin.scheme == "https":
-                # The system's CA certificates; one context for every origin (loading them costs
-                # tens of milliseconds).
-                tls = self._tls = self._tls or ssl.create_default_context()
-            found = Connections(origin, PER_ORIGIN, tls)
-        self._origins[origin] = found
-        while len(self._origins) > self.MAX_ORIGINS:
-            _, oldest = self._origins.popitem(last=False)
-            oldest.close()
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=0,
+                limit_per_host=PER_ORIGIN,
+                # The system's CA certificates, loaded once; host names verified.
+                ssl=ssl.create_default_context(),
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                # No proxies from the environment (they would connect by name, past the guard),
+                # no cookies kept between deliveries, the body as sent (not decompressed).
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=("Accept-Encoding",),
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+        return self._session
+
+    def _origin_slots(self, origin: tuple[str, str, int, str | None]) -> asyncio.Semaphore:
+        found = self._slots.pop(origin, None) or asyncio.Semaphore(PER_ORIGIN)
+        self._slots[origin] = found
+        while len(self._slots) > self.MAX_ORIGINS:
+            self._slots.popitem(last=False)
         return found
 
     async def close(self) -> None:
-        for connections in self._origins.values():
-            connections.close()
-        self._origins.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def post(self, endpoint: Endpoint, secret: str, event_id: int, body: bytes) -> tuple[int, bytes]:
-        """(status code, at most 1 KB of the body); raises TargetRefused or WebhookHttpError."""
+        """(status code, at most 1 KB of the body); raises TargetRefused, TimeoutError or
+        aiohttp.ClientError."""
         target = await checked_target(endpoint, self.rt.settings.webhook_allow_private)
         timestamp = int(self.rt.clock.now().timestamp())
-        headers = [
-            ("Host", ascii_host(target.host_header, endpoint.host)),
-            ("Content-Type", "application/json"),
-            ("User-Agent", USER_AGENT),
-            (HEADER, signature(secret, body, timestamp)),
-            (EVENT_ID_HEADER, encode("TicketEvent", event_id)),
-        ]
-        head = request_head(endpoint.target, headers, len(body))
-        connections = self._connections(Origin(endpoint.scheme, str(target.address), endpoint.port, endpoint.host))
+        headers = {
+            "Host": target.host_header,
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            HEADER: signature(secret, body, timestamp),
+            EVENT_ID_HEADER: encode("TicketEvent", event_id),
+        }
+        server_name = endpoint.host if endpoint.scheme == "https" else None
+        slots = self._origin_slots((endpoint.scheme, str(target.address), endpoint.port, server_name))
         # The wait for a connection is not the receiver's time: the timeout starts with the request.
-        async with connections.slots, asyncio.timeout(retries.TIMEOUT_SECONDS):
-            return await connections.post(head, body, retries.MAX_RESPONSE_BYTES)
+        async with slots, asyncio.timeout(retries.TIMEOUT_SECONDS):
+            try:
+                return await self._exchange(target.url, headers, body, server_name)
+            except aiohttp.ServerDisconnectedError:
+                # Closed without an answer, most often a kept connection the server dropped as
+                # it was reused: once more (receivers dedupe on the event id, should it have
+                # arrived after all).
+                return await self._exchange(target.url, headers, body, server_name)
+
+    async def _exchange(
+        self, url: str, headers: dict[str, str], body: bytes, server_name: str | None
+    ) -> tuple[int, bytes]:
+        async with self._client().post(
+            url, data=body, headers=headers, allow_redirects=False, server_hostname=server_name
+        ) as response:
+            kept = b""
+            while len(kept) < retries.MAX_RESPONSE_BYTES:
+                chunk = await response.content.read(retries.MAX_RESPONSE_BYTES - len(kept))
+                if not chunk:
+                    break
+                kept += chunk
+            # An answer not read to its end closes its connection (aiohttp keeps only whole ones).
+            return response.status, kept
 
 
 async def _attempt(sender: Sender, delivery: Claimed, secret: str | None) -> Outcome:
@@ -186,8 +222,8 @@ async def _attempt(sender: Sender, delivery: Claimed, secret: str | None) -> Out
         return Outcome(delivery, False, None, None, f"refused: {refused}")
     except TimeoutError:
         return Outcome(delivery, False, None, None, f"no response within {retries.TIMEOUT_SECONDS:.0f} s")
-    except WebhookHttpError as exc:
-        return Outcome(delivery, False, None, None, str(exc)[:500])
+    except aiohttp.ClientError as exc:
+        return Outcome(delivery, False, None, None, f"{type(exc).__name__}: {exc}"[:500])
     shown = retries.stored_response(raw)
     if retries.succeeded(status):
         return Outcome(delivery, True, status, shown, None)
