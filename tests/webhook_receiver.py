@@ -95,9 +95,13 @@ def _run(folder: Path, port: int) -> None:
                 delay = folder / "delay"
                 if delay.exists():
                     time.sleep(float(delay.read_text() or 0))
-                # Hand the example its body again: it reads the request itself.
-                self.rfile = io.BytesIO(body)
-                super().do_POST()
+                # Hand the example its body again: it reads the request itself (then the
+                # connection's own stream back, for the next request on it).
+                connection_stream, self.rfile = self.rfile, io.BytesIO(body)
+                try:
+                    super().do_POST()
+                finally:
+                    self.rfile = connection_stream
             finally:
                 with lock:
                     in_flight[ticket].remove(self.connection)

@@ -133,29 +133,36 @@ class Sender:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._session: aiohttp.ClientSession | None = None
+        # For a request sent again after its kept connection was closed under it: a new
+        # connection, closed after (another kept one may be closing just the same).
+        self._fresh: aiohttp.ClientSession | None = None
+        self._tls: ssl.SSLContext | None = None
         # Requests in flight per pool of kept connections (aiohttp's key: scheme, address, port,
         # TLS name), waited for before the timeout starts.
         self._slots: OrderedDict[tuple[str, str, int, str | None], asyncio.Semaphore] = OrderedDict()
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=0,
-                limit_per_host=PER_ORIGIN,
-                # The system's CA certificates, loaded once; host names verified.
-                ssl=ssl.create_default_context(),
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                # No proxies from the environment (they would connect by name, past the guard),
-                # no cookies kept between deliveries, the body as sent (not decompressed).
-                trust_env=False,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
-                skip_auto_headers=("Accept-Encoding",),
-                timeout=aiohttp.ClientTimeout(total=None),
-            )
-        return self._session
+    def _client(self, fresh: bool = False) -> aiohttp.ClientSession:
+        if fresh and self._fresh is not None:
+            return self._fresh
+        if not fresh and self._session is not None:
+            return self._session
+        # The system's CA certificates, loaded once; host names verified.
+        self._tls = self._tls or ssl.create_default_context()
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=PER_ORIGIN, ssl=self._tls, force_close=fresh),
+            # No proxies from the environment (they would connect by name, past the guard), no
+            # cookies kept between deliveries, the body as sent (not decompressed).
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            skip_auto_headers=("Accept-Encoding",),
+            timeout=aiohttp.ClientTimeout(total=None),
+        )
+        if fresh:
+            self._fresh = session
+        else:
+            self._session = session
+        return session
 
     def _origin_slots(self, origin: tuple[str, str, int, str | None]) -> asyncio.Semaphore:
         found = self._slots.pop(origin, None) or asyncio.Semaphore(PER_ORIGIN)
@@ -165,9 +172,10 @@ class Sender:
         return found
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._fresh):
+            if session is not None:
+                await session.close()
+        self._session = self._fresh = None
 
     async def post(self, endpoint: Endpoint, secret: str, event_id: int, body: bytes) -> tuple[int, bytes]:
         """(status code, at most 1 KB of the body); raises TargetRefused, TimeoutError or
@@ -187,16 +195,19 @@ class Sender:
         async with slots, asyncio.timeout(retries.TIMEOUT_SECONDS):
             try:
                 return await self._exchange(target.url, headers, body, server_name)
-            except aiohttp.ServerDisconnectedError:
-                # Closed without an answer, most often a kept connection the server dropped as
-                # it was reused: once more (receivers dedupe on the event id, should it have
-                # arrived after all).
-                return await self._exchange(target.url, headers, body, server_name)
+            except aiohttp.ClientConnectorError:
+                raise
+            except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
+                # Closed before the answer, most often a kept connection the server closed as it
+                # was reused (some close after every answer without saying so): once more on a
+                # new connection, as aiohttp does for idempotent requests (receivers dedupe on the
+                # event id, should it have arrived after all).
+                return await self._exchange(target.url, headers, body, server_name, fresh=True)
 
     async def _exchange(
-        self, url: str, headers: dict[str, str], body: bytes, server_name: str | None
+        self, url: str, headers: dict[str, str], body: bytes, server_name: str | None, fresh: bool = False
     ) -> tuple[int, bytes]:
-        async with self._client().post(
+        async with self._client(fresh).post(
             url, data=body, headers=headers, allow_redirects=False, server_hostname=server_name
         ) as response:
             kept = b""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -37,8 +38,8 @@ Answer = bytes | Callable[[asyncio.StreamWriter], object] | None
 
 
 class Server:
-    """Answers each request on a connection with the next of `answers` (bytes; a callable given
-    the writer, then the connection ends; None: no answer); counts connections, keeps requests,
+    """Answers each request on a connection with the next of `answers` (bytes; a callable, maybe
+    async, given the writer, then the connection ends; None: no answer); counts connections, keeps requests,
     and notes the most connections open at once."""
 
     def __init__(self, answers: list[Answer], delay: float = 0.0) -> None:
@@ -65,7 +66,8 @@ class Server:
                     await reader.read()
                     return
                 if callable(answer):
-                    answer(writer)
+                    if inspect.isawaitable(done := answer(writer)):
+                        await done
                     return
                 await asyncio.sleep(self.delay)
                 writer.write(answer)
@@ -223,6 +225,24 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_once(sender: Sen
         with pytest.raises(aiohttp.ServerDisconnectedError):
             await sender.post(hook, "whsec_x", 3, BODY)
     assert len(server.requests) == 5
+
+
+async def test_a_server_that_closes_after_every_answer_without_saying_so_gets_every_request(
+    sender: Sender,
+) -> None:
+    async def answer_and_close(writer: asyncio.StreamWriter) -> None:
+        writer.write(OK)
+        await writer.drain()
+        # Some work after answering (a log line, say), then the end of the connection: the client
+        # may have taken it for its next request by then.
+        await asyncio.sleep(0.005)
+
+    server = Server([answer_and_close] * 200)
+    async with serving(server) as port:
+        hook = endpoint(f"http://127.0.0.1:{port}/")
+        for round_ in range(10):
+            answers = await asyncio.gather(*(sender.post(hook, "whsec_x", n, BODY) for n in range(20)))
+            assert set(answers) == {(200, b"new")}, round_
 
 
 async def test_nothing_listening_is_a_connect_error_and_a_silent_server_runs_into_the_timeout(
