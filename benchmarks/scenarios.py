@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 
 from app.domain import global_ids
 from benchmarks import fanout, seed, servers, webhook_sink
@@ -526,6 +527,41 @@ def _caught_up(lag: dict[str, Any]) -> bool:
     return not any(lag["events_behind"].values()) and not lag["deliveries_undelivered"]
 
 
+class ServerCpu:
+    """The server process's CPU time (user and system, its children too) per ticket created
+    between `start` and `per_ticket`: on a shared machine the throughput ratio moves with other
+    load, the CPU each ticket costs the server much less."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.cpu, self.tickets = 0.0, 0
+
+    def _now(self) -> tuple[float, int]:
+        process = psutil.Process(self.target.server.process.pid)
+        cpu = 0.0
+        for p in (process, *process.children(recursive=True)):
+            times = p.cpu_times()
+            cpu += times.user + times.system
+        return cpu, asyncio.run(_tickets(self.target.database_url))
+
+    def start(self) -> None:
+        self.cpu, self.tickets = self._now()
+
+    def per_ticket(self) -> float | None:
+        """Milliseconds of the server's CPU per ticket since `start`."""
+        cpu, tickets = self._now()
+        made = tickets - self.tickets
+        return round((cpu - self.cpu) * 1000 / made, 2) if made else None
+
+
+async def _tickets(url: str) -> int:
+    conn = await asyncpg.connect(seed.plain_url(url))
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM tickets"))
+    finally:
+        await conn.close()
+
+
 def automations(target: Target) -> dict[str, Any]:
     """createTicket at concurrency 16 without automations or webhooks, then with 100 enabled
     automations (three conditions each, most never match) and 5 webhooks to a local receiver
@@ -536,6 +572,8 @@ def automations(target: Target) -> dict[str, Any]:
     profile, c = target.profile, AUTOMATIONS_CONCURRENCY
     budget = _write_budget(profile, c)
     log(f"createTicket without automations, concurrency {c}")
+    cpu = ServerCpu(target)
+    cpu.start()
     without = drive(
         target.server.port,
         [[b] for b in intake_bodies(target, budget, f"au0-{c}", False)],
@@ -544,6 +582,7 @@ def automations(target: Target) -> dict[str, Any]:
         headers=target.auth,
         cycle=False,
     )
+    cpu_without = cpu.per_ticket()
     sink = webhook_sink.SinkProcess(Path(tempfile.mkdtemp(prefix="helpdesk-sink-")), free_port())
     automation_ids, webhook_ids = [], []
     try:
@@ -557,6 +596,7 @@ def automations(target: Target) -> dict[str, Any]:
             sink.secrets.append(created["secret"])
         sink.start()
         log(f"createTicket with {AUTOMATIONS} automations and {WEBHOOKS} webhooks, concurrency {c}")
+        cpu.start()
         with_them = drive(
             target.server.port,
             [[b] for b in intake_bodies(target, budget, f"au1-{c}", False)],
@@ -566,6 +606,9 @@ def automations(target: Target) -> dict[str, Any]:
             cycle=False,
         )
         lag_at_end, catch_up, lag = _catch_up(target)
+        # Until the consumers caught up: their work for these tickets included.
+        cpu_with = cpu.per_ticket()
+        log(f"  server CPU per ticket: {cpu_without} ms without, {cpu_with} ms with")
         log(f"with a consumers process beside the server, concurrency {c}")
         helper = _consumers_process(target)
         try:
@@ -600,6 +643,7 @@ def automations(target: Target) -> dict[str, Any]:
         "ratio": round(ratio, 3),
         "target_ratio": AUTOMATIONS_TARGET_RATIO,
         "met": ratio >= AUTOMATIONS_TARGET_RATIO,
+        "server_cpu_ms_per_ticket": {"without": cpu_without, "with_automations_and_webhooks": cpu_with},
         "lag_when_load_stopped": lag_at_end,
         "caught_up_after_seconds": catch_up,
         "lag_after_wait": lag,

@@ -47,13 +47,15 @@ def scenario_rows(scenarios: dict[str, Any]) -> list[str]:
     if "ratio" in automations:
         rows.append(_row("createTicket, no automations", automations["without"]))
         lag = automations["lag_when_load_stopped"]
+        cpu = automations.get("server_cpu_ms_per_ticket", {})
         rows.append(
             _row(
                 f"createTicket, {automations['automations']} automations + {automations['webhooks']} webhooks",
                 automations["with_automations_and_webhooks"],
                 f"{automations['ratio']} × (target {automations['target_ratio']}, met: {automations['met']}); "
                 f"events behind at the end {lag['events_behind']}, "
-                f"caught up in {automations['caught_up_after_seconds']} s",
+                f"caught up in {automations['caught_up_after_seconds']} s; server CPU per ticket "
+                f"{cpu.get('without')} → {cpu.get('with_automations_and_webhooks')} ms",
             )
         )
         helper = automations["with_a_consumers_process"]
