@@ -7,7 +7,8 @@ baseline (benchmarks/baseline.py), drives each scenario from a separate load pro
 loopback, prints one JSON document (stdout or --output) and a summary table (stderr).
 
 Scenarios: list, detail, intake, lifecycle, subscriptions (the default set), web_form
-(submitWebForm against createTicket at concurrency 16, same run), scale (the console list at
+(submitWebForm against createTicket at concurrency 16, same run), automations (createTicket at
+concurrency 16 without, then with 100 automations and 5 webhooks to a local receiver), scale (the console list at
 10k, 100k and 1M tickets; in the full run by default), kb, report, sla, email_imap, csv_export,
 custom_field_filter, automation_preview (single-purpose benchmarks, run as they are; the last
 three over 1M tickets loaded by benchmarks/million_tickets.py). --quick: 10k tickets, short windows, 100

@@ -47,7 +47,7 @@ EXTRA = {
     "custom_field_filter": ("benchmarks.custom_field_filter_bench", ["--quick"], []),
     "automation_preview": ("benchmarks.automation_preview_bench", ["--quick"], []),
 }
-ALL_SCENARIOS = (*DEFAULT_SCENARIOS, "web_form", "scale", *EXTRA)
+ALL_SCENARIOS = (*DEFAULT_SCENARIOS, "web_form", "automations", "scale", *EXTRA)
 
 
 def base_url() -> str:

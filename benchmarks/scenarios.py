@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,11 +18,13 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 
 from app.domain import global_ids
-from benchmarks import fanout, seed, servers
+from benchmarks import fanout, seed, servers, webhook_sink
 from benchmarks.servers import Baseline, log, rss_mb
 from tests.processes import ServerProcess
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "frontend_examples"
@@ -447,6 +451,235 @@ def web_form(target: Target) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- automations and webhooks
+
+AUTOMATIONS_CONCURRENCY = 16
+AUTOMATIONS = 100
+WEBHOOKS = 5
+# The issue's target: createTicket keeps at least this share of its throughput with them.
+AUTOMATIONS_TARGET_RATIO = 0.8
+# How long the consumers get to catch up after the load, before the scenario gives up waiting.
+CATCH_UP_SECONDS = 300
+CREATE_AUTOMATION = """mutation($input: AutomationInput!) {
+  createAutomation(input: $input) { automation { id } userErrors { field message code } } }"""
+DELETE_AUTOMATION = "mutation($id: ID!) { deleteAutomation(id: $id) { userErrors { code } } }"
+CREATE_WEBHOOK = """mutation($input: WebhookInput!) {
+  createWebhook(input: $input) { webhook { id } secret userErrors { field message code } } }"""
+DELETE_WEBHOOK = "mutation($id: ID!) { deleteWebhook(id: $id) { userErrors { code } } }"
+# Words of the bench subjects: the automations that look for one of them can match.
+MATCHING_WORDS = ["Refund", "order", "Delivery", "退款", "password"]
+
+
+def automation_inputs(run_id: str) -> list[dict[str, Any]]:
+    """100 automations, three conditions each: 80 on TICKET_CREATED, 20 on TICKET_UPDATED. Every
+    20th looks for a word the subjects have (and adds a tag when the channel matches too); the
+    others look for words no ticket has, so most never fire, as in a real rule set."""
+    out = []
+    for i in range(AUTOMATIONS):
+        matching = i % 20 == 0
+        word = MATCHING_WORDS[i // 20] if matching else f"never-{i}"
+        out.append(
+            {
+                "name": f"bench {run_id} #{i}",
+                "trigger": "TICKET_CREATED" if i % 5 else "TICKET_UPDATED",
+                "conditions": [
+                    {"field": "channel", "operator": "IN", "value": [seed.CHANNELS[i % 7], seed.CHANNELS[(i + 3) % 7]]},
+                    {"field": "subject", "operator": "CONTAINS", "value": word},
+                    {"field": "priority", "operator": "NOT_EQUALS", "value": "LOW"},
+                ],
+                "actions": [{"type": "ADD_TAGS", "value": {"tags": [f"auto-{i}"]}}],
+            }
+        )
+    return out
+
+
+def _mutate(target: Target, document: str, variables: dict[str, Any], name: str) -> dict[str, Any]:
+    response = httpx.post(
+        f"{target.server.url}/graphql", json=body(document, variables), headers=target.auth, timeout=30
+    )
+    payload: dict[str, Any] = response.json()["data"][name]
+    if payload.get("userErrors"):
+        raise RuntimeError(f"{name}: {payload['userErrors']}")
+    return payload
+
+
+async def _consumers_lag(url: str) -> dict[str, Any]:
+    """Events each consumer has still to read, and deliveries not yet sent."""
+    conn = await asyncpg.connect(seed.plain_url(url))
+    try:
+        behind = {
+            r["name"]: r["behind"]
+            for r in await conn.fetch(
+                "SELECT c.name, (SELECT count(*) FROM ticket_events e WHERE (e.txid, e.id) > (c.txid, c.event_id))"
+                " AS behind FROM event_consumers c WHERE c.name IN ('automations', 'webhooks')"
+            )
+        }
+        undelivered = await conn.fetchval(
+            "SELECT count(*) FROM webhook_deliveries WHERE status IN ('PENDING', 'RETRYING')"
+        )
+        delivered = await conn.fetchval("SELECT count(*) FROM webhook_deliveries WHERE status = 'SUCCEEDED'")
+    finally:
+        await conn.close()
+    return {"events_behind": behind, "deliveries_undelivered": undelivered, "deliveries_succeeded": delivered}
+
+
+def _caught_up(lag: dict[str, Any]) -> bool:
+    return not any(lag["events_behind"].values()) and not lag["deliveries_undelivered"]
+
+
+class ServerCpu:
+    """The server process's CPU time (user and system, its children too) per ticket created
+    between `start` and `per_ticket`: on a shared machine the throughput ratio moves with other
+    load, the CPU each ticket costs the server much less."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.cpu, self.tickets = 0.0, 0
+
+    def _now(self) -> tuple[float, int]:
+        process = psutil.Process(self.target.server.process.pid)
+        cpu = 0.0
+        for p in (process, *process.children(recursive=True)):
+            times = p.cpu_times()
+            cpu += times.user + times.system
+        return cpu, asyncio.run(_tickets(self.target.database_url))
+
+    def start(self) -> None:
+        self.cpu, self.tickets = self._now()
+
+    def per_ticket(self) -> float | None:
+        """Milliseconds of the server's CPU per ticket since `start`."""
+        cpu, tickets = self._now()
+        made = tickets - self.tickets
+        return round((cpu - self.cpu) * 1000 / made, 2) if made else None
+
+
+async def _tickets(url: str) -> int:
+    conn = await asyncpg.connect(seed.plain_url(url))
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM tickets"))
+    finally:
+        await conn.close()
+
+
+def automations(target: Target) -> dict[str, Any]:
+    """createTicket at concurrency 16 without automations or webhooks, then with 100 enabled
+    automations (three conditions each, most never match) and 5 webhooks to a local receiver
+    (benchmarks/webhook_sink.py, its own process), same server, same run: the second's share of
+    the first's throughput. The automations and the webhook fan-out and deliveries run in the
+    server's background consumers, on the same two cores: the result says how far behind they
+    were when the load stopped and how long they took to catch up."""
+    profile, c = target.profile, AUTOMATIONS_CONCURRENCY
+    budget = _write_budget(profile, c)
+    log(f"createTicket without automations, concurrency {c}")
+    cpu = ServerCpu(target)
+    cpu.start()
+    without = drive(
+        target.server.port,
+        [[b] for b in intake_bodies(target, budget, f"au0-{c}", False)],
+        c,
+        profile,
+        headers=target.auth,
+        cycle=False,
+    )
+    cpu_without = cpu.per_ticket()
+    sink = webhook_sink.SinkProcess(Path(tempfile.mkdtemp(prefix="helpdesk-sink-")), free_port())
+    automation_ids, webhook_ids = [], []
+    try:
+        for spec in automation_inputs(target.run_id):
+            created = _mutate(target, CREATE_AUTOMATION, {"input": spec}, "createAutomation")
+            automation_ids.append(created["automation"]["id"])
+        for n in range(WEBHOOKS):
+            spec = {"name": f"bench {target.run_id} #{n}", "url": sink.url(n)}
+            created = _mutate(target, CREATE_WEBHOOK, {"input": spec}, "createWebhook")
+            webhook_ids.append(created["webhook"]["id"])
+            sink.secrets.append(created["secret"])
+        sink.start()
+        log(f"createTicket with {AUTOMATIONS} automations and {WEBHOOKS} webhooks, concurrency {c}")
+        cpu.start()
+        with_them = drive(
+            target.server.port,
+            [[b] for b in intake_bodies(target, budget, f"au1-{c}", False)],
+            c,
+            profile,
+            headers=target.auth,
+            cycle=False,
+        )
+        lag_at_end, catch_up, lag = _catch_up(target)
+        # Until the consumers caught up: their work for these tickets included.
+        cpu_with = cpu.per_ticket()
+        log(f"  server CPU per ticket: {cpu_without} ms without, {cpu_with} ms with")
+        log(f"with a consumers process beside the server, concurrency {c}")
+        helper = _consumers_process(target)
+        try:
+            with_helper = drive(
+                target.server.port,
+                [[b] for b in intake_bodies(target, budget, f"au2-{c}", False)],
+                c,
+                profile,
+                headers=target.auth,
+                cycle=False,
+            )
+            helper_lag_at_end, helper_catch_up, helper_lag = _catch_up(target)
+        finally:
+            helper.terminate()
+            helper.wait(timeout=30)
+        received = sink.stats()
+    finally:
+        sink.stop()
+        for automation_id in automation_ids:
+            _mutate(target, DELETE_AUTOMATION, {"id": automation_id}, "deleteAutomation")
+        for webhook_id in webhook_ids:
+            _mutate(target, DELETE_WEBHOOK, {"id": webhook_id}, "deleteWebhook")
+    ratio = with_them["rps"] / without["rps"] if without["rps"] else 0.0
+    helper_ratio = with_helper["rps"] / without["rps"] if without["rps"] else 0.0
+    return {
+        "document": "frontend_examples/console/CreateTicket.graphql",
+        "concurrency": c,
+        "automations": AUTOMATIONS,
+        "webhooks": WEBHOOKS,
+        "without": without,
+        "with_automations_and_webhooks": with_them,
+        "ratio": round(ratio, 3),
+        "target_ratio": AUTOMATIONS_TARGET_RATIO,
+        "met": ratio >= AUTOMATIONS_TARGET_RATIO,
+        "server_cpu_ms_per_ticket": {"without": cpu_without, "with_automations_and_webhooks": cpu_with},
+        "lag_when_load_stopped": lag_at_end,
+        "caught_up_after_seconds": catch_up,
+        "lag_after_wait": lag,
+        "with_a_consumers_process": {
+            "process": "benchmarks/consumers_process.py: webhooks and automations as `helpdesk worker` runs them",
+            "create_ticket": with_helper,
+            "ratio": round(helper_ratio, 3),
+            "met": helper_ratio >= AUTOMATIONS_TARGET_RATIO,
+            "lag_when_load_stopped": helper_lag_at_end,
+            "caught_up_after_seconds": helper_catch_up,
+            "lag_after_wait": helper_lag,
+        },
+        "receiver": received,
+    }
+
+
+def _catch_up(target: Target) -> tuple[dict[str, Any], float | None, dict[str, Any]]:
+    """The consumers' lag now, how long they take to catch up (None: not within
+    CATCH_UP_SECONDS), and the lag then."""
+    at_end = lag = asyncio.run(_consumers_lag(target.database_url))
+    started = time.monotonic()
+    while not _caught_up(lag) and time.monotonic() - started < CATCH_UP_SECONDS:
+        time.sleep(0.25)
+        lag = asyncio.run(_consumers_lag(target.database_url))
+    caught_up = round(time.monotonic() - started, 2) if _caught_up(lag) else None
+    log(f"  behind when the load stopped: {at_end}; caught up after {caught_up} s")
+    return at_end, caught_up, lag
+
+
+def _consumers_process(target: Target) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **servers.SERVE_ENV}
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.consumers_process", target.database_url], cwd=ROOT, env=env
+    )
+
+
 SCENARIOS: dict[str, Callable[[Target], dict[str, Any]]] = {
     "list": console_list,
     "detail": ticket_detail,
@@ -454,4 +687,5 @@ SCENARIOS: dict[str, Callable[[Target], dict[str, Any]]] = {
     "lifecycle": lifecycle,
     "subscriptions": subscriptions,
     "web_form": web_form,
+    "automations": automations,
 }

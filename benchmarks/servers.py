@@ -29,6 +29,10 @@ SERVE_ENV = {
     "HELPDESK_LOG_LEVEL": "WARNING",
     # The load comes from one address: the web form's per-client limit would refuse all but five.
     "HELPDESK_WEB_FORM_LIMIT": "100000000/600",
+    # The automations scenario's webhooks: a receiver on 127.0.0.1, signing secrets stored
+    # encrypted (a fixed key: benchmark data only).
+    "HELPDESK_WEBHOOK_ALLOW_PRIVATE": "true",
+    "HELPDESK_SECRET_KEY": "uCZ9r3cM5o0CzXo1mB7M2m6Qp3cY0Jb8hJ6pJk3Zl0Y=",
 }
 
 

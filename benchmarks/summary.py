@@ -43,6 +43,31 @@ def scenario_rows(scenarios: dict[str, Any]) -> list[str]:
     lifecycle = scenarios.get("lifecycle", {})
     for level in lifecycle.get("levels", []):
         rows.append(_row("lifecycle transitions", level, f"{lifecycle.get('sql_statements_per_request')} SQL/req"))
+    automations = scenarios.get("automations", {})
+    if "ratio" in automations:
+        rows.append(_row("createTicket, no automations", automations["without"]))
+        lag = automations["lag_when_load_stopped"]
+        cpu = automations.get("server_cpu_ms_per_ticket", {})
+        rows.append(
+            _row(
+                f"createTicket, {automations['automations']} automations + {automations['webhooks']} webhooks",
+                automations["with_automations_and_webhooks"],
+                f"{automations['ratio']} × (target {automations['target_ratio']}, met: {automations['met']}); "
+                f"events behind at the end {lag['events_behind']}, "
+                f"caught up in {automations['caught_up_after_seconds']} s; server CPU per ticket "
+                f"{cpu.get('without')} → {cpu.get('with_automations_and_webhooks')} ms",
+            )
+        )
+        helper = automations["with_a_consumers_process"]
+        rows.append(
+            _row(
+                "  the same + a consumers process",
+                helper["create_ticket"],
+                f"{helper['ratio']} × (met: {helper['met']}); events behind at the end "
+                f"{helper['lag_when_load_stopped']['events_behind']}, "
+                f"caught up in {helper['caught_up_after_seconds']} s",
+            )
+        )
     for name, value in scenarios.items():
         if isinstance(value, dict) and "error" in value and "levels" not in value:
             rows.append(f"| {name} | failed: {value['error'][:100]} ||||||")

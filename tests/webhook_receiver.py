@@ -7,7 +7,10 @@ Run as `python -m tests.webhook_receiver DIR PORT` with HELPDESK_WEBHOOK_SECRET 
 and `seen.txt` are the example's deduped record. A file `DIR/fail` makes it answer 500 (before
 looking at the request), `DIR/delay` holds seconds to wait before answering. Signatures are
 checked without a replay window (the tests sign on a ManualClock). It notes in each request's
-line whether another request of the same ticket was in flight at the time.
+line whether another request of the same ticket was in flight at the time from a client still
+connected (`overlap`: two deliverers at once), and whether one was in flight from a client that
+had gone (`overlapCutOff`: a killed server's request still being answered when another process
+sent the delivery again, which is no second deliverer: the first one is dead).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -45,9 +49,21 @@ def partner_receiver() -> ModuleType:
     return module
 
 
+def _connected(sock: socket.socket) -> bool:
+    """Whether the client of a request still being answered is still there: a killed process's
+    sockets are closed by its kernel, and a closed peer reads as the end of the stream."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:  # nothing to read: open
+        return True
+    except OSError:  # reset
+        return False
+
+
 def _run(folder: Path, port: int) -> None:
     example = partner_receiver()
-    in_flight: dict[str, int] = {}
+    # Per ticket, the connections of its requests being answered.
+    in_flight: dict[str, list[socket.socket]] = {}
     lock = threading.Lock()
     log_lock = threading.Lock()
 
@@ -71,18 +87,24 @@ def _run(folder: Path, port: int) -> None:
             body = self.rfile.read(length)
             ticket = json.loads(body)["ticket"]["id"]
             with lock:
-                overlap = in_flight.get(ticket, 0) > 0
-                in_flight[ticket] = in_flight.get(ticket, 0) + 1
+                earlier = in_flight.setdefault(ticket, [])
+                live = [_connected(sock) for sock in earlier]
+                overlap, cut_off = any(live), not all(live)
+                earlier.append(self.connection)
             try:
                 delay = folder / "delay"
                 if delay.exists():
                     time.sleep(float(delay.read_text() or 0))
-                # Hand the example its body again: it reads the request itself.
-                self.rfile = io.BytesIO(body)
-                super().do_POST()
+                # Hand the example its body again: it reads the request itself (then the
+                # connection's own stream back, for the next request on it).
+                connection_stream, self.rfile = self.rfile, io.BytesIO(body)
+                try:
+                    super().do_POST()
+                finally:
+                    self.rfile = connection_stream
             finally:
                 with lock:
-                    in_flight[ticket] -= 1
+                    in_flight[ticket].remove(self.connection)
             self._log(
                 {
                     "answered": self.status,
@@ -90,6 +112,7 @@ def _run(folder: Path, port: int) -> None:
                     "signature": self.headers.get("X-Helpdesk-Signature"),
                     "eventId": self.headers.get("X-Helpdesk-Event-Id"),
                     "overlap": overlap,
+                    "overlapCutOff": cut_off,
                 }
             )
 

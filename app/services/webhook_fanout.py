@@ -27,6 +27,7 @@ from app.services.runtime import Runtime
 
 CONSUMER = "webhooks"
 wh, wd, t = tables.webhooks, tables.webhook_deliveries, tables.tickets
+FANOUT_INSERT = pg_insert(wd).on_conflict_do_nothing()
 
 
 async def _enabled_webhooks(tx: Outbox) -> list[WebhookFilter]:
@@ -74,7 +75,9 @@ def fanout_handler(rt: Runtime, queued: asyncio.Event | None = None) -> Handler:
             if e.id in bodies
         ]
         if rows:
-            await tx.conn.execute(pg_insert(wd).values(rows).on_conflict_do_nothing())
+            # executemany, in order: one compiled statement whatever the batch's size (a VALUES
+            # list of the batch's length was compiled again for every batch).
+            await tx.conn.execute(FANOUT_INSERT, rows)
             if queued is not None:
                 queued.set()
 

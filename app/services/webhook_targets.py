@@ -33,10 +33,22 @@ class Target:
 
     @property
     def host_header(self) -> str:
+        """The URL's host (an internationalised name in its ASCII form, as DNS and TLS see it)
+        and its port unless it is the scheme's default."""
         e = self.endpoint
         default = 443 if e.scheme == "https" else 80
-        host = f"[{e.host}]" if ":" in e.host else e.host
+        host = f"[{e.host}]" if ":" in e.host else _ascii(e.host)
         return host if e.port == default else f"{host}:{e.port}"
+
+
+def _ascii(host: str) -> str:
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        # Such a name does not resolve either: the guard has refused it before a header is made.
+        raise TargetRefused("the host name has no ASCII form") from None
 
 
 async def _addresses(host: str, port: int) -> list[IPAddress]:

@@ -2,7 +2,10 @@
 (its own process, slow on purpose so deliveries are in flight); one server is killed with
 SIGKILL in the middle and a new one started. Afterwards the receiver's dedupe (by event id) has
 seen every event of the log, in the log's order for every ticket, none lost; no two requests of
-one ticket were ever in flight at once (one deliverer per (webhook, ticket), across processes).
+one ticket were ever in flight at once from live clients (one deliverer per (webhook, ticket),
+across processes). The killed server's request may still be in the receiver when the other
+server sends that delivery again (its claim died with it): that is not two deliverers, and the
+receiver tells it apart by the earlier request's connection having been closed.
 """
 
 from __future__ import annotations

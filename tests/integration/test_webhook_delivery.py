@@ -276,7 +276,7 @@ async def test_a_receiver_down_then_back_gets_every_event_in_order_per_ticket(
     await conversation.add_comment(wrt, admin, made[0].id, "public reply", CommentVisibility.PUBLIC)
     assert await pump(wrt, sender) == 3  # one per ticket, then they wait
     rows = await deliveries(wrt)
-    assert {r["last_error"].split(":")[0] for r in rows if r["status"] == "RETRYING"} == {"ConnectError"}
+    assert {r["last_error"].split(":")[0] for r in rows if r["status"] == "RETRYING"} == {"ClientConnectorError"}
     # Thirty seconds of outage: the retries at 10 s and 70 s find it down, then up again.
     wrt.clock.advance(timedelta(seconds=10))  # type: ignore[attr-defined]
     assert await pump(wrt, sender) == 3
