@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from contextlib import aclosing
 from typing import Any
 
@@ -21,6 +21,7 @@ from resolvers.customer_data import CustomerDataMutation, CustomerDataQuery
 from resolvers.customer_sign_in import CustomerSignInMutation, CustomerSignInQuery
 from resolvers.document_limits import DocumentLimits
 from resolvers.email import EmailMutation, EmailQuery
+from resolvers.event_results import EVENT_RESULTS
 from resolvers.extensions import LoadersPerOperation, MaskUnexpectedErrors, RejectNulCharacters, mask_unexpected
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.macros import MacroMutation, MacroQuery
@@ -45,12 +46,27 @@ class PerEventMemoExecutor(StrawberryGraphQLCoreExecutionContext):
     """graphql-core 3.3 gives each subscription event a shallow copy of the subscription's
     executor, sharing its memo of collected subfields. The memo's keys are per-event lists,
     kept alive with their values, so it grew with every event for the subscription's whole
-    life (a leak the soak found). Each event gets a memo of its own."""
+    life (a leak the soak found). Each event gets a memo of its own.
+
+    An event's selection is resolved once per distinct (document, variables, caller, event)
+    across the process's subscribers (resolvers/event_results.py)."""
+
+    _shared_as: Hashable | None = None
 
     def build_per_event_executor(self, payload: Any) -> Any:
         executor = super().build_per_event_executor(payload)
         executor._relevant_sub_fields = {}
+        executor._shared_as = EVENT_RESULTS.key(  # type: ignore[attr-defined]
+            self.operation, self.variable_values.coerced, self.context_value, payload
+        )
         return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        key = self._shared_as
+        if key is None:
+            return super().execute_operation(serially)
+        resolve = super().execute_operation
+        return EVENT_RESULTS.shared(key, lambda: resolve(serially))
 
 
 class HelpdeskSchema(strawberry.Schema):

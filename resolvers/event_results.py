@@ -1,0 +1,80 @@
+"""One resolution of a subscription event per distinct (document, variables, viewer, event).
+
+A change to a ticket reaches every subscriber whose subscription and access take it; a
+thousand consoles on one token with one document would each resolve the same selection of the
+same event the same way. The first of them resolves it; the others, arriving while it runs or
+shortly after, take its result (each gets its own copy of the errors list; `data` is shared
+and never written to). The viewer in the key is the whole caller (agent, role and groups, or
+the customer's session), so no answer is ever shared between callers who might see differently.
+
+Only events that carry their log cursor are shared (every event stream's items do; a wallboard
+snapshot does not). The newest MAX_ENTRIES results are kept; an event is delivered to its
+subscribers within moments, so they are far more than enough.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import orjson
+from graphql import ExecutionResult, OperationDefinitionNode
+
+MAX_ENTRIES = 4_096
+
+
+class SharedEventResults:
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, asyncio.Future[ExecutionResult]] = OrderedDict()
+
+    @staticmethod
+    def key(
+        operation: OperationDefinitionNode, variables: dict[str, Any], context: object, payload: object
+    ) -> Hashable | None:
+        """The key under which this event's result may be shared, or None when it may not."""
+        cursor = getattr(payload, "cursor", None)
+        viewer = getattr(context, "customer", None) or getattr(context, "principal", None)
+        # The document by its text (subscribers parse their own copies) and the operation by name.
+        document = operation.loc.source.body if operation.loc is not None else None
+        if not isinstance(cursor, str) or viewer is None or document is None:
+            return None
+        try:
+            frozen = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # a variable orjson cannot write: resolved on its own
+            return None
+        name = operation.name.value if operation.name else None
+        return (document, name, frozen, viewer, type(payload), cursor)
+
+    async def shared(self, key: Hashable, resolve: Callable[[], Any]) -> ExecutionResult:
+        """The result for `key`: resolved now by `resolve` (sync or async), or the one already
+        resolved or resolving."""
+        task = self._entries.get(key)
+        if task is None:
+            # A task of its own: a subscriber that goes away does not cancel the others' answer.
+            task = self._entries[key] = asyncio.ensure_future(_resolved(resolve))
+            task.add_done_callback(lambda done: self._forget_failure(key, done))
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        result = await asyncio.shield(task)
+        return ExecutionResult(result.data, list(result.errors) if result.errors else None, result.extensions)
+
+    def _forget_failure(self, key: Hashable, done: asyncio.Future[ExecutionResult]) -> None:
+        # Every waiter sees the failure; the next subscriber resolves again.
+        failed = done.cancelled() or done.exception() is not None
+        if failed and self._entries.get(key) is done:
+            del self._entries[key]
+
+
+async def _resolved(resolve: Callable[[], Any]) -> ExecutionResult:
+    result = resolve()
+    if inspect.isawaitable(result):
+        result = await result
+    assert isinstance(result, ExecutionResult)
+    return result
+
+
+EVENT_RESULTS = SharedEventResults()
