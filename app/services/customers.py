@@ -121,7 +121,9 @@ async def _hold(conn: AsyncConnection, customer_id: int) -> bool:
     """Locks the customer against erasure and deletion (not against edits) until the caller
     commits; False when it is gone or erased."""
     held = await conn.scalar(
-        select(cu.c.id).where(cu.c.id == customer_id, cu.c.erased_at.is_(None)).with_for_update(key_share=True)
+        select(cu.c.id)
+        .where(cu.c.id == customer_id, cu.c.erased_at.is_(None))
+        .with_for_update(read=True, key_share=True)
     )
     return held is not None
 

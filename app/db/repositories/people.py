@@ -39,9 +39,9 @@ async def customer_by_contact(
     conn: AsyncConnection, email: str | None, phone: str | None, *, hold: bool = False
 ) -> CustomerRecord | None:
     """The customer with this email (any case) or phone, else the one a customer with it was
-    merged into. `hold`: only a customer not erased, locked against erasure and deletion (FOR NO
-    KEY UPDATE) until the caller commits, in the same statement; one erased or merged away while
-    this waited for the lock is passed over."""
+    merged into. `hold`: only a customer not erased, locked against erasure and deletion (FOR KEY
+    SHARE: not against edits, nor against other intakes) until the caller commits, in the same
+    statement; one erased or merged away while this waited for the lock is passed over."""
     conditions = []
     if email:
         conditions.append(func.lower(cu.c.email) == email.lower())
@@ -59,7 +59,7 @@ async def customer_by_contact(
 
 
 def _held(query: Select[Any]) -> Select[Any]:
-    return query.where(cu.c.erased_at.is_(None)).with_for_update(of=cu, key_share=True)
+    return query.where(cu.c.erased_at.is_(None)).with_for_update(of=cu, read=True, key_share=True)
 
 
 async def _merged_into(conn: AsyncConnection, email: str | None, phone: str | None, hold: bool) -> Row[Any] | None:
