@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import threading
@@ -59,6 +60,7 @@ CONCURRENCY = 8
 TARGET_PER_SECOND = 50.0
 TARGET_RSS_GROWTH_MB = 60.0
 BIG_ATTACHMENT_BYTES = 18_500_000  # base64 makes it a 25 MB message
+STATEMENTS = re.compile(r'^helpdesk_db_statements_total\{path="/graphql"\} ([0-9.e+]+)$', re.MULTILINE)
 
 SUBJECTS_ZH = ["订单 {n} 没有收到", "申请退款：订单 {n}", "快递显示已签收但我没收到 {n}", "发票抬头填错了", "无法登录"]
 SUBJECTS_EN = ["Order {n} has not arrived", "Refund request for order {n}", "Cannot log in", "Invoice {n} is wrong"]
@@ -195,6 +197,12 @@ async def hand_in(client: httpx.AsyncClient, base: str, mailbox: str, raw: bytes
     return str(data["data"]["ingestEmail"]["outcome"])
 
 
+async def statements(client: httpx.AsyncClient, base: str) -> float:
+    """The server's count of SQL statements sent for /graphql requests so far."""
+    found = STATEMENTS.search((await client.get(f"{base}/metrics")).text)
+    return float(found.group(1)) if found else 0.0
+
+
 async def throughput(base: str, token: str, mailbox: str, pid: int, messages: list[bytes]) -> dict[str, Any]:
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for raw in messages:
@@ -212,10 +220,12 @@ async def throughput(base: str, token: str, mailbox: str, pid: int, messages: li
                 latencies.append(time.perf_counter() - started)
 
         server = psutil.Process(pid)
+        statements_before = await statements(client, base)
         cpu_before, started = sum(server.cpu_times()[:2]), time.perf_counter()
         await asyncio.gather(*(relay() for _ in range(CONCURRENCY)))
         seconds = time.perf_counter() - started
         cpu = sum(server.cpu_times()[:2]) - cpu_before
+        statements_sent = await statements(client, base) - statements_before
     latencies.sort()
     return {
         "messages": len(messages),
@@ -231,6 +241,9 @@ async def throughput(base: str, token: str, mailbox: str, pid: int, messages: li
         # The server's own CPU per message: on a machine shared with the load generator (and other
         # work), 1000 / this is what one fully busy server process would take per second.
         "server_cpu_ms_per_message": round(cpu / len(messages) * 1000, 1),
+        # What each message's request sent to PostgreSQL (authentication and the payload's reads
+        # included; transaction control and pool pings are not counted).
+        "sql_statements_per_message": round(statements_sent / len(messages), 2),
         "outcomes": dict(outcomes),
         "mean_message_kb": round(sum(map(len, messages)) / len(messages) / 1024, 1),
     }

@@ -148,16 +148,27 @@ class Loaders:
     async def visible_ticket_ids(self, ids: list[int]) -> set[int]:
         """Of these tickets, those the caller may see now: read afresh, never from a loader's cache
         (a mutation of this very operation may just have moved one out of sight)."""
+        known = self._allowed_unread(ids)
+        if known is not None:  # no connection checked out for an answer that needs no read
+            return known
         async with self.reads.use() as conn:
             return await self._allowed(conn, ids)
 
-    async def _allowed(self, conn: AsyncConnection, ids: list[int]) -> set[int]:
+    def _allowed_unread(self, ids: list[int]) -> set[int] | None:
+        """The answer of `_allowed` when it needs no read (no viewer, no ids, one who sees all)."""
         viewer = self._viewer
         if viewer is None or not ids:
             return set()
         if isinstance(viewer, Principal) and viewer.sees_all_tickets:
             return set(ids)
-        return await tickets.visible_ticket_ids(conn, viewer, ids)
+        return None
+
+    async def _allowed(self, conn: AsyncConnection, ids: list[int]) -> set[int]:
+        known = self._allowed_unread(ids)
+        if known is not None:
+            return known
+        assert self._viewer is not None  # _allowed_unread answers for no viewer
+        return await tickets.visible_ticket_ids(conn, self._viewer, ids)
 
     async def _comment_pages(
         self, keys: list[tuple[int, str | None, int | None, int]]

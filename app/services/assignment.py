@@ -65,12 +65,14 @@ async def lock_members(conn: AsyncConnection, group_id: int, ignore_ticket: int 
     """Locks the group's agents, then reads them with their current open-ticket counts (not
     counting `ignore_ticket`, the ticket being handed out again)."""
     members = select(gm.c.agent_id).where(gm.c.group_id == group_id)
-    await conn.execute(
+    locked = await conn.execute(
         select(a.c.id)
         .where(a.c.id.in_(members), a.c.deactivated_at.is_(None))
         .order_by(a.c.id)
         .with_for_update(of=a, key_share=True)
     )
+    if locked.first() is None:  # nobody in the group: no counts to read
+        return []
     rows = await conn.execute(
         select(
             a.c.id,

@@ -57,7 +57,7 @@ async def _insert_comment(
         )
     ).one()
     comment = CommentRecord(*row)
-    await reindex_ticket(tx.conn, ticket.id)
+    await reindex_ticket(tx.conn, ticket.id, ticket)
     # The body stays out of the event: INTERNAL notes must not travel to those who may not read them.
     await record(
         tx,
@@ -218,12 +218,15 @@ async def record_customer_reply(
     now: datetime,
     relayed_by_agent_id: int | None,
     message_id: str | None = None,
+    *,
+    erasure_checked: bool = False,
 ) -> tuple[CommentRecord, TicketRecord]:
     """The customer's message on a ticket the caller locked (with its parent), in the caller's
     transaction: PENDING moves to OPEN, RESOLVED reopens, CLOSED refuses (InvalidTransition).
     Every path a customer's words arrive by (addCustomerReply, inbound mail) comes through here.
-    The ticket of an erased customer takes no more of their words (PreconditionFailed)."""
-    if await customer_erased(tx.conn, ticket.customer_id):
+    The ticket of an erased customer takes no more of their words (PreconditionFailed), unless
+    the caller already looked, with the ticket locked (`erasure_checked`)."""
+    if not erasure_checked and await customer_erased(tx.conn, ticket.customer_id):
         raise PreconditionFailed("this ticket's customer was erased; start a new ticket", ["ticketId"])
     actor = Actor(customer_id=ticket.customer_id)
     _, action = after_customer_reply(TicketStatus(ticket.status))

@@ -121,7 +121,9 @@ async def _hold(conn: AsyncConnection, customer_id: int) -> bool:
     """Locks the customer against erasure and deletion (not against edits) until the caller
     commits; False when it is gone or erased."""
     held = await conn.scalar(
-        select(cu.c.id).where(cu.c.id == customer_id, cu.c.erased_at.is_(None)).with_for_update(key_share=True)
+        select(cu.c.id)
+        .where(cu.c.id == customer_id, cu.c.erased_at.is_(None))
+        .with_for_update(read=True, key_share=True)
     )
     return held is not None
 
@@ -154,10 +156,9 @@ async def resolve_customer_ref(conn: AsyncConnection, ref: CustomerRef, field: l
     if not email and not phone:
         problems.add("give the customer's id, email or phone", field)
     problems.raise_if_any()
-    existing = await customer_by_contact(conn, email, phone)
-    if existing is not None and not await _hold(conn, existing.id):
-        # Erased (contacts cleared) or merged away since the lookup: look again.
-        existing = await customer_by_contact(conn, email, phone)
+    # Found and held in one statement; one erased (contacts cleared) or merged away meanwhile is
+    # passed over, and the merge's alias leads to the customer it went into.
+    existing = await customer_by_contact(conn, email, phone, hold=True)
     if existing is not None:
         return existing
     display_name = name or (email.split("@")[0] if email else phone) or "Customer"
@@ -168,12 +169,17 @@ async def resolve_customer_ref(conn: AsyncConnection, ref: CustomerRef, field: l
         if email
         else stmt.on_conflict_do_nothing(index_elements=[cu.c.phone], index_where=cu.c.phone.isnot(None))
     )
-    try:
-        async with conn.begin_nested():
-            row = (await conn.execute(stmt.returning(*columns_for(cu, CustomerRecord)))).first()
-    except IntegrityError:
-        # The other contact field collided (e.g. new email, phone already known).
-        row = None
+    insert_new = stmt.returning(*columns_for(cu, CustomerRecord))
+    if phone is None:
+        # ON CONFLICT covers the only unique contact given: nothing to fail, no savepoint needed.
+        row = (await conn.execute(insert_new)).first()
+    else:
+        try:
+            async with conn.begin_nested():
+                row = (await conn.execute(insert_new)).first()
+        except IntegrityError:
+            # The other contact field collided (e.g. new email, phone already known).
+            row = None
     if row is not None:
         return CustomerRecord(*row)
     existing = await customer_by_contact(conn, email, phone)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,7 +29,7 @@ from app.auth.policy import require_mail_intake
 from app.db import tables
 from app.db.repositories.mailboxes import mailboxes_by_ids
 from app.db.repositories.people import customer_erased
-from app.db.repositories.rows import among, columns_for
+from app.db.repositories.rows import among, any_of_ids, columns_for
 from app.db.repositories.tickets import TICKET_COLUMNS
 from app.domain import validation as v
 from app.domain.email.classification import AutoReply, Bounce, classify
@@ -90,26 +90,19 @@ class IngestResult:
     rejected: Rejected | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Read:
-    """What the worker thread made of the staged message."""
-
-    parsed: ParsedMessage | Rejected
-    kind: Bounce | AutoReply | None = None
-
-
-def _read(blobs: BlobStore, raw: StagedFile, limits: MailLimits, own_address: str) -> _Read:
+def _read(blobs: BlobStore, raw: StagedFile, limits: MailLimits) -> ParsedMessage | Rejected:
+    """What the worker thread makes of the staged message."""
     if raw.file.size > limits.max_bytes:
-        return _Read(Rejected(RejectReason.TOO_LARGE, f"the message is larger than {limits.max_bytes} bytes"))
+        return Rejected(RejectReason.TOO_LARGE, f"the message is larger than {limits.max_bytes} bytes")
     with blobs.open_staged(raw) as staged:
         parsed = parse_message_chunks(iter(partial(staged.read, CHUNK), b""), limits)
     if isinstance(parsed, Rejected):
-        return _Read(parsed)
+        return parsed
     problems = v.Problems()
     v.email(problems, parsed.sender.address, ["from"])
     if problems.items:
-        return _Read(Rejected(RejectReason.NO_SENDER, "the sender's address is not a valid email address"))
-    return _Read(parsed, classify(parsed, own_addresses=[own_address]))
+        return Rejected(RejectReason.NO_SENDER, "the sender's address is not a valid email address")
+    return parsed
 
 
 async def ingest_email(rt: Runtime, principal: Principal | None, mailbox_id: int, raw: bytes) -> IngestResult:
@@ -135,30 +128,38 @@ async def ingest_email_file(
     not written anywhere (a retry from the quarantine records the outcome itself)."""
     if principal is not None:
         require_mail_intake(principal)
-    async with rt.reader.connect() as conn:
-        mailbox = (await mailboxes_by_ids(conn, [mailbox_id])).get(mailbox_id)
-    if mailbox is None:
-        raise NotFound("no such mailbox", ["mailboxId"])
     limits = MailLimits(max_bytes=rt.settings.max_email_bytes)
     # One byte past the limit is enough to know the message is too large.
     raw_blob = await rt.blobs.stage(_capped(message, limits.max_bytes + 1), limits.max_bytes + 1, ["message"])
     try:
         # Parsing a large or hostile message is CPU work of seconds: not on the event loop.
-        read = await asyncio.to_thread(_read, rt.blobs, raw_blob, limits, mailbox.address)
-        if isinstance(read.parsed, Rejected):
-            return await _quarantine(rt, mailbox, raw_blob, read.parsed, quarantine)
-        parsed = read.parsed
+        parsed = await asyncio.to_thread(_read, rt.blobs, raw_blob, limits)
+        # The mailbox is read in the transaction that takes the message (one connection per
+        # message, not two): an unknown one is NOT_FOUND there, and nothing is written.
+        if isinstance(parsed, Rejected):
+            return await _quarantine(rt, mailbox_id, raw_blob, parsed, quarantine)
         async with _staged_attachments(rt, parsed.attachments) as (files, dropped):
-            return await _take(rt, principal, mailbox, raw_blob, parsed, read.kind, files, dropped)
+            return await _take(rt, principal, mailbox_id, raw_blob, parsed, files, dropped)
     finally:
         await rt.blobs.discard(raw_blob)  # nothing to do once published
 
 
+async def _mailbox(conn: AsyncConnection, mailbox_id: int) -> MailboxRecord:
+    mailbox = (await mailboxes_by_ids(conn, [mailbox_id])).get(mailbox_id)
+    if mailbox is None:
+        raise NotFound("no such mailbox", ["mailboxId"])
+    return mailbox
+
+
 async def _quarantine(
-    rt: Runtime, mailbox: MailboxRecord, raw_blob: StagedFile, rejected: Rejected, keep: bool = True
+    rt: Runtime, mailbox_id: int, raw_blob: StagedFile, rejected: Rejected, keep: bool = True
 ) -> IngestResult:
-    if keep:
+    if not keep:
+        async with rt.reader.connect() as conn:
+            await _mailbox(conn, mailbox_id)
+    else:
         async with rt.transaction() as tx:
+            mailbox = await _mailbox(tx.conn, mailbox_id)
             await rt.blobs.publish(raw_blob)
             await tx.conn.execute(
                 pg_insert(mq).values(
@@ -198,15 +199,15 @@ async def _staged_attachments(
 async def _take(
     rt: Runtime,
     principal: Principal | None,
-    mailbox: MailboxRecord,
+    mailbox_id: int,
     raw_blob: StagedFile,
     parsed: ParsedMessage,
-    kind: Bounce | AutoReply | None,
     files: StagedUploads,
     dropped: Sequence[MailPart],
 ) -> IngestResult:
     now = rt.clock.now()
     async with rt.transaction() as tx:
+        mailbox = await _mailbox(tx.conn, mailbox_id)
         claim = await tx.conn.scalar(
             pg_insert(im)
             .values(
@@ -222,6 +223,7 @@ async def _take(
         if claim is None:
             return await _first_taken(tx.conn, mailbox.id, parsed.message_id, raw_blob.file.sha256)
         await rt.blobs.publish(raw_blob)
+        kind = classify(parsed, own_addresses=[mailbox.address])
         result = await _outcome(rt, tx, principal, mailbox, parsed, kind, files, dropped)
         await tx.conn.execute(
             update(im)
@@ -261,7 +263,7 @@ async def _outcome(
             body = _storable(parsed.reply_text.strip() or parsed.text, rt.settings.max_description_length, dropped)
             relayed_by = principal.agent_id if principal else None
             comment, updated = await record_customer_reply(
-                tx, ticket, parent, body, files, now, relayed_by, parsed.message_id
+                tx, ticket, parent, body, files, now, relayed_by, parsed.message_id, erasure_checked=True
             )
             return IngestResult(Outcome.ADDED_REPLY, updated, comment)
         else:
@@ -301,18 +303,27 @@ async def _new_ticket(
     return ticket
 
 
+# The tickets of Message-IDs we sent (comments) or took (inbound messages), in one statement;
+# a comment's ticket wins over an inbound message's (source 0 before 1).
+_TICKETS_BY_MESSAGE_ID = union_all(
+    select(cm.c.message_id, cm.c.ticket_id, literal(0).label("source")).where(
+        any_of_ids(cm.c.message_id), cm.c.ticket_id.isnot(None)
+    ),
+    select(im.c.message_id, im.c.ticket_id, literal(1).label("source")).where(
+        any_of_ids(im.c.message_id), im.c.ticket_id.isnot(None)
+    ),
+)
+
+
 async def _thread(conn: AsyncConnection, parsed: ParsedMessage) -> ThreadDecision:
     """Looks up what the message points at (stored and sent Message-IDs, [#number] tags) and asks
     the domain where it goes."""
     keys = lookup_keys(parsed.in_reply_to, parsed.references, parsed.subject)
     by_message_id: dict[str, int] = {}
     if keys.message_ids:
-        for column, table in ((cm.c.message_id, cm), (im.c.message_id, im)):
-            rows = await conn.execute(
-                select(column, table.c.ticket_id).where(among(column, keys.message_ids), table.c.ticket_id.isnot(None))
-            )
-            for message_id, ticket_id in rows:
-                by_message_id.setdefault(message_id, ticket_id)
+        rows = await conn.execute(_TICKETS_BY_MESSAGE_ID, {"ids": list(keys.message_ids)})
+        for message_id, ticket_id, _ in sorted(rows, key=lambda row: row.source):
+            by_message_id.setdefault(message_id, ticket_id)
     by_number: dict[int, int] = {}
     if keys.ticket_numbers:
         rows = await conn.execute(select(t.c.number, t.c.id).where(among(t.c.number, keys.ticket_numbers)))

@@ -41,9 +41,11 @@ from app.domain.email.fetch_plan import (
     FetchFailure,
     error_text,
     idle_seconds,
+    must_follow,
     plan_fetch,
     retry_delay,
 )
+from app.domain.email.parsing import conversation_keys
 from app.domain.enums import MailSecurity
 from app.domain.errors import NotFound
 from app.domain.records import MailboxRecord
@@ -58,6 +60,9 @@ mb = tables.mailboxes
 T = TypeVar("T")
 # Seconds an IMAP command may take before the connection counts as lost (IDLE waits longer).
 IMAP_TIMEOUT = 60.0
+# Messages of one mailbox ingested at once, and the size from which a message is ingested alone.
+INGEST_AT_ONCE = 4
+ALONE_FROM_BYTES = 1024 * 1024
 
 
 def lock_name(mailbox_id: int) -> str:
@@ -185,15 +190,48 @@ class MailboxWatcher:
             call.executor.shutdown(wait=False)
 
     async def _take_new(self, connection: ImapConnection, call: _ConnectionThread) -> None:
+        """Downloads the new messages in mailbox order and ingests up to INGEST_AT_ONCE of them at
+        a time (an ingest mostly waits for the database). A message waits for every earlier one
+        it may thread onto (`must_follow`); each is flagged once its own ingest committed. The
+        first failure stops the downloads, lets the ingests under way end, and is raised."""
         sizes = await call(connection.new_messages)
-        for uid, limit in plan_fetch(sizes, self.rt.settings.max_email_bytes).steps():
-            raw = await call(connection.download, uid, limit)
-            if raw is None:
-                continue  # expunged meanwhile
-            result = await ingest_email(self.rt, None, self.mailbox_id, raw)
-            await call(connection.mark_taken, uid)
-            self.taken += 1
-            log.info("mailbox %d: message UID %d: %s", self.mailbox_id, uid, result.outcome.value)
+        running: list[tuple[frozenset[str] | None, asyncio.Task[None]]] = []
+        try:
+            for uid, limit in plan_fetch(sizes, self.rt.settings.max_email_bytes).steps():
+                while sum(not task.done() for _, task in running) >= INGEST_AT_ONCE:
+                    await asyncio.wait([task for _, task in running], return_when=asyncio.FIRST_COMPLETED)
+                if any(task.done() and task.exception() for _, task in running):
+                    break  # raised below
+                running = [(keys, task) for keys, task in running if not task.done()]
+                raw = await call(connection.download, uid, limit)
+                if raw is None:
+                    continue  # expunged meanwhile
+                # A large message is ingested alone: several at once would hold several in memory.
+                keys = conversation_keys(raw) if len(raw) <= ALONE_FROM_BYTES else None
+                earlier = [task for earlier_keys, task in running if must_follow(keys, earlier_keys)]
+                running.append((keys, asyncio.create_task(self._take_one(connection, call, uid, raw, earlier))))
+        finally:
+            if running:
+                await asyncio.wait([task for _, task in running])
+            failures = [task.exception() for _, task in running]  # each one retrieved
+        first = next((failure for failure in failures if failure is not None), None)
+        if first is not None:
+            raise first
+
+    async def _take_one(
+        self,
+        connection: ImapConnection,
+        call: _ConnectionThread,
+        uid: int,
+        raw: bytes,
+        earlier: list[asyncio.Task[None]],
+    ) -> None:
+        for task in earlier:
+            await asyncio.shield(task)  # an earlier failure fails this one too: nothing is flagged
+        result = await ingest_email(self.rt, None, self.mailbox_id, raw)
+        await call(connection.mark_taken, uid)
+        self.taken += 1
+        log.info("mailbox %d: message UID %d: %s", self.mailbox_id, uid, result.outcome.value)
 
 
 class MailFetcher:

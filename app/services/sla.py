@@ -150,16 +150,19 @@ async def reconcile_ticket(
     return latest
 
 
-async def sync_sla(tx: Outbox, before: TicketRecord | None, after: TicketRecord, now: datetime) -> TicketRecord:
+async def sync_sla(
+    tx: Outbox, before: TicketRecord | None, after: TicketRecord, now: datetime, *, inserted: bool = False
+) -> TicketRecord:
     """Brings the clocks of a locked ticket in line with the ticket as it is now (`before` None:
     intake, or re-evaluate whatever changed); returns the ticket with its new `sla_due_at`.
+    `inserted`: the ticket was inserted in this transaction, so it has no clocks to read yet.
 
     Cheap when nothing the SLA looks at changed: no statement at all."""
     if before is not None and all(getattr(before, name) == getattr(after, name) for name in _SLA_FIELDS):
         return after
     conn = tx.conn
     config = await load_config(conn)
-    latest = (await sla_reads.latest_clocks(conn, [after.id])).get(after.id, {})
+    latest = {} if inserted else (await sla_reads.latest_clocks(conn, [after.id])).get(after.id, {})
     if not latest and not config.policies:
         return after
     tier = (await tiers_of(conn, [after], config))[after.id]

@@ -34,7 +34,7 @@ from app.services.runtime import Runtime
 from app.services.sla import sync_sla
 from app.services.ticket_changes import Actor, apply_change, check_version, lock_ticket, record
 from app.services.ticket_fields import checked_custom_fields
-from app.services.ticket_search import reindex_ticket
+from app.services.ticket_search import new_ticket_document, reindex_ticket
 from app.storage import IncomingFile
 
 t = tables.tickets
@@ -236,12 +236,12 @@ async def insert_ticket(
                 created_at=now,
                 updated_at=now,
                 queued_at=None if choice else now,
+                search_vector=new_ticket_document(intake["subject"], intake["description"]),
             )
             .returning(*TICKET_COLUMNS)
         )
     ).one()
     ticket = TicketRecord(*row)
-    await reindex_ticket(tx.conn, ticket.id)
     actor = Actor(customer_id=customer.id) if by_customer else Actor.of(principal)
     await record(
         tx,
@@ -272,7 +272,7 @@ async def insert_ticket(
             now,
             assignment_data(choice.agent_id, None, target_group, choice.reason),
         )
-    return await sync_sla(tx, None, ticket, now)
+    return await sync_sla(tx, None, ticket, now, inserted=True)
 
 
 async def update_ticket(

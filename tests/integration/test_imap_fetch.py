@@ -154,6 +154,41 @@ async def test_a_message_unflagged_and_fetched_again_is_a_duplicate_and_makes_on
     assert (await mailbox_row(rt, mailbox.id)).last_error is None
 
 
+async def test_replies_fetched_with_the_messages_they_answer_thread_onto_them_in_mailbox_order(
+    rt: Runtime, admin: Actor, settings: Settings, dovecot: PrivateDovecot, user: str
+) -> None:
+    """Several messages are ingested at once; a reply must still wait for what it answers."""
+
+    def reply(message_id: str, *answered: str) -> bytes:
+        references = " ".join(answered)
+        return customer_mail(message_id, "Re: 订单", f"In-Reply-To: {answered[-1]}", f"References: {references}")
+
+    new = [f"<thread-{i}@mail.example.cn>" for i in range(8)]
+    replies = ["<reply-1@mail.example.cn>", "<reply-2@mail.example.cn>", "<reply-3@mail.example.cn>"]
+    batch = [
+        customer_mail(new[0]),
+        customer_mail(new[1], "订单 2"),
+        reply(replies[0], new[0]),
+        customer_mail(new[2], "订单 3"),
+        reply(replies[1], new[0], replies[0]),
+        customer_mail(new[3], "订单 4"),
+        reply(replies[2], new[0]),
+        *(customer_mail(m, f"订单 {i}") for i, m in enumerate(new[4:], 5)),
+    ]
+    dovecot.deliver(user, batch)
+    await imap_mailbox(rt, admin, dovecot, user)
+    async with fetching(rt, mail_settings(settings, dovecot)):
+        await asyncio.to_thread(wait_for_sync, lambda: all_taken(dovecot, user, len(batch)))
+    im, cm = tables.inbound_messages, tables.comments
+    async with rt.engine.connect() as conn:
+        outcomes = dict((await conn.execute(select(im.c.message_id, im.c.outcome))).all())
+        first = (await conn.execute(select(im.c.ticket_id).where(im.c.message_id == new[0]))).scalar_one()
+        on_first = (await conn.execute(select(cm.c.message_id).where(cm.c.ticket_id == first).order_by(cm.c.id))).all()
+    assert outcomes == {**dict.fromkeys(new, "CREATED_TICKET"), **dict.fromkeys(replies, "ADDED_REPLY")}
+    assert [row.message_id for row in on_first] == replies
+    assert await count(rt, tables.tickets) == len(new)
+
+
 async def test_idle_takes_a_message_appended_while_idling_without_waiting_for_the_poll(
     rt: Runtime, admin: Actor, settings: Settings, dovecot: PrivateDovecot, user: str
 ) -> None:

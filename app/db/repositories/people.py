@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, tuple_
+from sqlalchemy import Row, Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
@@ -35,7 +35,13 @@ async def customer_erased(conn: AsyncConnection, customer_id: int) -> bool:
     return erased is not None
 
 
-async def customer_by_contact(conn: AsyncConnection, email: str | None, phone: str | None) -> CustomerRecord | None:
+async def customer_by_contact(
+    conn: AsyncConnection, email: str | None, phone: str | None, *, hold: bool = False
+) -> CustomerRecord | None:
+    """The customer with this email (any case) or phone, else the one a customer with it was
+    merged into. `hold`: only a customer not erased, locked against erasure and deletion (FOR KEY
+    SHARE: not against edits, nor against other intakes) until the caller commits, in the same
+    statement; one erased or merged away while this waited for the lock is passed over."""
     conditions = []
     if email:
         conditions.append(func.lower(cu.c.email) == email.lower())
@@ -45,17 +51,18 @@ async def customer_by_contact(conn: AsyncConnection, email: str | None, phone: s
         return None
     # Email wins over phone when both match different customers.
     order = func.lower(cu.c.email) == (email or "").lower()
-    row = (
-        await conn.execute(
-            select(*columns_for(cu, CustomerRecord)).where(or_(*conditions)).order_by(order.desc()).limit(1)
-        )
-    ).first()
+    query = select(*columns_for(cu, CustomerRecord)).where(or_(*conditions)).order_by(order.desc()).limit(1)
+    row = (await conn.execute(_held(query) if hold else query)).first()
     if row is None:
-        row = await _merged_into(conn, email, phone)
+        row = await _merged_into(conn, email, phone, hold)
     return CustomerRecord(*row) if row else None
 
 
-async def _merged_into(conn: AsyncConnection, email: str | None, phone: str | None) -> Row[Any] | None:
+def _held(query: Select[Any]) -> Select[Any]:
+    return query.where(cu.c.erased_at.is_(None)).with_for_update(of=cu, read=True, key_share=True)
+
+
+async def _merged_into(conn: AsyncConnection, email: str | None, phone: str | None, hold: bool) -> Row[Any] | None:
     """The customer that a customer with this email or phone was merged into (see mergeCustomers)."""
     al = tables.customer_aliases
     conditions = []
@@ -71,7 +78,7 @@ async def _merged_into(conn: AsyncConnection, email: str | None, phone: str | No
         .order_by(order.desc().nulls_last())
         .limit(1)
     )
-    return (await conn.execute(query)).first()
+    return (await conn.execute(_held(query) if hold else query)).first()
 
 
 async def customers_by_contacts(

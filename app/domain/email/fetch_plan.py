@@ -129,3 +129,11 @@ def error_text(failure: FetchFailure, secrets: Iterable[str] = ()) -> str:
             text = text.replace(secret, "***")
     text = "".join(ch if ch.isprintable() else " " for ch in text)
     return text[:MAX_ERROR_LENGTH]
+
+
+def must_follow(keys: frozenset[str] | None, earlier: frozenset[str] | None) -> bool:
+    """Whether a message (its `conversation_keys`) must wait until an earlier one of the same
+    fetch is ingested: when they share a key (a reply lands on the ticket the earlier message
+    makes, replies to one ticket keep their mailbox order, a Message-ID seen twice is DUPLICATE the
+    second time), or when either could not be read (then nothing is assumed)."""
+    return keys is None or earlier is None or not keys.isdisjoint(earlier)

@@ -30,7 +30,24 @@ class InboundPart(EmailMessage):
     def __init__(self, policy: EmailPolicy | None = None) -> None:
         self._blocks: list[str] | None = None
         self._whole: Any = None
+        # Parsed header values by lower-cased name, with the raw value each was parsed from.
+        self._parsed: dict[str, tuple[Any, Any]] = {}
         super().__init__(policy)
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        # Message.get, remembering what it parsed: the stdlib parses a header afresh on every
+        # read (its policy's header registry), and Content-Type alone is read about a dozen times
+        # per message as the tree is walked. A header changed since is a new raw value.
+        key = name.lower()
+        for k, v in self._headers:  # type: ignore[attr-defined]  # the stdlib's own list, as Message.get reads it
+            if k.lower() == key:
+                kept = self._parsed.get(key)
+                if kept is not None and kept[0] is v:
+                    return kept[1]
+                value = self.policy.header_fetch_parse(k, v)
+                self._parsed[key] = (v, value)
+                return value
+        return failobj
 
     @property
     def _payload(self) -> Any:

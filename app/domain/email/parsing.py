@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import errors as email_errors
 from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
 from email.policy import EmailPolicy, compat32
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -25,6 +26,7 @@ from typing import Any, cast
 
 from app.domain.email.addresses import MailAddress
 from app.domain.email.charsets import clean_header_text, clean_text, decode_text, readable_header_value
+from app.domain.email.conversation_match import subject_ticket_numbers
 from app.domain.email.html_text import html_to_text
 from app.domain.email.leaf_blocks import InboundPart, LeafBlockParser, body_runs
 from app.domain.email.message_ids import message_ids_in, normalize_message_id
@@ -208,6 +210,22 @@ def parse_message_chunks(chunks: Iterable[bytes], limits: MailLimits = DEFAULT_L
         return Rejected(RejectReason.TOO_DEEP, f"MIME parts nest deeper than {limits.max_depth}")
     except Exception as exc:
         return Rejected(RejectReason.MALFORMED, f"unreadable MIME message ({type(exc).__name__})")
+
+
+def conversation_keys(raw: bytes) -> frozenset[str] | None:
+    """What ties a message to others of its conversation, read from its headers alone the way
+    `parse_message` reads them: its own Message-ID, the ids it answers (In-Reply-To, References)
+    and the `[#number]` tags of its subject (as `#number`). A message sharing no key with another
+    cannot be threaded onto it. None when the headers cannot be read."""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
+    try:
+        headers = BytesHeaderParser(InboundPart, policy=_POLICY).parsebytes(raw[: min(ends) + 1] if ends else raw)
+        own = normalize_message_id(_raw_header(headers, "Message-ID"))
+        answered = {*message_ids_in(_raw_header(headers, "In-Reply-To")), *_references(headers)}
+        tags = {f"#{n}" for n in subject_ticket_numbers(_header_text(headers, "Subject") or "")}
+    except Exception:
+        return None
+    return frozenset({*answered, *tags, *([own] if own else [])})
 
 
 def _structure_problem(message: Message, limits: MailLimits) -> Rejected | None:

@@ -14,11 +14,13 @@ from app.domain.email.fetch_plan import (
     error_text,
     idle_seconds,
     keywords_allowed,
+    must_follow,
     plan_fetch,
     retry_delay,
     search_criteria,
     taken_flags,
 )
+from app.domain.email.parsing import conversation_keys
 from app.services.imap_connection import uid_set
 
 
@@ -73,3 +75,20 @@ def test_every_error_text_is_one_printable_line_of_bounded_length(kind: FailureK
 def test_uid_sets_are_compact_ranges() -> None:
     assert uid_set([5, 1, 2, 3, 9, 10]) == "1:3,5,9:10"
     assert uid_set([4]) == "4"
+
+
+def test_conversation_keys_are_the_ids_a_message_has_and_answers_and_its_ticket_tags() -> None:
+    raw = (
+        b"From: a@example.cn\r\nMessage-ID: <own@x>\r\nIn-Reply-To: <parent@x>\r\n"
+        b"References: <root@x>\r\n <parent@x>\r\nSubject: =?utf-8?b?5L2g5aW9IFsjMTIzXQ==?=\r\n\r\n"
+        b"Message-ID: <in-the-body@x>\r\n"
+    )
+    assert conversation_keys(raw) == {"<own@x>", "<parent@x>", "<root@x>", "#123"}
+    assert conversation_keys(b"From: a@example.cn\n\nno ids") == frozenset()
+
+
+def test_a_message_follows_an_earlier_one_it_shares_a_key_with_or_either_unread() -> None:
+    reply, original, other = frozenset({"<r@x>", "<o@x>"}), frozenset({"<o@x>"}), frozenset({"<n@x>"})
+    assert must_follow(reply, original)
+    assert not must_follow(reply, other) and not must_follow(frozenset(), frozenset())
+    assert must_follow(None, other) and must_follow(other, None)

@@ -124,3 +124,21 @@ def test_parsing_a_large_attachment_costs_about_its_encoded_size() -> None:
     # About 1.06 here. The stdlib's way (a str per line, then their join) takes 2.7 times the
     # encoded size; a body kept as one str still twice.
     assert peak < 1.3 * len(raw)
+
+
+def test_a_header_read_again_after_a_change_is_the_new_value() -> None:
+    """InboundPart keeps what it parsed of a header: a changed header is parsed again, never the kept value."""
+    raw = mail(b"\r\nbody\r\n", "Content-Type: text/plain; charset=utf-8", "Subject: first")
+    parsed = parse_message_chunks([raw])
+    assert isinstance(parsed, ParsedMessage)
+    part = parsed.message
+    assert isinstance(part, InboundPart)
+    assert part.get_content_charset() == "utf-8" and part.get_content_charset() == "utf-8"
+    part.replace_header("Content-Type", "text/html; charset=gb18030")
+    assert (part.get_content_type(), part.get_content_charset()) == ("text/html", "gb18030")
+    del part["Subject"]
+    assert part.get("subject", "none") == "none"
+    part["Subject"] = "second"
+    assert str(part["subject"]) == "second"
+    part.set_param("charset", "big5")
+    assert part.get_content_charset() == "big5"
