@@ -91,16 +91,17 @@ def database_unavailable(error: BaseException) -> bool:
 
 class StatementCounter:
     """Counts SQL statements sent through an engine (the N+1 guard and the benchmarks use it).
-    `ignore` leaves out statements whose SQL contains it (e.g. the event hub's log reads)."""
+    `ignore` leaves out statements whose SQL contains it, or any of them (e.g. the event hub's
+    log reads)."""
 
-    def __init__(self, engine: AsyncEngine, ignore: str | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, ignore: str | tuple[str, ...] | None = None) -> None:
         self.count = 0
         self._engine = engine
-        self._ignore = ignore
+        self._ignore = (ignore,) if isinstance(ignore, str) else ignore or ()
         event.listen(engine.sync_engine, "before_cursor_execute", self._on_execute)
 
     def _on_execute(self, conn: object, cursor: object, statement: str, *args: object, **kwargs: object) -> None:
-        if self._ignore is None or self._ignore not in statement:
+        if not any(ignored in statement for ignored in self._ignore):
             self.count += 1
 
     def close(self) -> None:

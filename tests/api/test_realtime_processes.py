@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db import tables
 from app.domain.enums import AgentRole
 from app.events.broadcast import libpq_url
+from app.events.credential_changes import CHANNEL as CREDENTIALS_CHANNEL
 from app.events.cursors import START, EventPosition
 from app.events.hub import CHANNEL
 from app.services import agents as agent_service
@@ -142,7 +143,9 @@ def ports_to(pid: int, port: int) -> set[int]:
 
 
 async def assert_listens_on_postgres(server: ServerProcess, database_url: str) -> None:
-    """The process has a connection of its own LISTENing on the hub's channel."""
+    """The process has a connection of its own LISTENing on the hub's channel (the broadcast's one
+    listening connection: its last statement is the LISTEN of the hub's channel or of the channel
+    of credential changes, whichever subscribed last)."""
     url = urlparse(libpq_url(database_url))
     if not url.hostname:
         pytest.skip("the database is on a unix socket: no client port to match")
@@ -151,8 +154,8 @@ async def assert_listens_on_postgres(server: ServerProcess, database_url: str) -
         listening = {
             r["client_port"]
             for r in await conn.fetch(
-                "SELECT client_port FROM pg_stat_activity WHERE datname = current_database() AND query = $1",
-                f'LISTEN "{CHANNEL}"',
+                "SELECT client_port FROM pg_stat_activity WHERE datname = current_database() AND query = ANY($1)",
+                [f'LISTEN "{CHANNEL}"', f'LISTEN "{CREDENTIALS_CHANNEL}"'],
             )
         }
     finally:
