@@ -63,7 +63,7 @@ query Everything($filter: TicketFilter, $orderBy: TicketOrder, $first: Int, $aft
 }
 fragment More on Ticket { slaAgain: sla { resolution { state } } }
 """
-# What each request sends (auth, page, count, ...): the ordinary plan loads customers, agents,
+# What each request sends (page, count, ...): the ordinary plan loads customers, agents,
 # groups, clocks and policies in statements of their own; PostgreSQL-written nodes need none.
 CONSOLE_LIST = (ROOT / "benchmarks/documents/ConsoleList.graphql").read_text()
 TICKET_LIST = (EXAMPLES / "console/TicketList.graphql").read_text()
@@ -166,8 +166,10 @@ async def test_postgresql_written_nodes_answer_like_the_ordinary_executor(
                     page = compiled.json()["data"]["tickets"]
                     seen_nodes += len(page["edges"])
                     if page["edges"]:
-                        # The plan's answer took the SQL-written path: auth, page, count.
-                        assert compiled_statements == 3 < ordinary_statements, (document[:40], ordinary_statements)
+                        # The plan's answer took the SQL-written path: page, count, and the caller's
+                        # lookup when its cache entry (half a second in the tests) ran out.
+                        assert compiled_statements in (2, 3), (document[:40], compiled_statements)
+                        assert compiled_statements < ordinary_statements, (document[:40], ordinary_statements)
                     if not page["pageInfo"]["hasNextPage"] or document is CONSOLE_LIST:
                         break
                     after = page["pageInfo"]["endCursor"]
