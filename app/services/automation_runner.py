@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -70,6 +71,10 @@ class _Rule:
     automation: AutomationRecord
     conditions: list[conditions.Condition]
 
+    @property
+    def reads_tier(self) -> bool:
+        return any(c.field == "customer.tier" for c in self.conditions)
+
 
 async def _handle_event(rt: Runtime, tx: Outbox, event: TicketEventRecord, rules: Sequence[_Rule]) -> None:
     cause = cause_of(event.data)
@@ -80,7 +85,8 @@ async def _handle_event(rt: Runtime, tx: Outbox, event: TicketEventRecord, rules
         ticket, parent = await lock_with_parent(tx, None, event.ticket_id)
     except NotFound:
         return  # the ticket is gone (merged away or erased): nothing to act on
-    tier = await customer_tier(tx, ticket)
+    # Read only when a condition asks for it.
+    tier = await customer_tier(tx, ticket) if any(r.reads_tier for r in candidates) else ""
     status = await _status_at(tx, event)
     for rule in candidates:
         automation = rule.automation
@@ -104,15 +110,26 @@ async def _handle_event(rt: Runtime, tx: Outbox, event: TicketEventRecord, rules
 def automations_handler(rt: Runtime) -> Handler:
     """The consumer's handler: the batch's trigger events, each with the automations of its trigger."""
 
+    # Decoded conditions by automation, kept while the automation is unchanged.
+    decoded: dict[int, tuple[datetime, list[conditions.Condition]]] = {}
+
+    def rule_of(automation: AutomationRecord) -> _Rule:
+        known = decoded.get(automation.id)
+        if known is None or known[0] != automation.updated_at:
+            known = decoded[automation.id] = (automation.updated_at, conditions.from_stored(automation.conditions))
+        return _Rule(automation, known[1])
+
     async def handle(tx: Outbox, events: Sequence[TicketEventRecord]) -> None:
         await schedule_from_events(tx, events)
         triggered = [(e, trigger) for e in events if (trigger := trigger_of(e)) is not None]
         if not triggered:
             return
         by_trigger: dict[str, list[_Rule]] = {}
-        for automation in await enabled_automations(tx.conn, EVENT_TRIGGERS):
-            rule = _Rule(automation, conditions.from_stored(automation.conditions))
-            by_trigger.setdefault(automation.trigger, []).append(rule)
+        enabled = await enabled_automations(tx.conn, EVENT_TRIGGERS)
+        for automation in enabled:
+            by_trigger.setdefault(automation.trigger, []).append(rule_of(automation))
+        for gone in decoded.keys() - {a.id for a in enabled}:
+            del decoded[gone]
         for event, trigger in triggered:
             if by_trigger.get(trigger.value):
                 await _handle_event(rt, tx, event, by_trigger[trigger.value])

@@ -299,6 +299,38 @@ async def test_ticket_created_fires_when_the_conditions_hold_and_counts(
     assert listed["firedCount"] == 1 and listed["lastFiredAt"] is not None
 
 
+async def test_a_changed_automation_fires_on_its_new_conditions(
+    rt: Runtime, consumer: None, admin: Actor, team: dict[str, Any]
+) -> None:
+    # The running consumer keeps automations decoded between events: an edit must reach it.
+    rule = await create(
+        admin.client,
+        trigger="TICKET_CREATED",
+        conditions=[condition("priority", "EQUALS", "URGENT")],
+        actions=[action("ADD_TAGS", {"tags": ["hot"]})],
+    )
+    urgent = await new_ticket(rt, team, TicketPriority.URGENT)
+    assert len(await applied(admin.client, urgent)) == 1
+    await admin.client.mutate(
+        UPDATE,
+        {
+            "id": rule["id"],
+            "input": {
+                "name": "rule",
+                "trigger": "TICKET_CREATED",
+                "conditions": [condition("priority", "EQUALS", "LOW")],
+                "actions": rule["actions"],
+            },
+        },
+    )
+    low = await new_ticket(rt, team, TicketPriority.LOW)
+    later_urgent = await new_ticket(rt, team, TicketPriority.URGENT)
+
+    assert len(await applied(admin.client, low)) == 1
+    await settled(rt)
+    assert await applied(admin.client, later_urgent, count=0) == []
+
+
 async def test_status_changed_and_agent_and_customer_replies_fire_their_automations(
     rt: Runtime, consumer: None, admin: Actor, team: dict[str, Any]
 ) -> None:
