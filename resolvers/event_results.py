@@ -8,14 +8,17 @@ and never written to). The viewer in the key is the whole caller (agent, role an
 the customer's session), so no answer is ever shared between callers who might see differently.
 
 Only events that carry their log cursor are shared (every event stream's items do; a wallboard
-snapshot does not). The newest MAX_ENTRIES results are kept; an event is delivered to its
-subscribers within moments, so they are far more than enough.
+snapshot does not). A result is shared for SHARE_SECONDS after it was resolved: the live
+delivery of one event to its subscribers; a subscriber replaying it later (resuming from a
+cursor) resolves it afresh, so nested fields such as the ticket's status are current. At most
+MAX_ENTRIES results are kept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -24,12 +27,13 @@ import orjson
 from graphql import ExecutionResult, OperationDefinitionNode
 
 MAX_ENTRIES = 4_096
+SHARE_SECONDS = 2.0
 
 
 class SharedEventResults:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, asyncio.Future[ExecutionResult]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[float, asyncio.Future[ExecutionResult]]] = OrderedDict()
 
     @staticmethod
     def key(
@@ -52,20 +56,24 @@ class SharedEventResults:
     async def shared(self, key: Hashable, resolve: Callable[[], Any]) -> ExecutionResult:
         """The result for `key`: resolved now by `resolve` (sync or async), or the one already
         resolved or resolving."""
-        task = self._entries.get(key)
-        if task is None:
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is None or now - entry[0] > SHARE_SECONDS:
             # A task of its own: a subscriber that goes away does not cancel the others' answer.
-            task = self._entries[key] = asyncio.ensure_future(_resolved(resolve))
+            task = asyncio.ensure_future(_resolved(resolve))
             task.add_done_callback(lambda done: self._forget_failure(key, done))
+            entry = self._entries[key] = (now, task)
+            self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
-        result = await asyncio.shield(task)
+        result = await asyncio.shield(entry[1])
         return ExecutionResult(result.data, list(result.errors) if result.errors else None, result.extensions)
 
     def _forget_failure(self, key: Hashable, done: asyncio.Future[ExecutionResult]) -> None:
         # Every waiter sees the failure; the next subscriber resolves again.
         failed = done.cancelled() or done.exception() is not None
-        if failed and self._entries.get(key) is done:
+        entry = self._entries.get(key)
+        if failed and entry is not None and entry[1] is done:
             del self._entries[key]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import event
 
 from app.domain.enums import AgentRole
+from resolvers.event_results import SHARE_SECONDS
 from tests.conftest import Actor
 from tests.support import GraphQLWebSocket, ServerThread
 
@@ -77,3 +78,36 @@ async def test_an_event_is_resolved_once_per_caller_however_many_subscribers_the
     assert all(e["ticket"] == {"subject": "手表一直死机", "customer": {"name": "王伟"}} for e in received[0])
     # One customer read per event and caller, not one per subscriber.
     assert len(customer_reads) == 2 * len(received[0]), customer_reads
+
+
+async def test_an_event_replayed_later_is_resolved_afresh(admin: Actor, server: ServerThread) -> None:
+    """A result is shared by the live delivery only: a subscriber resuming from a cursor later
+    (the same document and variables as a live one) sees the ticket as it is now, not as it was
+    when the event was first delivered."""
+    live_query = "subscription { ticketEvents { cursor } }"
+    resume_query = "subscription($after: String) { ticketEvents(after: $after) { cursor type ticket { id status } } }"
+    ticket = {"subject": "开不了机", "description": "Won't start.", "channel": "CHAT"}
+    async with GraphQLWebSocket(server.url, admin.token) as first_socket:
+        op = await first_socket.subscribe(live_query)
+        await asyncio.sleep(0.3)
+        await admin.client.mutate(
+            "console/CreateTicket.graphql", {"input": {**ticket, "customer": {"email": "a@example.cn"}}}
+        )
+        before = (await first_socket.next_data(op))["ticketEvents"]["cursor"]
+    async with GraphQLWebSocket(server.url, admin.token) as live:
+        op = await live.subscribe(resume_query, {"after": before})
+        await asyncio.sleep(0.3)
+        created = await admin.client.mutate(
+            "console/CreateTicket.graphql", {"input": {**ticket, "customer": {"email": "b@example.cn"}}}
+        )
+        first = (await live.next_data(op))["ticketEvents"]
+    assert first["type"] == "CREATED" and first["ticket"]["status"] == "NEW"
+    await admin.client.mutate("console/StartTicket.graphql", {"id": created["ticket"]["id"]})
+    await asyncio.sleep(SHARE_SECONDS + 0.2)
+
+    async with GraphQLWebSocket(server.url, admin.token) as resumed:
+        op = await resumed.subscribe(resume_query, {"after": before})
+        replayed = (await resumed.next_data(op))["ticketEvents"]
+
+    assert replayed["cursor"] == first["cursor"]
+    assert replayed["ticket"] == {"id": created["ticket"]["id"], "status": "OPEN"}
