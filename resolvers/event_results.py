@@ -20,7 +20,7 @@ import asyncio
 import inspect
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import orjson
@@ -53,21 +53,31 @@ class SharedEventResults:
         name = operation.name.value if operation.name else None
         return (document, name, frozen, viewer, type(payload), cursor)
 
-    async def shared(self, key: Hashable, resolve: Callable[[], Any]) -> ExecutionResult:
-        """The result for `key`: resolved now by `resolve` (sync or async), or the one already
-        resolved or resolving."""
+    def shared(self, key: Hashable, resolve: Callable[[], Any]) -> ExecutionResult | Awaitable[ExecutionResult]:
+        """The result for `key`: the one already resolved (at once, with no turn of the event
+        loop), the one resolving (awaitable), or resolved now by `resolve`, synchronously when
+        the selection needs no I/O."""
         now = time.monotonic()
         entry = self._entries.get(key)
-        if entry is None or now - entry[0] > SHARE_SECONDS:
+        if entry is not None and now - entry[0] <= SHARE_SECONDS:
+            found = entry[1]
+            if found.done() and not found.cancelled() and found.exception() is None:
+                return _copy(found.result())
+            return _waited(found)
+        result = resolve()
+        future: asyncio.Future[ExecutionResult]
+        if inspect.isawaitable(result):
             # A task of its own: a subscriber that goes away does not cancel the others' answer.
-            task = asyncio.ensure_future(_resolved(resolve))
-            task.add_done_callback(lambda done: self._forget_failure(key, done))
-            entry = self._entries[key] = (now, task)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        result = await asyncio.shield(entry[1])
-        return ExecutionResult(result.data, list(result.errors) if result.errors else None, result.extensions)
+            future = asyncio.ensure_future(result)
+            future.add_done_callback(lambda done: self._forget_failure(key, done))
+        else:
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(result)
+        self._entries[key] = (now, future)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return _copy(result) if future.done() else _waited(future)
 
     def _forget_failure(self, key: Hashable, done: asyncio.Future[ExecutionResult]) -> None:
         # Every waiter sees the failure; the next subscriber resolves again.
@@ -77,12 +87,13 @@ class SharedEventResults:
             del self._entries[key]
 
 
-async def _resolved(resolve: Callable[[], Any]) -> ExecutionResult:
-    result = resolve()
-    if inspect.isawaitable(result):
-        result = await result
-    assert isinstance(result, ExecutionResult)
-    return result
+def _copy(result: ExecutionResult) -> ExecutionResult:
+    # Each subscriber its own errors list: the schema's masking replaces it per subscriber.
+    return ExecutionResult(result.data, list(result.errors) if result.errors else None, result.extensions)
+
+
+async def _waited(future: asyncio.Future[ExecutionResult]) -> ExecutionResult:
+    return _copy(await asyncio.shield(future))
 
 
 EVENT_RESULTS = SharedEventResults()
