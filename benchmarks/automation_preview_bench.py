@@ -28,6 +28,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.csv_export_bench import login, serving
+from benchmarks.loadgen import percentile
 from benchmarks.million_tickets import ensure_loaded
 
 QUERY = """query($input: AutomationInput!) { previewAutomation(input: $input) {
@@ -58,10 +59,6 @@ KINDS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def _percentile(ordered: list[float], q: float) -> float:
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def measure(base: str, token: str, rounds: int) -> dict[str, Any]:
     timings: dict[str, list[float]] = {kind: [] for kind in KINDS}
     counts: dict[str, int] = {}
@@ -89,7 +86,7 @@ def measure(base: str, token: str, rounds: int) -> dict[str, Any]:
         kind: {
             "matching": counts[kind],
             "p50_ms": round(statistics.median(ts), 1),
-            "p95_ms": round(_percentile(sorted(ts), 0.95), 1),
+            "p95_ms": round(percentile(sorted(ts), 95), 1),
         }
         for kind, ts in timings.items()
     }

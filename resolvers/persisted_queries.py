@@ -81,9 +81,6 @@ class PersistedDocuments:
         while len(self._documents) > self.max_documents:
             self._documents.popitem(last=False)
 
-    def __contains__(self, sha256: str) -> bool:
-        return sha256 in self._documents
-
 
 def not_found() -> GraphQLError:
     """Apollo's answer to an unknown hash: the client then sends the document with it."""
