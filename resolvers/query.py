@@ -102,6 +102,7 @@ async def tickets_page(
     after: str | None = None,
     *,
     node_json: ColumnElement[Any] | None = None,
+    with_records: bool = False,
 ) -> TicketConnection:
     """Query.tickets; compiled plans pass node_json to have PostgreSQL write the nodes."""
     principal_of(info)
@@ -110,7 +111,9 @@ async def tickets_page(
         if order_by
         else DomainTicketOrder()
     )
-    return await ticket_connection(info, first, after, base=to_domain_filter(filter), order=order, node_json=node_json)
+    return await ticket_connection(
+        info, first, after, base=to_domain_filter(filter), order=order, node_json=node_json, with_records=with_records
+    )
 
 
 @strawberry.type
