@@ -68,6 +68,7 @@ from strawberry.types.arguments import convert_arguments
 
 from app.reads.declarations import WRAP, Computed, Loaded
 from app.reads.node_json import JsonField, Unsupported, node_json
+from app.reads.ticket_page_json import check_shape
 from resolvers.extensions import contains_nul
 from resolvers.query import tickets_page
 from resolvers.query_cost import operation_cost
@@ -153,6 +154,8 @@ class FieldPlan:
     # A node PostgreSQL writes but for these fields, which have no SQL form: Python resolves them.
     python_fields: list[FieldPlan] | None = None
     json_with_records: bool = False  # Query.tickets: each node's record comes with its JSON
+    # Query.tickets written whole by PostgreSQL (app/reads/ticket_page_json.py): its selection.
+    json_connection: tuple[JsonField, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -311,8 +314,25 @@ def _write_nodes_in_sql(tickets: FieldPlan) -> None:
     if python:
         node.python_fields = python
         tickets.json_with_records = True
-    else:
-        node.passthrough = True
+        return
+    node.passthrough = True
+    try:
+        connection = tuple(_connection_field(c) for c in tickets.children)
+        check_shape(connection)
+        tickets.json_nodes = node_json("tickets", written, as_text=False)
+    except Unsupported:
+        return
+    tickets.json_connection = connection
+    tickets.passthrough = True
+
+
+def _connection_field(f: FieldPlan) -> JsonField:
+    """The connection's own fields, by name (app.reads.ticket_page_json knows what they mean)."""
+    if f.definition is not None and f.definition.args:
+        raise Unsupported(f.name)
+    if f.passthrough:  # the node, written by node_json
+        return JsonField(f.key, f.name, "value")
+    return JsonField(f.key, f.name, "value", children=tuple(_connection_field(c) for c in f.children))
 
 
 def _json_fields(plans: list[FieldPlan], object_type: GraphQLObjectType) -> tuple[JsonField, ...]:
@@ -465,7 +485,10 @@ class _Run:
             config=strawberry_schema.config,
         )
         info: Info[Any, Any] = Info(_raw_info=self.info(f, parent_type), _field=strawberry_field)
-        return [await tickets_page(info, **kwargs, node_json=node_json, with_records=f.json_with_records)]
+        page = await tickets_page(
+            info, **kwargs, node_json=node_json, with_records=f.json_with_records, connection=f.json_connection
+        )
+        return [page]
 
     @staticmethod
     async def _gather(results: list[Any]) -> list[Any]:

@@ -15,6 +15,7 @@ from app.domain.errors import DomainError
 from app.domain.global_ids import is_row_id
 from app.domain.ticket_query import TicketFilter as DomainTicketFilter
 from app.domain.ticket_query import TicketOrder as DomainTicketOrder
+from app.reads.node_json import JsonField
 from app.services import auth as auth_service
 from resolvers.access import Info, may_read, principal_of
 from resolvers.nodes import CUSTOMER_FINDERS, FINDERS, PUBLIC_FINDERS
@@ -103,8 +104,10 @@ async def tickets_page(
     *,
     node_json: ColumnElement[Any] | None = None,
     with_records: bool = False,
+    connection: tuple[JsonField, ...] | None = None,
 ) -> TicketConnection:
-    """Query.tickets; compiled plans pass node_json to have PostgreSQL write the nodes."""
+    """Query.tickets; compiled plans pass node_json to have PostgreSQL write the nodes, and
+    connection to have it write the whole connection."""
     principal_of(info)
     order = (
         DomainTicketOrder(enums.TicketOrderField(order_by.field), enums.OrderDirection(order_by.direction))
@@ -112,7 +115,14 @@ async def tickets_page(
         else DomainTicketOrder()
     )
     return await ticket_connection(
-        info, first, after, base=to_domain_filter(filter), order=order, node_json=node_json, with_records=with_records
+        info,
+        first,
+        after,
+        base=to_domain_filter(filter),
+        order=order,
+        node_json=node_json,
+        with_records=with_records,
+        connection=connection,
     )
 
 

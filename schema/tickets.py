@@ -26,6 +26,8 @@ from app.domain.records import (
 from app.domain.ticket_fields import customer_view
 from app.domain.ticket_query import TicketFilter, TicketOrder, TicketPageCursor
 from app.events.cursors import EventPosition
+from app.reads.node_json import JsonField
+from app.reads.ticket_page_json import ticket_page_json
 from schema import errors, ids
 from schema.common import JSON, Node, PageInfo, page_size
 from schema.context import Context
@@ -415,10 +417,12 @@ async def ticket_connection(
     status: list[enums.TicketStatus] | None = None,
     node_json: ColumnElement[Any] | None = None,
     with_records: bool = False,
+    connection: tuple[JsonField, ...] | None = None,
 ) -> TicketConnection:
     """A keyset page of the tickets the caller may see. With node_json (a compiled plan's
     app.reads.node_json expression) each edge's node is that JSON, ready to send; with_records:
-    each node is (that JSON, its Ticket), for a plan that resolves some fields in Python."""
+    each node is (that JSON, its Ticket), for a plan that resolves some fields in Python; with
+    connection (its selection, app.reads.ticket_page_json), the whole connection is that JSON."""
     principal = info.context.viewer
     if principal is None:
         raise errors.unauthenticated()
@@ -439,6 +443,12 @@ async def ticket_connection(
     except InvalidInput as exc:
         raise errors.from_domain(exc) from exc
     reads = info.context.loaders.reads
+    if connection is not None:
+        assert node_json is not None
+        async with reads.use() as conn:
+            text = await ticket_page_json(conn, node_json, connection, principal, f, order, size, cursor)
+        # Not a TicketConnection: the plan that asked for it sends it as it is.
+        return cast(TicketConnection, orjson.Fragment(text))
     async with reads.use() as conn:
         if node_json is None:
             records, cursors, has_next = await ticket_reads.list_tickets(conn, principal, f, order, size, cursor)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, Text, case, cast, false, func, literal_column, null, or_, select
+from sqlalchemy import JSON, ColumnElement, Table, Text, case, cast, false, func, literal_column, null, or_, select
 from sqlalchemy.dialects import postgresql
 
 from app.db import tables
@@ -55,43 +55,53 @@ class JsonField:
     children: tuple[JsonField, ...] = ()
 
 
-def _text(value: str) -> ColumnElement[Any]:
+def text_constant(value: str) -> ColumnElement[Any]:
     """A string constant written into the statement (not a parameter: the statement stays the
     same text for every request, one prepared statement per selection)."""
     return literal_column("'" + value.replace("'", "''") + "'", Text)
 
 
+def base64url(text: ColumnElement[Any]) -> ColumnElement[Any]:
+    """app.domain.cursors.to_base64url of the text's UTF-8 bytes: unpadded, and without the line
+    breaks PostgreSQL puts every 76 characters."""
+    raw = func.convert_to(text, text_constant("UTF8"))
+    return func.rtrim(
+        func.translate(func.encode(raw, text_constant("base64")), text_constant("+/\n"), text_constant("-_")),
+        text_constant("="),
+    )
+
+
 def global_id(type_name: str, pk: ColumnElement[Any]) -> ColumnElement[Any]:
     """app.domain.global_ids.encode in SQL: base64url of "Type:pk", unpadded."""
-    raw = func.convert_to(_text(f"{type_name}:") + cast(pk, Text), _text("UTF8"))
-    return func.rtrim(func.translate(func.encode(raw, _text("base64")), _text("+/"), _text("-_")), _text("="))
+    return base64url(text_constant(f"{type_name}:") + cast(pk, Text))
 
 
 def iso_datetime(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """datetime.isoformat() of an aware UTC datetime: microseconds only when there are some."""
-    utc = func.timezone(_text("UTC"), column)
-    micros = func.to_char(utc, _text("US"))
-    fraction = case((micros == _text("000000"), _text("")), else_=_text(".") + micros)
-    return func.to_char(utc, _text('YYYY-MM-DD"T"HH24:MI:SS')) + fraction + _text("+00:00")
+    utc = func.timezone(text_constant("UTC"), column)
+    micros = func.to_char(utc, text_constant("US"))
+    fraction = case((micros == text_constant("000000"), text_constant("")), else_=text_constant(".") + micros)
+    return func.to_char(utc, text_constant('YYYY-MM-DD"T"HH24:MI:SS')) + fraction + text_constant("+00:00")
 
 
 _CLOCK_FIELDS = {"firstResponse": SlaTarget.FIRST_RESPONSE, "resolution": SlaTarget.RESOLUTION}
 
 
-def node_json(table_name: str, selection: Sequence[JsonField]) -> ColumnElement[Any]:
-    """The JSON text of an object with this selection, for the row of `table_name` the statement
-    selects from.
+def node_json(table_name: str, selection: Sequence[JsonField], *, as_text: bool = True) -> ColumnElement[Any]:
+    """The JSON text (as_text) or json value of an object with this selection, for the row of
+    `table_name` the statement selects from.
 
     Rendered to SQL text once: as an expression tree, SQLAlchemy would walk all of it for a cache
     key on every execution (a tenth of a page's time); as text, the text is the key. It has no
     parameters (constants are written in), so the text is the whole expression."""
     table = tables.metadata.tables[table_name]
-    expression = cast(_object(table, selection), Text).label("node")
+    value = _object(table, selection)
+    expression = (cast(value, Text) if as_text else value).label("node")
     sql = str(select(expression).select_from(table).compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
     prefix, suffix = "SELECT ", f" AS node {_NEWLINE}FROM {table_name}"
     if not (sql.startswith(prefix) and sql.endswith(suffix)):
         raise AssertionError(sql)  # SQLAlchemy changed how it renders; the tests would show it
-    return literal_column(sql[len(prefix) : -len(suffix)], Text)
+    return literal_column(sql[len(prefix) : -len(suffix)], Text if as_text else JSON)
 
 
 def _object(table: Table, selection: Sequence[JsonField]) -> ColumnElement[Any]:
@@ -99,14 +109,14 @@ def _object(table: Table, selection: Sequence[JsonField]) -> ColumnElement[Any]:
         raise Unsupported(table.name)
     arguments: list[Any] = []
     for f in selection:
-        arguments += [_text(f.key), _value(table, f)]
+        arguments += [text_constant(f.key), _value(table, f)]
     return func.json_build_object(*arguments)
 
 
 def _value(table: Table, f: JsonField) -> ColumnElement[Any]:
     if f.kind == "typename":
         assert f.type_name is not None
-        return _text(f.type_name)
+        return text_constant(f.type_name)
     if f.kind == "form":
         form = _FORMS.get((table.name, f.form or ""))
         if form is None:
@@ -135,14 +145,14 @@ _FINISHED = [TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value]
 def _sub_ticket_progress(selection: Sequence[JsonField]) -> ColumnElement[Any]:
     """Ticket.subTicketProgress: the ticket's sub-tickets, how many of them are resolved or closed."""
     total = func.count()
-    resolved = func.count().filter(_children.c.status.in_([_text(s) for s in _FINISHED]))
+    resolved = func.count().filter(_children.c.status.in_([text_constant(s) for s in _FINISHED]))
     values: dict[str, ColumnElement[Any]] = {"total": total, "resolved": resolved, "open": total - resolved}
     arguments: list[Any] = []
     for f in selection:
         if f.kind == "typename":
-            arguments += [_text(f.key), _value(t, f)]
+            arguments += [text_constant(f.key), _value(t, f)]
         elif f.name in values and not f.children:
-            arguments += [_text(f.key), values[f.name]]
+            arguments += [text_constant(f.key), values[f.name]]
         else:
             raise Unsupported(f"SubTicketProgress.{f.name}")
     if not arguments:
@@ -154,7 +164,7 @@ def _latest_clock(target: SlaTarget, value: ColumnElement[Any]) -> ColumnElement
     """`value` of the ticket's clock of the highest cycle for target (null when there is none)."""
     return (
         select(value)
-        .where(sc.c.ticket_id == t.c.id, sc.c.target == _text(target.value))
+        .where(sc.c.ticket_id == t.c.id, sc.c.target == text_constant(target.value))
         .order_by(sc.c.cycle.desc())
         .limit(1)
         .scalar_subquery()
@@ -169,13 +179,13 @@ def _sla(selection: Sequence[JsonField]) -> ColumnElement[Any]:
     arguments: list[Any] = []
     for f in selection:
         if f.kind == "typename":
-            arguments += [_text(f.key), _value(t, f)]
+            arguments += [text_constant(f.key), _value(t, f)]
             continue
         target = _CLOCK_FIELDS.get(f.name)
         if target is None or f.kind != "object":
             raise Unsupported(f"TicketSla.{f.name}")
         clock = case((sc.c.policy_id.is_(None), null()), else_=_object(sc, f.children))
-        arguments += [_text(f.key), _latest_clock(target, clock)]
+        arguments += [text_constant(f.key), _latest_clock(target, clock)]
     attached = [
         func.coalesce(_latest_clock(target, sc.c.policy_id.isnot(None)), false()) for target in _CLOCK_FIELDS.values()
     ]
@@ -188,4 +198,4 @@ _FORMS: dict[tuple[str, str], Callable[[Sequence[JsonField]], ColumnElement[Any]
     ("tickets", "ticket_sla"): _sla,
 }
 
-__all__ = ["JsonField", "Unsupported", "global_id", "iso_datetime", "node_json"]
+__all__ = ["JsonField", "Unsupported", "base64url", "global_id", "iso_datetime", "node_json", "text_constant"]

@@ -1,5 +1,6 @@
-"""The SQL forms of global ids and DateTimes (app/reads/node_json.py) write what the Python side
-writes (app.domain.global_ids.encode, the DateTime scalar's isoformat), for generated values."""
+"""The SQL forms of global ids, DateTimes (app/reads/node_json.py) and ticket page cursors
+(app/reads/ticket_page_json.py) write what the Python side writes (app.domain.global_ids.encode,
+the DateTime scalar's isoformat, TicketPageCursor.encode), for generated values."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from hypothesis import strategies as st
 from sqlalchemy import BigInteger, DateTime, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.domain.enums import OrderDirection, TicketOrderField
 from app.domain.global_ids import encode
+from app.domain.ticket_query import KEY_SHAPES, TicketOrder, TicketPageCursor
 from app.reads.node_json import global_id, iso_datetime
+from app.reads.ticket_page_json import cursor_sql
 
 TYPE_NAMES = ["Ticket", "Customer", "Agent", "Group", "Comment", "TicketEvent", "SlaPolicy"]
 
@@ -38,3 +42,25 @@ async def test_sql_global_ids_and_datetimes_equal_pythons(engine: AsyncEngine) -
             row = (await conn.execute(select(global_id(type_name, pk_param), iso_datetime(at_param)))).one()
             assert row[0] == encode(type_name, pk)
             assert row[1] == moment.isoformat()
+
+
+async def test_sql_ticket_cursors_equal_pythons(engine: AsyncEngine) -> None:
+    cases: list[tuple[TicketOrder, tuple[int | datetime, ...]]] = []
+    moments = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC))
+    numbers = st.integers(min_value=0, max_value=2**63 - 1)
+
+    @hypothesis_settings(max_examples=100, derandomize=True, database=None)
+    @given(st.sampled_from(list(TicketOrderField)), st.sampled_from(list(OrderDirection)), st.data())
+    def collect(field: TicketOrderField, direction: OrderDirection, data: st.DataObject) -> None:
+        key = tuple(data.draw(moments if kind is datetime else numbers) for kind in KEY_SHAPES[field])
+        cases.append((TicketOrder(field, direction), key))
+
+    collect()
+    async with engine.connect() as conn:
+        for order, key in cases:
+            sort = [
+                bindparam(f"k{i}", value, type_=DateTime(timezone=True) if isinstance(value, datetime) else BigInteger)
+                for i, value in enumerate(key)
+            ]
+            written = (await conn.execute(select(cursor_sql(order, sort)))).scalar_one()
+            assert written == TicketPageCursor(order, key).encode(), (order, key)

@@ -99,7 +99,7 @@ async def ticket_id_by_number(conn: AsyncConnection, number: int) -> int | None:
     return (await conn.execute(select(t.c.id).where(t.c.number == number))).scalar_one_or_none()
 
 
-def _filtered(query: Select[Any], principal: Viewer, f: TicketFilter) -> Select[Any]:
+def filtered(query: Select[Any], principal: Viewer, f: TicketFilter) -> Select[Any]:
     query = query.where(visible_to(principal))
     if f.status:
         query = query.where(t.c.status.in_(f.status))
@@ -136,7 +136,7 @@ def _filtered(query: Select[Any], principal: Viewer, f: TicketFilter) -> Select[
     return query
 
 
-def _sort_columns(order: TicketOrder) -> list[ColumnElement[Any]]:
+def sort_columns(order: TicketOrder) -> list[ColumnElement[Any]]:
     match order.field:
         case TicketOrderField.CREATED_AT:
             return [t.c.created_at, t.c.id]
@@ -188,6 +188,32 @@ async def list_ticket_json(
     return [row[0] for row in rows], records, cursors, has_next
 
 
+def keyset_page(
+    columns: Sequence[ColumnElement[Any]],
+    principal: Viewer,
+    f: TicketFilter,
+    order: TicketOrder,
+    first: int,
+    after: TicketPageCursor | None,
+) -> Select[Any] | None:
+    """`columns` and then the sort key of one keyset page and the row after it, in page order;
+    None when the cursor cannot belong to this order (an empty page)."""
+    sort = sort_columns(order)
+    query = filtered(select(*columns, *sort), principal, f)
+    if after is not None:
+        if len(after.key) != len(sort):
+            return None
+        boundary = tuple_(*sort) > tuple_(*after.key)
+        if order.direction is OrderDirection.DESC:
+            boundary = tuple_(*sort) < tuple_(*after.key)
+        query = query.where(boundary)
+    return query.order_by(*(sort_direction(order)(col) for col in sort)).limit(first + 1)
+
+
+def sort_direction(order: TicketOrder) -> Any:
+    return (lambda col: col.desc()) if order.direction is OrderDirection.DESC else (lambda col: col.asc())
+
+
 async def _page(
     conn: AsyncConnection,
     columns: Sequence[ColumnElement[Any]],
@@ -198,17 +224,10 @@ async def _page(
     after: TicketPageCursor | None,
 ) -> tuple[list[Sequence[Any]], list[TicketPageCursor], bool]:
     """`columns` of one keyset page, each row's cursor, and whether more rows follow."""
-    sort = _sort_columns(order)
-    query = _filtered(select(*columns, *sort), principal, f)
-    if after is not None:
-        if len(after.key) != len(sort):
-            return [], [], False
-        boundary = tuple_(*sort) > tuple_(*after.key)
-        if order.direction is OrderDirection.DESC:
-            boundary = tuple_(*sort) < tuple_(*after.key)
-        query = query.where(boundary)
-    direction = (lambda col: col.desc()) if order.direction is OrderDirection.DESC else (lambda col: col.asc())
-    rows = (await conn.execute(query.order_by(*(direction(col) for col in sort)).limit(first + 1))).all()
+    query = keyset_page(columns, principal, f, order, first, after)
+    if query is None:
+        return [], [], False
+    rows = (await conn.execute(query)).all()
     width = len(columns)
     page = rows[:first]
     cursors = [TicketPageCursor(order, tuple(row[width:])) for row in page]
@@ -244,14 +263,14 @@ async def export_batch(
         .outerjoin(a, a.c.id == t.c.assignee_id)
         .join(cu, cu.c.id == t.c.customer_id)
     )
-    query = _filtered(select(t.c.id, *_EXPORT_COLUMNS).select_from(source), principal, f)
+    query = filtered(select(t.c.id, *_EXPORT_COLUMNS).select_from(source), principal, f)
     rows = (await conn.execute(query.where(t.c.id > after_id).order_by(t.c.id).limit(size))).all()
     last = rows[-1][0] if len(rows) == size else None
     return [row[1:] for row in rows], last
 
 
 async def count_tickets(conn: AsyncConnection, principal: Viewer, f: TicketFilter) -> int:
-    query = _filtered(select(func.count()).select_from(t), principal, f)
+    query = filtered(select(func.count()).select_from(t), principal, f)
     return int((await conn.execute(query)).scalar_one())
 
 
