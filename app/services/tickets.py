@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -134,6 +134,7 @@ async def _create_ticket(
 ) -> CreatedTicket:
     now = rt.clock.now()
     async with rt.transaction() as tx:
+        remember = None
         if idempotency_key is not None:
             request_hash = idempotency.request_fingerprint(
                 {**asdict(replace(data, attachments=())), "files": [f.sha256 for f in files.files]}
@@ -142,13 +143,18 @@ async def _create_ticket(
             if existing is not None:
                 row = (await tx.conn.execute(select(*TICKET_COLUMNS).where(t.c.id == existing))).one()
                 return CreatedTicket(TicketRecord(*row), None)
-        admitted = await admit_ticket(rt, tx, principal, data, intake, now, check_fields=True)
+            remember = _remembering(principal, idempotency_key, request_hash, now)
+        admitted = await admit_ticket(rt, tx, principal, data, intake, now, check_fields=True, also=remember)
         await attach_files(tx, admitted.ticket, files, None, Actor.of(principal), now)
-        if idempotency_key is not None:
-            await idempotency.remember(
-                tx.conn, principal, "createTicket", idempotency_key, request_hash, admitted.ticket.id, now
-            )
     return CreatedTicket(admitted.ticket, admitted)
+
+
+def _remembering(
+    principal: Principal, key: str, request_hash: str, now: datetime
+) -> Callable[[TicketRecord], list[UpdateBase]]:
+    """The idempotency key's row for the new ticket, written with its events (the claim's lock
+    is held until the commit either way)."""
+    return lambda ticket: [idempotency.remembering(principal, "createTicket", key, request_hash, ticket.id, now)]
 
 
 CUSTOMER_FK = "fk_tickets_customer_id_customers"
@@ -241,11 +247,13 @@ async def admit_ticket(
     check_fields: bool = False,
     customer_facing: bool = False,
     by_customer: bool = False,
+    also: Callable[[TicketRecord], Sequence[UpdateBase]] | None = None,
 ) -> Admitted:
     """insert_ticket, returning what it decided too. In few statements: the configuration comes
     from the process's cache (one version check), SLA clocks are decided before the ticket is
     inserted with its due time, and the events, the clocks and the assignee's turn are one
-    statement."""
+    statement. `also`: the caller's own writes that need the new ticket's id (an idempotency
+    key), sent in that statement too."""
     config = await rt.intake_config.current(tx.conn)
     customer = await resolve_customer_ref(tx.conn, data.customer, ["input", "customer"], now)
     text = f"{intake['subject']}\n{intake['description']}"
@@ -362,6 +370,8 @@ async def admit_ticket(
             )
         )
         writes += turn_taken(target_group, choice.agent_id, now)
+    if also is not None:
+        writes += also(ticket)
     await tx.append_all(events, *writes)
     group = config.groups.get(target_group) if target_group is not None else None
     return Admitted(ticket, customer, group, choice.agent if choice else None)
