@@ -21,6 +21,7 @@ from resolvers.payloads import (
     decode_id,
     decode_ids,
     decode_optional_id,
+    prime_intake,
     reports_user_errors,
     ticket_payload,
 )
@@ -144,8 +145,11 @@ class Mutation:
     ) -> TicketPayload:
         principal = principal_of(info)
         data = new_ticket(input)
-        record, created = await ticket_service.create_ticket(info.context.rt, principal, data, idempotency_key)
-        return await ticket_payload(info, record, Outcome.CREATED if created else Outcome.REPLAYED)
+        done = await ticket_service.create_ticket_detailed(info.context.rt, principal, data, idempotency_key)
+        if done.admitted is None:
+            return await ticket_payload(info, done.ticket, Outcome.REPLAYED)
+        prime_intake(info, done.admitted)
+        return await ticket_payload(info, done.ticket, Outcome.CREATED)
 
     @strawberry.mutation
     @reports_user_errors(TicketPayload)

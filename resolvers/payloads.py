@@ -13,6 +13,7 @@ from app.domain.enums import EmailIngestOutcome
 from app.domain.errors import DomainError, NotFound
 from app.domain.records import CommentRecord, CustomerRecord, TicketRecord
 from app.services.email_ingest import IngestResult
+from app.services.tickets import Admitted
 from resolvers.access import Info
 from schema import ids
 from schema.common import user_errors
@@ -106,6 +107,17 @@ async def _shown_comment(info: Info, record: CommentRecord, outcome: Outcome) ->
     if outcome is Outcome.REPLAYED:
         raise _Hidden()
     return None
+
+
+def prime_intake(info: Info, admitted: Admitted) -> None:
+    """The new ticket's customer, group and assignee, as intake read them in its transaction,
+    are what the payload's loaders would read again after it: they are given to them."""
+    loaders = info.context.loaders
+    loaders.customer.prime(admitted.customer.id, admitted.customer)
+    if admitted.group is not None:
+        loaders.group.prime(admitted.group.id, admitted.group)
+    if admitted.assignee is not None:
+        loaders.agent.prime(admitted.assignee.id, admitted.assignee)
 
 
 async def ticket_payload(info: Info, record: TicketRecord, outcome: Outcome = Outcome.CHANGED) -> TicketPayload:

@@ -1161,3 +1161,18 @@ automation_timers = Table(
 # The scheduler claims the earliest due; a status change drops the ticket's timers.
 Index("ix_automation_timers_due_at", automation_timers.c.due_at)
 Index("ix_automation_timers_ticket_id", automation_timers.c.ticket_id)
+
+# ---------------------------------------------------------------- intake configuration version
+
+# One row: the id of the last transaction that changed what intake decides by (routing rules,
+# custom field definitions, SLA policies, business calendars, groups), written by a trigger on
+# each of those tables (migration 0021). A process caches that configuration and reads this
+# one value to know its copy is current (app.services.intake_config). A transaction id never
+# repeats, so a value once seen always means the same configuration.
+intake_config_version = Table(
+    "intake_config_version",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, server_default=text("1")),
+    Column("version", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)

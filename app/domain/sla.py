@@ -295,6 +295,16 @@ def reconcile(
 # ---------------------------------------------------------------- what Ticket.sla shows
 
 
+def ticket_summary(clocks: Iterable[SlaClockRecord]) -> tuple[datetime | None, bool]:
+    """A ticket's `sla_due_at` and `sla_at_risk` from its clocks (the rule that
+    app.services.sla.refresh_ticket_summaries applies in SQL): the earliest due time among the
+    clocks that count (running, not met, under a policy), and whether one of them has warned or
+    breached."""
+    counting = [c for c in clocks if c.running_since is not None and c.met_at is None and c.policy_id is not None]
+    due = [c.due_at for c in counting if c.due_at is not None]
+    return (min(due) if due else None), any(c.warned_at is not None or c.breached_at is not None for c in counting)
+
+
 @dataclass(frozen=True, slots=True)
 class SlaClockView:
     target: str

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import UpdateBase
 
 from app.db import tables
 from app.domain.enums import TicketEventType
@@ -26,6 +27,19 @@ class PendingEvent:
     occurred_at: datetime
     actor_agent_id: int | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to write (Outbox.append_all)."""
+
+    ticket_id: int
+    group_id: int | None
+    type: TicketEventType
+    occurred_at: datetime
+    actor_agent_id: int | None = None
+    actor_customer_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class EventObserver(Protocol):
@@ -63,29 +77,42 @@ class Outbox:
         actor_customer_id: int | None = None,
         data: dict[str, Any] | None = None,
     ) -> PendingEvent:
-        if self.stamp:
-            data = {**(data or {}), **self.stamp}
-        te = tables.ticket_events
-        row = (
-            await self.conn.execute(
-                insert(te)
-                .values(
-                    ticket_id=ticket_id,
-                    group_id=group_id,
-                    type=type.value,
-                    actor_agent_id=actor_agent_id,
-                    actor_customer_id=actor_customer_id,
-                    data=data or {},
-                    occurred_at=occurred_at,
-                )
-                .returning(te.c.id, te.c.txid)
-            )
-        ).one()
-        event = PendingEvent(row.id, row.txid, ticket_id, group_id, type, occurred_at, actor_agent_id, data or {})
-        self.events.append(event)
-        if self.observer is not None and type in self.observer.types:
-            await self.observer.observe(self, event)
+        new = NewEvent(ticket_id, group_id, type, occurred_at, actor_agent_id, actor_customer_id, data or {})
+        (event,) = await self.append_all([new])
         return event
+
+    async def append_all(self, events: Sequence[NewEvent], *also: UpdateBase) -> list[PendingEvent]:
+        """Writes the events, in order, in one statement; `also` are other writes of the same
+        change that ride in it (data-modifying CTEs: they see the statement's snapshot, not one
+        another's writes, so none may depend on another). Observers then see each event."""
+        te = tables.ticket_events
+        stamped = [{**e.data, **self.stamp} for e in events]
+        rows = [
+            {
+                "ticket_id": e.ticket_id,
+                "group_id": e.group_id,
+                "type": e.type.value,
+                "actor_agent_id": e.actor_agent_id,
+                "actor_customer_id": e.actor_customer_id,
+                "data": data,
+                "occurred_at": e.occurred_at,
+            }
+            for e, data in zip(events, stamped, strict=True)
+        ]
+        statement = insert(te).values(rows).returning(te.c.id, te.c.txid)
+        for index, write in enumerate(also):
+            statement = statement.add_cte(write.cte(f"also_{index}"))
+        # Ids come from the sequence in the order of the rows.
+        written = sorted((await self.conn.execute(statement)).all())
+        appended: list[PendingEvent] = []
+        for (event_id, txid), e, data in zip(written, events, stamped, strict=True):
+            event = PendingEvent(event_id, txid, e.ticket_id, e.group_id, e.type, e.occurred_at, e.actor_agent_id, data)
+            self.events.append(event)
+            appended.append(event)
+        for event in appended:
+            if self.observer is not None and event.type in self.observer.types:
+                await self.observer.observe(self, event)
+        return appended
 
 
 @dataclass(frozen=True, slots=True)

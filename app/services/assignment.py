@@ -12,11 +12,11 @@ lock and then wants tickets (queue draining) takes them with SKIP LOCKED and nev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -24,12 +24,13 @@ from app.auth.policy import Action as Permission
 from app.auth.policy import require
 from app.db import tables
 from app.db.repositories.routing import enabled_rules
+from app.db.repositories.rows import columns_for
 from app.db.repositories.tickets import TICKET_COLUMNS
 from app.domain.assignment import Candidate, choose_agent, is_available, is_qualified
 from app.domain.enums import OPEN_STATUSES, AssignmentStrategy, TicketEventType
 from app.domain.errors import InvalidInput, InvalidTransition, NotFound, PreconditionFailed
 from app.domain.principal import Principal
-from app.domain.records import TicketRecord
+from app.domain.records import AgentRecord, GroupRecord, TicketRecord
 from app.domain.routing import TicketFacts, route
 from app.events.outbox import Outbox
 from app.services.runtime import Runtime
@@ -45,6 +46,7 @@ _TICK = timedelta(microseconds=1)
 class Choice:
     agent_id: int
     reason: str  # the strategy that chose
+    agent: AgentRecord | None = None  # as read under the lock
 
 
 async def group_strategy(conn: AsyncConnection, group_id: int | None) -> AssignmentStrategy | None:
@@ -64,6 +66,15 @@ def _open_count(ignore_ticket: int | None = None) -> ScalarSelect[int]:
 async def lock_members(conn: AsyncConnection, group_id: int, ignore_ticket: int | None = None) -> list[Candidate]:
     """Locks the group's agents, then reads them with their current open-ticket counts (not
     counting `ignore_ticket`, the ticket being handed out again)."""
+    return [candidate for candidate, _ in await _lock_members(conn, group_id, ignore_ticket)]
+
+
+_AGENT_COLUMNS = columns_for(a, AgentRecord)
+
+
+async def _lock_members(
+    conn: AsyncConnection, group_id: int, ignore_ticket: int | None
+) -> list[tuple[Candidate, AgentRecord]]:
     members = select(gm.c.agent_id).where(gm.c.group_id == group_id)
     locked = await conn.execute(
         select(a.c.id)
@@ -75,34 +86,31 @@ async def lock_members(conn: AsyncConnection, group_id: int, ignore_ticket: int 
         return []
     rows = await conn.execute(
         select(
-            a.c.id,
-            a.c.presence,
-            a.c.on_vacation,
-            a.c.capacity,
             _open_count(ignore_ticket),
-            a.c.skills,
-            a.c.languages,
             gm.c.last_assigned_at,
             a.c.last_assigned_at,
+            *_AGENT_COLUMNS,
         )
         .join(gm, (gm.c.agent_id == a.c.id) & (gm.c.group_id == group_id))
         .where(a.c.deactivated_at.is_(None))
         .order_by(a.c.id)
     )
-    return [
-        Candidate(
-            agent_id=r[0],
-            presence=r[1],
-            on_vacation=r[2],
-            capacity=r[3],
-            open_tickets=r[4],
-            skills=frozenset(r[5]),
-            languages=frozenset(r[6]),
-            last_assigned_in_group=r[7],
-            last_assigned=r[8],
+    found: list[tuple[Candidate, AgentRecord]] = []
+    for row in rows:
+        agent = AgentRecord(*row[3:])
+        candidate = Candidate(
+            agent_id=agent.id,
+            presence=agent.presence,
+            on_vacation=agent.on_vacation,
+            capacity=agent.capacity,
+            open_tickets=row[0],
+            skills=frozenset(agent.skills),
+            languages=frozenset(agent.languages),
+            last_assigned_in_group=row[1],
+            last_assigned=row[2],
         )
-        for r in rows
-    ]
+        found.append((candidate, agent))
+    return found
 
 
 async def pick_agent(
@@ -112,33 +120,50 @@ async def pick_agent(
     language: str | None,
     exclude: int | None = None,
     ignore_ticket: int | None = None,
+    groups: Mapping[int, GroupRecord] | None = None,
 ) -> Choice | None:
     """The agent the group's strategy picks now (members locked until commit), or None: the
-    ticket waits in the group queue."""
-    strategy = await group_strategy(conn, group_id)
+    ticket waits in the group queue. `groups`: every group as the caller's transaction sees
+    them (intake's cached configuration), so the strategy is not read again."""
+    if groups is not None:
+        group = groups.get(group_id) if group_id is not None else None
+        strategy = AssignmentStrategy(group.assignment_strategy) if group is not None else None
+    else:
+        strategy = await group_strategy(conn, group_id)
     if strategy is None or strategy is AssignmentStrategy.MANUAL or group_id is None:
         return None
-    candidates = [c for c in await lock_members(conn, group_id, ignore_ticket) if c.agent_id != exclude]
-    chosen = choose_agent(strategy, candidates, required_skills, language)
-    return Choice(chosen.agent_id, strategy.value) if chosen else None
+    members = [m for m in await _lock_members(conn, group_id, ignore_ticket) if m[0].agent_id != exclude]
+    chosen = choose_agent(strategy, [candidate for candidate, _ in members], required_skills, language)
+    if chosen is None:
+        return None
+    agent = next(record for candidate, record in members if candidate.agent_id == chosen.agent_id)
+    return Choice(chosen.agent_id, strategy.value, agent)
 
 
 async def mark_assigned(conn: AsyncConnection, group_id: int | None, agent_id: int, now: datetime) -> None:
-    """Moves the agent to the back of the group's rotation.
+    """Moves the agent to the back of the group's rotation."""
+    for statement in turn_taken(group_id, agent_id, now):
+        await conn.execute(statement)
+
+
+def turn_taken(group_id: int | None, agent_id: int, now: datetime) -> list[Update]:
+    """The writes that move the agent to the back of the group's rotation (mark_assigned runs
+    them; intake sends them with its events). Neither reads what the other writes.
 
     The group stamp is never earlier than the latest turn already taken in the group: `now` is
     read when the request started, before it waited for the members' locks (or on another
     process's clock), so a creation that waited longer than a later one would otherwise stamp its
     agent "longer ago" than the turns taken meanwhile and hand that agent the next turn too."""
-    await conn.execute(update(a).where(a.c.id == agent_id).values(last_assigned_at=now))
+    writes = [update(a).where(a.c.id == agent_id).values(last_assigned_at=now)]
     if group_id is not None:
         turns = gm.alias("turns")
         latest = select(func.max(turns.c.last_assigned_at)).where(turns.c.group_id == group_id).scalar_subquery()
-        await conn.execute(
+        writes.append(
             update(gm)
             .where(gm.c.group_id == group_id, gm.c.agent_id == agent_id)
             .values(last_assigned_at=func.greatest(now, latest + _TICK))
         )
+    return writes
 
 
 def assignment_data(assignee: int | None, previous: int | None, group_id: int | None, reason: str) -> dict[str, object]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, text
+from sqlalchemy import Insert, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
@@ -59,13 +59,18 @@ async def remember(
     resource_id: int,
     now: datetime,
 ) -> None:
-    await conn.execute(
-        insert(ik).values(
-            scope=scope,
-            key=key,
-            agent_id=principal.agent_id if principal is not None else None,
-            resource_id=resource_id,
-            request_hash=fingerprint,
-            created_at=now,
-        )
+    await conn.execute(remembering(principal, scope, key, fingerprint, resource_id, now))
+
+
+def remembering(
+    principal: Principal | None, scope: str, key: str, fingerprint: str, resource_id: int, now: datetime
+) -> Insert:
+    """The write `remember` sends, for a caller that sends it with others in one statement."""
+    return insert(ik).values(
+        scope=scope,
+        key=key,
+        agent_id=principal.agent_id if principal is not None else None,
+        resource_id=resource_id,
+        request_hash=fingerprint,
+        created_at=now,
     )

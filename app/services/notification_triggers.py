@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
+from app.db.repositories.notifications import notify_assignee
 from app.db.repositories.people import member_ids_of_groups
 from app.domain.enums import AgentRole, CommentVisibility, NotificationKind, TicketEventType
 from app.domain.records import TicketEventRecord
@@ -39,12 +40,19 @@ async def _ticket(conn: AsyncConnection, ticket_id: int) -> Any:
 
 
 def _about(ticket: Any) -> str:
-    return f"#{ticket.number} {ticket.subject}"
+    return f"#{ticket.number} {ticket.subject}"  # notify_assignee writes it in SQL
 
 
 async def _assigned(tx: Outbox, event: PendingEvent) -> None:
     assignee = event.data.get("assigneeId")
     if assignee is None or assignee == event.actor_agent_id:
+        return
+    # The usual case in one statement: the new assignee is still the ticket's assignee and
+    # active, and an assignee always sees their ticket (visible_to), so notify_agents's checks
+    # hold without reading them. Otherwise (reassigned again in the same change), the checks.
+    if await notify_assignee(
+        tx.conn, assignee, event.ticket_id, NotificationKind.ASSIGNED, "Assigned to you: ", event.occurred_at
+    ):
         return
     ticket = await _ticket(tx.conn, event.ticket_id)
     message = f"Assigned to you: {_about(ticket)}"

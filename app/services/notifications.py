@@ -37,7 +37,7 @@ a = tables.agents
 # subscription within this many seconds; the others arrive with their event.
 POLL_SECONDS = 5.0
 # Longest message kept: automations' texts are validated when saved; this bounds the rest.
-MAX_MESSAGE = 1000
+MAX_MESSAGE = repo.MAX_MESSAGE
 
 
 async def notify_agents(

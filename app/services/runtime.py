@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.clock import Clock, SystemClock
 from app.events.outbox import EventObservers, Outbox
 from app.events.publisher import EventPublisher, LogOnlyPublisher
+from app.services.intake_config import IntakeConfigCache
 from app.services.notification_triggers import NOTIFY_ON_EVENTS
 from app.services.survey_invitations import SurveyOnResolution
 from app.settings import Settings
@@ -35,6 +36,9 @@ class Runtime:
     # agent's role, groups or deactivation): the server sets it to announce the change to every
     # process's principal cache (app.events.credential_changes).
     credentials_changed: Callable[[], Awaitable[None]] = field(default=_nothing_cached)
+    # Routing rules, field definitions, SLA policies and groups, checked per intake against
+    # their version (app.services.intake_config).
+    intake_config: IntakeConfigCache = field(default_factory=IntakeConfigCache)
 
     def __post_init__(self) -> None:
         if self.blobs is None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Insert, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.policy import Action, require
@@ -31,7 +31,7 @@ from app.domain.enums import OPEN_STATUSES, CustomerTier, SlaTarget, TicketPrior
 from app.domain.errors import NotFound
 from app.domain.principal import Principal
 from app.domain.records import BusinessCalendarRecord, SlaClockRecord, SlaPolicyRecord, TicketRecord
-from app.domain.sla import SlaConfig, SlaFacts, reconcile
+from app.domain.sla import SlaConfig, SlaFacts, reconcile, ticket_summary
 from app.events.outbox import Outbox
 
 if TYPE_CHECKING:  # runtime.py installs the survey observer, which writes through ticket changes -> here
@@ -115,6 +115,23 @@ async def write_clocks(conn: AsyncConnection, clocks: Sequence[SlaClockRecord]) 
         row = written.one()
         stored.append(SlaClockRecord(*row))
     return stored
+
+
+def new_clocks_insert(ticket_id: int, clocks: Sequence[SlaClockRecord]) -> Insert:
+    """Inserting a new ticket's clocks in one statement (intake writes it with its events)."""
+    rows = [{**{name: getattr(clock, name) for name in _CLOCK_VALUES}, "ticket_id": ticket_id} for clock in clocks]
+    return insert(sc).values(rows)
+
+
+def intake_clocks(
+    facts: SlaFacts, config: SlaConfig, now: datetime
+) -> tuple[list[SlaClockRecord], datetime | None, bool]:
+    """A new ticket's clocks (ticket id 0 until it has one) with the `sla_due_at` and
+    `sla_at_risk` they give it, so the ticket is inserted with them: what sync_sla would write
+    just after the insert, decided before it."""
+    clocks = reconcile(0, facts, {}, config, now)
+    due, at_risk = ticket_summary(clocks)
+    return clocks, due, at_risk
 
 
 async def refresh_ticket_summaries(conn: AsyncConnection, ticket_ids: Sequence[int]) -> dict[int, datetime | None]:

@@ -16,7 +16,7 @@ from app.domain.enums import TicketEventType, TicketStatus
 from app.domain.errors import NotFound, VersionConflict
 from app.domain.principal import Principal, Viewer
 from app.domain.records import TicketRecord
-from app.events.outbox import Outbox
+from app.events.outbox import NewEvent, Outbox
 from app.services.sla import sync_sla
 
 t = tables.tickets
@@ -110,7 +110,14 @@ async def record(
     data: dict[str, Any] | None = None,
 ) -> None:
     """Appends an event about `ticket` (as it is after the change), stamped with its version."""
-    await tx.append(
+    await tx.append_all([event_about(ticket, type, actor, now, data)])
+
+
+def event_about(
+    ticket: TicketRecord, type: TicketEventType, actor: Actor, now: datetime, data: dict[str, Any] | None = None
+) -> NewEvent:
+    """The event `record` writes, for a caller that writes several in one statement (Outbox.append_all)."""
+    return NewEvent(
         ticket_id=ticket.id,
         group_id=ticket.group_id,
         type=type,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.policy import Action, may_read_agent_only_fields, require
 from app.db import tables
+from app.db.repositories.ticket_fields import DEFINITION_COLUMNS, definitions
 from app.domain import validation as v
 from app.domain.errors import Duplicate, NotFound, PreconditionFailed
 from app.domain.principal import Principal, Viewer
@@ -29,27 +30,6 @@ from app.domain.ticket_fields import (
 from app.services.runtime import Runtime
 
 f = tables.ticket_field_definitions
-DEFINITION_COLUMNS = (
-    f.c.id,
-    f.c.key,
-    f.c.label,
-    f.c.type,
-    f.c.options,
-    f.c.pattern,
-    f.c.required_on_create,
-    f.c.required_for_status,
-    f.c.categories,
-    f.c.visible_to_customer,
-    f.c.position,
-)
-
-
-async def definitions(conn: AsyncConnection, *, customer_facing: bool = False) -> list[FieldDefinition]:
-    """Every definition in display order; customer_facing keeps those visibleToCustomer only."""
-    query = select(*DEFINITION_COLUMNS).order_by(f.c.position, f.c.id)
-    if customer_facing:
-        query = query.where(f.c.visible_to_customer)
-    return [FieldDefinition(*row) for row in await conn.execute(query)]
 
 
 async def definitions_for(rt: Runtime, viewer: Viewer | None) -> list[FieldDefinition]:
@@ -73,15 +53,18 @@ async def checked_custom_fields(
     creating: bool,
     customer_facing: bool = False,
     path: Sequence[str] = ("input", "customFields"),
+    defined: Sequence[FieldDefinition] | None = None,
 ) -> dict[str, Any]:
     """The values to store, or INVALID_INPUT at path + [key] for each problem: a key no
     definition names (once any field is defined), a value that does not fit its type, and on
     creation a requiredOnCreate field of the ticket's category left empty. With no definitions
-    any JSON object passes (version 1). A customer-facing form sees only visibleToCustomer fields."""
+    any JSON object passes (version 1). A customer-facing form sees only visibleToCustomer fields.
+    `defined`: the definitions to check against, when the caller has them (intake's cached
+    configuration); else they are read."""
     problems = v.Problems()
-    cleaned = check_values(
-        problems, await definitions(conn, customer_facing=customer_facing), values, category, path, creating=creating
-    )
+    if defined is None:
+        defined = await definitions(conn, customer_facing=customer_facing)
+    cleaned = check_values(problems, defined, values, category, path, creating=creating)
     problems.raise_if_any()
     return cleaned
 

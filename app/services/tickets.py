@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import UpdateBase
 
 from app.auth.policy import Action, require
 from app.db import tables
-from app.db.repositories.routing import enabled_rules
 from app.db.repositories.tickets import TICKET_COLUMNS
 from app.domain import validation as v
 from app.domain.enums import Channel, CustomerTier, TicketEventType, TicketPriority, TicketStatus
@@ -20,19 +20,20 @@ from app.domain.intake import initial_priority, intake_tags, ticket_language
 from app.domain.language import detect_language
 from app.domain.lifecycle import check_edit
 from app.domain.principal import Principal
-from app.domain.records import TicketRecord
+from app.domain.records import AgentRecord, CustomerRecord, GroupRecord, TicketRecord
 from app.domain.routing import TicketFacts, route
 from app.domain.sentiment import classify, sentiment_score
+from app.domain.sla import SlaFacts
 from app.domain.ticket_fields import field_changes
 from app.events.outbox import Outbox
 from app.services import idempotency
-from app.services.assignment import assignment_data, mark_assigned, pick_agent
+from app.services.assignment import assignment_data, pick_agent, turn_taken
 from app.services.attachments import StagedUploads, attach_files, staged_uploads
 from app.services.customers import CustomerRef, resolve_customer_ref
 from app.services.lexicons import sentiment_lexicon
 from app.services.runtime import Runtime
-from app.services.sla import sync_sla
-from app.services.ticket_changes import Actor, apply_change, check_version, lock_ticket, record
+from app.services.sla import intake_clocks, new_clocks_insert
+from app.services.ticket_changes import Actor, apply_change, check_version, event_about, lock_ticket, record
 from app.services.ticket_fields import checked_custom_fields
 from app.services.ticket_search import new_ticket_document, reindex_ticket
 from app.storage import IncomingFile
@@ -90,6 +91,22 @@ async def create_ticket(
     With an idempotency key, at most one ticket is ever created per caller and key, whatever
     the retries and races; a retry gets the first ticket back with created=False.
     """
+    done = await create_ticket_detailed(rt, principal, data, idempotency_key)
+    return done.ticket, done.admitted is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedTicket:
+    ticket: TicketRecord
+    # What intake decided, when this call created the ticket; None: a retry got the first one.
+    admitted: Admitted | None
+
+
+async def create_ticket_detailed(
+    rt: Runtime, principal: Principal, data: NewTicket, idempotency_key: str | None = None
+) -> CreatedTicket:
+    """create_ticket, with the customer, group and assignee the new ticket got (createTicket's
+    payload shows them without reading them again)."""
     require(principal, Action.CREATE_TICKET)
     intake = validated_intake(rt, data)
     if idempotency_key is not None:
@@ -114,9 +131,10 @@ async def _create_ticket(
     intake: dict[str, Any],
     idempotency_key: str | None,
     files: StagedUploads,
-) -> tuple[TicketRecord, bool]:
+) -> CreatedTicket:
     now = rt.clock.now()
     async with rt.transaction() as tx:
+        remember = None
         if idempotency_key is not None:
             request_hash = idempotency.request_fingerprint(
                 {**asdict(replace(data, attachments=())), "files": [f.sha256 for f in files.files]}
@@ -124,14 +142,19 @@ async def _create_ticket(
             existing = await idempotency.claim(tx.conn, principal, "createTicket", idempotency_key, request_hash)
             if existing is not None:
                 row = (await tx.conn.execute(select(*TICKET_COLUMNS).where(t.c.id == existing))).one()
-                return TicketRecord(*row), False
-        ticket = await insert_ticket(rt, tx, principal, data, intake, now, check_fields=True)
-        await attach_files(tx, ticket, files, None, Actor.of(principal), now)
-        if idempotency_key is not None:
-            await idempotency.remember(
-                tx.conn, principal, "createTicket", idempotency_key, request_hash, ticket.id, now
-            )
-    return ticket, True
+                return CreatedTicket(TicketRecord(*row), None)
+            remember = _remembering(principal, idempotency_key, request_hash, now)
+        admitted = await admit_ticket(rt, tx, principal, data, intake, now, check_fields=True, also=remember)
+        await attach_files(tx, admitted.ticket, files, None, Actor.of(principal), now)
+    return CreatedTicket(admitted.ticket, admitted)
+
+
+def _remembering(
+    principal: Principal, key: str, request_hash: str, now: datetime
+) -> Callable[[TicketRecord], list[UpdateBase]]:
+    """The idempotency key's row for the new ticket, written with its events (the claim's lock
+    is held until the commit either way)."""
+    return lambda ticket: [idempotency.remembering(principal, "createTicket", key, request_hash, ticket.id, now)]
 
 
 CUSTOMER_FK = "fk_tickets_customer_id_customers"
@@ -179,6 +202,59 @@ async def insert_ticket(
     the defined fields for the category routing decided (requiredOnCreate included); with
     customer_facing too, only fields visibleToCustomer (the web form). by_customer: the events
     are the customer's (the web form), not the principal's."""
+    return (
+        await admit_ticket(
+            rt,
+            tx,
+            principal,
+            data,
+            intake,
+            now,
+            parent_id=parent_id,
+            group_id=group_id,
+            mailbox_id=mailbox_id,
+            default_group_id=default_group_id,
+            check_fields=check_fields,
+            customer_facing=customer_facing,
+            by_customer=by_customer,
+        )
+    ).ticket
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A ticket intake inserted, with the customer, group and assignee it decided (as read in
+    its transaction), so the caller can show them without reading them again."""
+
+    ticket: TicketRecord
+    customer: CustomerRecord
+    group: GroupRecord | None
+    assignee: AgentRecord | None
+
+
+async def admit_ticket(
+    rt: Runtime,
+    tx: Outbox,
+    principal: Principal | None,
+    data: NewTicket,
+    intake: dict[str, Any],
+    now: datetime,
+    *,
+    parent_id: int | None = None,
+    group_id: int | None = None,
+    mailbox_id: int | None = None,
+    default_group_id: int | None = None,
+    check_fields: bool = False,
+    customer_facing: bool = False,
+    by_customer: bool = False,
+    also: Callable[[TicketRecord], Sequence[UpdateBase]] | None = None,
+) -> Admitted:
+    """insert_ticket, returning what it decided too. In few statements: the configuration comes
+    from the process's cache (one version check), SLA clocks are decided before the ticket is
+    inserted with its due time, and the events, the clocks and the assignee's turn are one
+    statement. `also`: the caller's own writes that need the new ticket's id (an idempotency
+    key), sent in that statement too."""
+    config = await rt.intake_config.current(tx.conn)
     customer = await resolve_customer_ref(tx.conn, data.customer, ["input", "customer"], now)
     text = f"{intake['subject']}\n{intake['description']}"
     language = ticket_language(intake["language"], customer.language, detect_language(text))
@@ -192,7 +268,7 @@ async def insert_ticket(
         category=intake["category"],
         custom_fields=intake["custom_fields"],
     )
-    decision = route(await enabled_rules(tx.conn), facts)
+    decision = route(config.rules, facts)
     if check_fields:
         intake = {
             **intake,
@@ -202,6 +278,7 @@ async def insert_ticket(
                 intake["category"] or decision.category,
                 creating=True,
                 customer_facing=customer_facing,
+                defined=config.field_definitions(customer_facing=customer_facing),
             ),
         }
     priority = initial_priority(
@@ -214,7 +291,22 @@ async def insert_ticket(
     target_group = group_id if group_id is not None else decision.group_id
     if target_group is None:
         target_group = default_group_id  # e.g. the mailbox's group, when no rule routed the ticket
-    choice = await pick_agent(tx.conn, target_group, decision.required_skills, language)
+    choice = await pick_agent(tx.conn, target_group, decision.required_skills, language, groups=config.groups)
+    category = intake["category"] or decision.category
+    clocks, sla_due_at, sla_at_risk = intake_clocks(
+        SlaFacts(
+            status=TicketStatus.NEW.value,
+            priority=priority.value,
+            tier=customer.tier,
+            category=category,
+            channel=intake["channel"],
+            group_id=target_group,
+            first_responded_at=None,
+            resolved_at=None,
+        ),
+        config.sla,
+        now,
+    )
     row = (
         await tx.conn.execute(
             insert(t)
@@ -222,9 +314,10 @@ async def insert_ticket(
                 **{
                     **intake,
                     "language": language,
-                    "category": intake["category"] or decision.category,
+                    "category": category,
                     "tags": intake_tags(intake["tags"], decision.tags, sentiment),
                 },
+                status=TicketStatus.NEW.value,
                 priority=priority.value,
                 sentiment=sentiment.value,
                 customer_id=customer.id,
@@ -237,42 +330,51 @@ async def insert_ticket(
                 updated_at=now,
                 queued_at=None if choice else now,
                 search_vector=new_ticket_document(intake["subject"], intake["description"]),
+                sla_due_at=sla_due_at,
+                sla_at_risk=sla_at_risk,
             )
             .returning(*TICKET_COLUMNS)
         )
     ).one()
     ticket = TicketRecord(*row)
     actor = Actor(customer_id=customer.id) if by_customer else Actor.of(principal)
-    await record(
-        tx,
-        ticket,
-        TicketEventType.CREATED,
-        actor,
-        now,
-        {
-            "number": ticket.number,
-            "subject": ticket.subject,
-            "channel": ticket.channel,
-            "priority": ticket.priority,
-            "sentiment": ticket.sentiment,
-            "language": ticket.language,
-            "customerId": customer.id,
-            "parentId": parent_id,
-            "groupId": target_group,
-            "routing": decision.explain(),
-        },
-    )
-    if choice is not None:
-        await mark_assigned(tx.conn, target_group, choice.agent_id, now)
-        await record(
-            tx,
+    events = [
+        event_about(
             ticket,
-            TicketEventType.ASSIGNED,
+            TicketEventType.CREATED,
             actor,
             now,
-            assignment_data(choice.agent_id, None, target_group, choice.reason),
+            {
+                "number": ticket.number,
+                "subject": ticket.subject,
+                "channel": ticket.channel,
+                "priority": ticket.priority,
+                "sentiment": ticket.sentiment,
+                "language": ticket.language,
+                "customerId": customer.id,
+                "parentId": parent_id,
+                "groupId": target_group,
+                "routing": decision.explain(),
+            },
         )
-    return await sync_sla(tx, None, ticket, now, inserted=True)
+    ]
+    writes: list[UpdateBase] = [new_clocks_insert(ticket.id, clocks)] if clocks else []
+    if choice is not None:
+        events.append(
+            event_about(
+                ticket,
+                TicketEventType.ASSIGNED,
+                actor,
+                now,
+                assignment_data(choice.agent_id, None, target_group, choice.reason),
+            )
+        )
+        writes += turn_taken(target_group, choice.agent_id, now)
+    if also is not None:
+        writes += also(ticket)
+    await tx.append_all(events, *writes)
+    group = config.groups.get(target_group) if target_group is not None else None
+    return Admitted(ticket, customer, group, choice.agent if choice else None)
 
 
 async def update_ticket(

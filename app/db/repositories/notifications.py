@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, DateTime, Text, cast, func, insert, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import tables
@@ -16,7 +16,9 @@ from app.domain.principal import Principal
 from app.domain.records import NotificationRecord
 from app.events.cursors import START, EventPosition
 
-n, a, gm = tables.notifications, tables.agents, tables.group_members
+n, a, gm, t = tables.notifications, tables.agents, tables.group_members, tables.tickets
+# Longest message kept (app.services.notifications.MAX_MESSAGE).
+MAX_MESSAGE = 1000
 COLUMNS = columns_for(n, NotificationRecord)
 
 
@@ -35,6 +37,24 @@ async def insert_notifications(
         for agent_id in sorted(set(agent_ids))
     ]
     return list((await conn.execute(insert(n).values(rows).returning(n.c.id))).scalars())
+
+
+async def notify_assignee(
+    conn: AsyncConnection, agent_id: int, ticket_id: int, kind: NotificationKind, prefix: str, now: datetime
+) -> bool:
+    """Tells the ticket's assignee `prefix` + "#number subject" (app.services.notification_triggers'
+    form), in one statement; False, and nothing written, unless `agent_id` is the ticket's
+    assignee and not deactivated."""
+    about = func.left(literal(prefix) + "#" + cast(t.c.number, Text) + " " + t.c.subject, MAX_MESSAGE)
+    source = (
+        select(a.c.id, literal(kind.value), t.c.id, about, literal(now, DateTime(timezone=True)))
+        .select_from(t.join(a, a.c.id == t.c.assignee_id))
+        .where(t.c.id == ticket_id, a.c.id == agent_id, a.c.deactivated_at.is_(None))
+    )
+    written = await conn.execute(
+        insert(n).from_select(["agent_id", "kind", "ticket_id", "message", "created_at"], source).returning(n.c.id)
+    )
+    return written.first() is not None
 
 
 async def active_principals(conn: AsyncConnection, agent_ids: Sequence[int]) -> dict[int, Principal]:
