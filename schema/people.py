@@ -9,13 +9,14 @@ import strawberry
 
 from app.domain.records import AgentRecord, CustomerRecord, GroupRecord
 from schema import ids
-from schema.common import JSON, Node
+from schema.common import JSON, Node, lazy_class
 from schema.context import Context
 from schema.enums import AgentPresence, AgentRole, AssignmentStrategy, CustomerTier, TicketStatus
 
 if TYPE_CHECKING:
     from schema.tickets import TicketConnection
 
+# schema.tickets imports this module; its types are reached the other way through strawberry.lazy.
 TicketConnectionRef = Annotated["TicketConnection", strawberry.lazy("schema.tickets")]
 Info = strawberry.Info[Context, None]
 
@@ -60,9 +61,7 @@ class Customer(Node):
     async def tickets(
         self, info: Info, first: int | None = 20, after: str | None = None, status: list[TicketStatus] | None = None
     ) -> TicketConnectionRef:
-        from schema.tickets import ticket_connection
-
-        return await ticket_connection(info, first, after, customer_id=self.pk, status=status)
+        return await lazy_class(TicketConnectionRef).page(info, first, after, customer_id=self.pk, status=status)
 
     @strawberry.field
     async def open_ticket_count(self, info: Info) -> int:
@@ -113,9 +112,7 @@ class Agent(Node):
     async def assigned_tickets(
         self, info: Info, first: int | None = 20, after: str | None = None, status: list[TicketStatus] | None = None
     ) -> TicketConnectionRef:
-        from schema.tickets import ticket_connection
-
-        return await ticket_connection(info, first, after, assignee_id=self.pk, status=status)
+        return await lazy_class(TicketConnectionRef).page(info, first, after, assignee_id=self.pk, status=status)
 
 
 @strawberry.type
