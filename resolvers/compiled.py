@@ -18,10 +18,12 @@ Correctness comes first, so the plan only ever takes the easy road:
 The same resolvers and loaders run on both paths, so the answers are the same (a test compares them
 on every document in frontend_examples/).
 
-One step further for the ticket list: when `tickets { edges { node { ... } } }` selects only what
-app.db.repositories.ticket_json can write (plain fields, customer, assignee, group, SLA clocks),
-the page's own statement returns each node as JSON text, sent as it is (tests/api/
-test_ticket_json.py compares it with the ordinary executor on varied data).
+One step further for the ticket list: each field of `tickets { edges { node { ... } } }` with an
+SQL form (its declaration, app/reads/declarations.py) is written as JSON by the page's own
+statement (app/reads/node_json.py). A node whose fields all have one is sent as PostgreSQL wrote
+it; the fields that have none are resolved in Python for the whole page and put in their places,
+so the planner falls back per field, not per document (tests/api/test_planned_differential.py
+compares both paths on generated selections).
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -62,11 +66,12 @@ from sqlalchemy import ColumnElement
 from strawberry.types import Info
 from strawberry.types.arguments import convert_arguments
 
-from app.db.repositories.ticket_json import JsonField, Unsupported, ticket_node_json
+from app.reads.declarations import WRAP, Computed, Loaded
+from app.reads.node_json import JsonField, Unsupported, node_json
 from resolvers.extensions import contains_nul
-from resolvers.hot_fields import HOT_FIELDS, Lookup
 from resolvers.query import tickets_page
 from resolvers.query_cost import operation_cost
+from schema.fields import declaration_of, record_type_of
 
 # Root query fields that only read: running one of them and then, if the plan gives up, running the
 # ordinary executor as well changes nothing. (Article search is not here: it records the search.)
@@ -102,6 +107,34 @@ class Abandon(Exception):
     """The plan cannot answer this request; the ordinary executor will."""
 
 
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """The batch form of a Loaded field (app/reads/declarations.py): for a whole level of parents,
+    one DataLoader `load_many` instead of a resolver call, a coroutine and a loader future per
+    parent. The loader, key and wrapper are the declaration's own, so the answers are the same."""
+
+    loader: str  # the attribute of the request's loaders
+    key: Callable[[Any], Any]  # parent -> loader key; None: the field is null
+    wrap: Callable[[Any], Any]  # loaded record -> the field's Strawberry object
+
+    @classmethod
+    def of(cls, declared: Loaded, wrap: Callable[[Any], Any]) -> Lookup:
+        record_key = attrgetter(declared.key)
+        return cls(declared.loader, lambda parent: record_key(parent.record), wrap)
+
+    async def resolve(self, context: Any, parents: list[Any]) -> list[Any]:
+        keys = [self.key(p) for p in parents]
+        wanted = [k for k in keys if k is not None]
+        records = await getattr(context.loaders, self.loader).load_many(wanted) if wanted else []
+        found = iter(records)
+        wrap = self.wrap
+        out: list[Any] = []
+        for k in keys:
+            record = None if k is None else next(found)
+            out.append(wrap(record) if record is not None else None)
+        return out
+
+
 @dataclass(slots=True)
 class FieldPlan:
     key: str
@@ -111,12 +144,15 @@ class FieldPlan:
     type: GraphQLOutputType | None
     attribute: str | None  # a plain attribute read, when the field has no resolver function
     resolve: Callable[..., Any] | None
-    lookup: Lookup | None  # a batch form of the resolver (resolvers/hot_fields.py)
+    lookup: Lookup | None  # the batch form of a Loaded field
     static_arguments: dict[str, Any] | None  # None: they depend on the request's variables
     children: list[FieldPlan] = field(default_factory=list)
     typename: str | None = None
     json_nodes: ColumnElement[Any] | None = None  # Query.tickets whose nodes PostgreSQL writes
     passthrough: bool = False  # a node written by PostgreSQL: sent as it is
+    # A node PostgreSQL writes but for these fields, which have no SQL form: Python resolves them.
+    python_fields: list[FieldPlan] | None = None
+    json_with_records: bool = False  # Query.tickets: each node's record comes with its JSON
 
 
 @dataclass(slots=True)
@@ -224,7 +260,7 @@ def _compile_selection(
             resolve = None
         uses_variables = any(_has_variable(argument.value) for n in nodes for argument in n.arguments or ())
         static = None if uses_variables else get_argument_values(definition, node)
-        lookup = HOT_FIELDS.get((object_type.name, name)) if not definition.args else None
+        lookup = _lookup(definition)
         plan = FieldPlan(key, name, definition, node, definition.type, attribute, resolve, lookup, static)
         if is_object_type(named):
             assert isinstance(named, GraphQLObjectType)
@@ -237,48 +273,97 @@ def _compile_selection(
     return plans
 
 
-# Leaf scalars whose JSON app.db.repositories.ticket_json writes as the executor would.
-_SQL_SCALARS = frozenset({"String", "Int", "Boolean", "ID", "DateTime"})
+def _lookup(definition: GraphQLField) -> Lookup | None:
+    strawberry_field = (definition.extensions or {}).get("strawberry-definition")
+    declared = declaration_of(strawberry_field) if strawberry_field is not None else None
+    if not isinstance(declared, Loaded) or definition.args:
+        return None
+    assert strawberry_field is not None  # it declared something
+    return Lookup.of(declared, strawberry_field.metadata[WRAP])
+
+
+# Leaf scalars whose JSON app.reads.node_json writes as the executor would.
+_SQL_SCALARS = frozenset({"String", "Int", "Boolean", "DateTime", "JSON"})
 
 
 def _write_nodes_in_sql(tickets: FieldPlan) -> None:
-    """Let PostgreSQL write the nodes of this Query.tickets, when their selection allows it."""
+    """Let PostgreSQL write the nodes of this Query.tickets: every field with an SQL form, the
+    others (if any) resolved in Python for the page's tickets and put in their places."""
     edges = [c for c in tickets.children if c.name == "edges"]
     nodes = [c for c in edges[0].children if c.name == "node"] if len(edges) == 1 else []
-    if len(nodes) != 1:
+    if len(nodes) != 1 or nodes[0].type is None:
+        return
+    node = nodes[0]
+    node_type = _named_type(node.type)
+    written: list[JsonField] = []
+    python: list[FieldPlan] = []
+    for child in node.children:
+        try:
+            written.append(_json_field(child, node_type))
+        except Unsupported:
+            python.append(child)
+    if not written:
         return
     try:
-        column = ticket_node_json(_json_selection(nodes[0].children))
+        tickets.json_nodes = node_json("tickets", written)
     except Unsupported:
         return
-    tickets.json_nodes = column
-    nodes[0].passthrough = True
+    if python:
+        node.python_fields = python
+        tickets.json_with_records = True
+    else:
+        node.passthrough = True
 
 
-def _json_selection(plans: list[FieldPlan]) -> tuple[JsonField, ...]:
-    selection = []
-    for f in plans:
-        named = _named_type(f.type) if f.type is not None else None
-        if named is None:  # __typename
-            selection.append(JsonField(f.key, f.name))
-            continue
-        if f.static_arguments is None or f.definition is None or f.definition.args:
-            raise Unsupported(f.name)
-        if is_object_type(named):
-            # Relations only where they are the plain loads of hot_fields or attributes.
-            if f.lookup is None and f.attribute is None:
+def _json_fields(plans: list[FieldPlan], object_type: GraphQLObjectType) -> tuple[JsonField, ...]:
+    return tuple(_json_field(f, object_type) for f in plans)
+
+
+def _json_field(f: FieldPlan, parent_type: GraphQLObjectType) -> JsonField:
+    """How app.reads.node_json writes this field, from its declaration; Unsupported when it has
+    no SQL form."""
+    if f.type is None:
+        return JsonField(f.key, f.name, "typename", type_name=parent_type.name)
+    if f.static_arguments is None or f.definition is None or f.definition.args:
+        raise Unsupported(f.name)
+    record = record_type_of(_origin(parent_type))
+    declared = declaration_of(f.definition.extensions["strawberry-definition"])
+    named = _named_type(f.type)
+    if isinstance(declared, Computed) or (isinstance(declared, Loaded) and declared.sql is None):
+        raise Unsupported(f.name)
+    if isinstance(declared, Loaded):
+        if declared.sql == "row":
+            target = record_type_of(_origin(named))
+            if target is None:
                 raise Unsupported(f.name)
-            selection.append(JsonField(f.key, f.name, _json_selection(f.children)))
-            continue
-        if f.attribute is None:
-            raise Unsupported(f.name)  # a leaf computed by a resolver
-        if isinstance(named, GraphQLEnumType):
-            if any(str(value.value) != name for name, value in named.values.items()):
-                raise Unsupported(named.name)
-        elif named.name not in _SQL_SCALARS:
+            children = _json_fields(f.children, named)
+            return JsonField(f.key, f.name, "row", column=declared.key, table=target.table, children=children)
+        return JsonField(f.key, f.name, "form", form=declared.sql, children=_json_fields(f.children, named))
+    if f.attribute is None:
+        raise Unsupported(f.name)  # a resolver that declares nothing
+    if is_object_type(named):
+        if record is not None:
+            raise Unsupported(f.name)  # a record's columns are leaves
+        return JsonField(f.key, f.name, "object", children=_json_fields(f.children, named))
+    column = declared.name if declared is not None else f.attribute
+    if record is None:
+        return JsonField(f.key, f.name, "value")  # a named form's own vocabulary
+    if isinstance(named, GraphQLEnumType):
+        if any(str(value.value) != name for name, value in named.values.items()):
             raise Unsupported(named.name)
-        selection.append(JsonField(f.key, f.name))
-    return tuple(selection)
+        return JsonField(f.key, f.name, "value", column=column)
+    if named.name == "ID":
+        if column != "id" or not record.node:
+            raise Unsupported(f.name)
+        return JsonField(f.key, f.name, "global_id", column=column, type_name=parent_type.name)
+    if named.name not in _SQL_SCALARS:
+        raise Unsupported(named.name)
+    return JsonField(f.key, f.name, "datetime" if named.name == "DateTime" else "value", column=column)
+
+
+def _origin(object_type: Any) -> Any:
+    definition = (getattr(object_type, "extensions", None) or {}).get("strawberry-definition")
+    return getattr(definition, "origin", None)
 
 
 def _named_type(type_: Any) -> Any:
@@ -380,7 +465,7 @@ class _Run:
             config=strawberry_schema.config,
         )
         info: Info[Any, Any] = Info(_raw_info=self.info(f, parent_type), _field=strawberry_field)
-        return [await tickets_page(info, **kwargs, node_json=node_json)]
+        return [await tickets_page(info, **kwargs, node_json=node_json, with_records=f.json_with_records)]
 
     @staticmethod
     async def _gather(results: list[Any]) -> list[Any]:
@@ -419,7 +504,22 @@ class _Run:
         if f.passthrough:
             return values
         assert isinstance(type_, GraphQLObjectType)
+        if f.python_fields is not None:
+            return self._complete_written(f, f.python_fields, type_, values)
         return self._complete_objects(f, type_, values)
+
+    async def _complete_written(
+        self, f: FieldPlan, python_fields: list[FieldPlan], type_: GraphQLObjectType, values: list[Any]
+    ) -> list[Any]:
+        """Nodes PostgreSQL wrote all but `python_fields` of: those resolved for the page's objects
+        at once, and each field put back in its place in the selection's order."""
+        written = [orjson.loads(text) for text, _ in values]
+        resolved = await self.objects(python_fields, [obj for _, obj in values], type_)
+        from_python = {c.key for c in python_fields}
+        keys = [(c.key, c.key in from_python) for c in f.children]
+        return [
+            {key: (r if python else w)[key] for key, python in keys} for w, r in zip(written, resolved, strict=True)
+        ]
 
     async def _complete_lists(self, f: FieldPlan, item_type: GraphQLOutputType, values: list[Any]) -> list[Any]:
         flat: list[Any] = []

@@ -103,6 +103,7 @@ async def tickets_page(
     after: str | None = None,
     *,
     node_json: ColumnElement[Any] | None = None,
+    with_records: bool = False,
 ) -> TicketConnection:
     """Query.tickets; compiled plans pass node_json to have PostgreSQL write the nodes."""
     principal_of(info)
@@ -112,7 +113,7 @@ async def tickets_page(
         else DomainTicketOrder()
     )
     return await TicketConnection.page(
-        info, first, after, base=to_domain_filter(filter), order=order, node_json=node_json
+        info, first, after, base=to_domain_filter(filter), order=order, node_json=node_json, with_records=with_records
     )
 
 

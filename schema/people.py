@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from app.domain.records import AgentRecord, CustomerRecord, GroupRecord
-from schema import ids
 from schema.common import JSON, Node, lazy_class
 from schema.context import Context
 from schema.enums import AgentPresence, AgentRole, AssignmentStrategy, CustomerTier, TicketStatus
+from schema.fields import computed, from_record, loaded, record_type
 
 if TYPE_CHECKING:
     from schema.tickets import TicketConnection
@@ -21,6 +21,7 @@ TicketConnectionRef = Annotated["TicketConnection", strawberry.lazy("schema.tick
 Info = strawberry.Info[Context, None]
 
 
+@record_type("customers")
 @strawberry.type
 class Customer(Node):
     id: strawberry.ID
@@ -38,37 +39,29 @@ class Customer(Node):
     email_bounced_at: datetime | None = strawberry.field(
         description="Set when mail to this address bounced for good; nothing more is sent to it."
     )
-    pk: strawberry.Private[int]
+    record: strawberry.Private[CustomerRecord]
 
     @classmethod
     def of(cls, r: CustomerRecord) -> Customer:
-        return cls(
-            id=ids.encode("Customer", r.id),
-            pk=r.id,
-            name=r.name,
-            email=r.email,
-            phone=r.phone,
-            company=r.company,
-            tier=CustomerTier(r.tier),
-            language=r.language,
-            tags=r.tags,
-            external_refs=JSON(r.external_refs),
-            created_at=r.created_at,
-            email_bounced_at=r.email_bounced_at,
-        )
+        return from_record(cls, r)
 
-    @strawberry.field
+    @property
+    def pk(self) -> int:
+        return self.record.id
+
+    @strawberry.field(metadata=computed("a connection"))
     async def tickets(
         self, info: Info, first: int | None = 20, after: str | None = None, status: list[TicketStatus] | None = None
     ) -> TicketConnectionRef:
         return await lazy_class(TicketConnectionRef).page(info, first, after, customer_id=self.pk, status=status)
 
-    @strawberry.field
+    @strawberry.field(metadata=computed("a count of the tickets the caller may see"))
     async def open_ticket_count(self, info: Info) -> int:
         count: int = await info.context.loaders.customer_open_count.load(self.pk)
         return count
 
 
+@record_type("agents")
 @strawberry.type
 class Agent(Node):
     id: strawberry.ID
@@ -80,78 +73,68 @@ class Agent(Node):
     skills: list[str]
     languages: list[str]
     capacity: int = strawberry.field(description="Maximum open tickets the router may give this agent.")
-    pk: strawberry.Private[int]
+    record: strawberry.Private[AgentRecord]
 
     @classmethod
     def of(cls, r: AgentRecord) -> Agent:
-        return cls(
-            id=ids.encode("Agent", r.id),
-            pk=r.id,
-            name=r.name,
-            email=r.email,
-            role=AgentRole(r.role),
-            presence=AgentPresence(r.presence),
-            on_vacation=r.on_vacation,
-            skills=r.skills,
-            languages=r.languages,
-            capacity=r.capacity,
-        )
+        return from_record(cls, r)
 
-    @strawberry.field
+    @property
+    def pk(self) -> int:
+        return self.record.id
+
+    @strawberry.field(metadata=computed("a count of the tickets the caller may see"))
     async def open_ticket_count(self, info: Info) -> int:
         count: int = await info.context.loaders.agent_open_count.load(self.pk)
         return count
 
-    @strawberry.field
+    @strawberry.field(metadata=computed("a list through a link table"))
     async def groups(self, info: Info) -> list[Group]:
         group_ids: list[int] = await info.context.loaders.agent_group_ids.load(self.pk)
         records = await info.context.loaders.group.load_many(group_ids)
         return [Group.of(r) for r in records if r is not None]
 
-    @strawberry.field
+    @strawberry.field(metadata=computed("a connection"))
     async def assigned_tickets(
         self, info: Info, first: int | None = 20, after: str | None = None, status: list[TicketStatus] | None = None
     ) -> TicketConnectionRef:
         return await lazy_class(TicketConnectionRef).page(info, first, after, assignee_id=self.pk, status=status)
 
 
+@record_type("groups")
 @strawberry.type
 class Group(Node):
     id: strawberry.ID
     name: str
     description: str | None
     assignment_strategy: AssignmentStrategy
-    pk: strawberry.Private[int]
-    escalation_group_pk: strawberry.Private[int | None]
+    record: strawberry.Private[GroupRecord]
 
     @classmethod
     def of(cls, r: GroupRecord) -> Group:
-        return cls(
-            id=ids.encode("Group", r.id),
-            pk=r.id,
-            name=r.name,
-            description=r.description,
-            assignment_strategy=AssignmentStrategy(r.assignment_strategy),
-            escalation_group_pk=r.escalation_group_id,
-        )
+        return from_record(cls, r)
 
-    @strawberry.field
+    @property
+    def pk(self) -> int:
+        return self.record.id
+
+    @strawberry.field(metadata=computed("a list through a link table"))
     async def members(self, info: Info) -> list[Agent]:
         member_ids: list[int] = await info.context.loaders.group_member_ids.load(self.pk)
         records = await info.context.loaders.agent.load_many(member_ids)
         return [Agent.of(r) for r in records if r is not None]
 
-    @strawberry.field(description="Open tickets of this group with no assignee.")
+    @strawberry.field(description="Open tickets of this group with no assignee.", metadata=computed("a count"))
     async def queue_length(self, info: Info) -> int:
         count: int = await info.context.loaders.queue_length.load(self.pk)
         return count
 
-    @strawberry.field(description="Where this group's SLA breaches escalate to, if anywhere.")
-    async def escalation_group(self, info: Info) -> Group | None:
-        if self.escalation_group_pk is None:
-            return None
-        record = await info.context.loaders.group.load(self.escalation_group_pk)
-        return Group.of(record) if record else None
+    escalation_group: Group | None = loaded(
+        "group",
+        "escalation_group_id",
+        lambda r: Group.of(r),
+        description="Where this group's SLA breaches escalate to, if anywhere.",
+    )
 
 
 async def load_agent(info: Info, pk: int | None) -> Agent | None:

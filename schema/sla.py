@@ -15,6 +15,7 @@ from schema import errors, ids
 from schema.common import Node, Payload
 from schema.context import Context
 from schema.enums import Channel, CustomerTier, SlaClockState, SlaTarget, TicketPriority
+from schema.fields import computed, record_type
 from schema.people import Group
 
 Info = strawberry.Info[Context, None]
@@ -124,12 +125,16 @@ class SlaPolicy(Node):
         return self.configuration(info).escalate_priority_on_breach
 
 
+# A clock is a row of sla_clocks (app.domain.sla picks which one a ticket shows).
+@record_type("sla_clocks", node=False)
 @strawberry.type
 class SlaClock:
     target: SlaTarget
     state: SlaClockState
     due_at: datetime | None = strawberry.field(description="Null while the clock is paused.")
-    remaining_seconds: int | None = strawberry.field(description="Business seconds left; negative once breached.")
+    remaining_seconds: int | None = strawberry.field(
+        description="Business seconds left; negative once breached.", metadata=computed("business calendar arithmetic")
+    )
     warned_at: datetime | None
     breached_at: datetime | None
     met_at: datetime | None
@@ -149,7 +154,7 @@ class SlaClock:
 
 @strawberry.type
 class TicketSla:
-    policy: SlaPolicy
+    policy: SlaPolicy = strawberry.field(metadata=computed("a policy's configuration is for admins"))
     first_response: SlaClock | None
     resolution: SlaClock | None
 
@@ -160,11 +165,6 @@ class TicketSla:
             first_response=SlaClock.of(v.first_response) if v.first_response else None,
             resolution=SlaClock.of(v.resolution) if v.resolution else None,
         )
-
-
-async def load_ticket_sla(info: Info, ticket_pk: int) -> TicketSla | None:
-    view: TicketSlaView | None = await info.context.loaders.ticket_sla.load(ticket_pk)
-    return TicketSla.of(view) if view else None
 
 
 @strawberry.input

@@ -18,6 +18,7 @@ from app.domain.records import (
     AttachmentRecord,
     CommentRecord,
     SatisfactionRecord,
+    SubTicketProgressRecord,
     TicketEventRecord,
     TicketRecord,
 )
@@ -28,7 +29,7 @@ from app.reads import ticket_pages
 from schema import errors, ids
 from schema.common import JSON, Node, PageInfo, page_size
 from schema.context import Context
-from schema.email import EmailDelivery, Mailbox, load_mailbox
+from schema.email import EmailDelivery, Mailbox
 from schema.enums import (
     Channel,
     CommentVisibility,
@@ -38,9 +39,10 @@ from schema.enums import (
     TicketPriority,
     TicketStatus,
 )
+from schema.fields import computed, from_record, loaded, record_type
 from schema.knowledge import ArticleMatch, suggested_articles
-from schema.people import Agent, Customer, Group, load_agent, load_customer, load_group
-from schema.sla import TicketSla, load_ticket_sla
+from schema.people import Agent, Customer, Group, load_agent, load_customer
+from schema.sla import TicketSla
 
 Info = strawberry.Info[Context, None]
 
@@ -50,6 +52,10 @@ class SubTicketProgress:
     total: int
     resolved: int
     open: int
+
+    @classmethod
+    def of(cls, r: SubTicketProgressRecord) -> SubTicketProgress:
+        return cls(total=r.total, resolved=r.resolved, open=r.open)
 
 
 @strawberry.type
@@ -222,6 +228,7 @@ class TicketEventConnection:
     page_info: PageInfo
 
 
+@record_type("tickets")
 @strawberry.type
 class Ticket(Node):
     id: strawberry.ID
@@ -249,30 +256,9 @@ class Ticket(Node):
 
     @classmethod
     def of(cls, r: TicketRecord) -> Ticket:
-        return cls(
-            id=ids.encode("Ticket", r.id),
-            record=r,
-            number=r.number,
-            subject=r.subject,
-            description=r.description,
-            status=TicketStatus(r.status),
-            priority=TicketPriority(r.priority),
-            channel=Channel(r.channel),
-            category=r.category,
-            tags=r.tags,
-            external_ref=r.external_ref,
-            language=r.language,
-            sentiment=Sentiment(r.sentiment),
-            escalation_level=r.escalation_level,
-            version=r.version,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-            first_responded_at=r.first_responded_at,
-            resolved_at=r.resolved_at,
-            closed_at=r.closed_at,
-        )
+        return from_record(cls, r)
 
-    @strawberry.field
+    @strawberry.field(metadata=computed("what a customer sees depends on the field definitions"))
     async def custom_fields(self, info: Info) -> JSON:
         values = self.record.custom_fields or {}
         if may_read_agent_only_fields(info.context.viewer):
@@ -280,53 +266,44 @@ class Ticket(Node):
         visible = await info.context.loaders.customer_field_keys.load(None)
         return JSON(customer_view(values, visible))
 
-    @strawberry.field
-    async def customer(self, info: Info) -> Customer:
-        customer = await load_customer(info, self.record.customer_id)
-        assert customer is not None  # a foreign key guarantees it
-        return customer
+    customer: Customer = loaded("customer", "customer_id", Customer.of)
+    assignee: Agent | None = loaded("agent", "assignee_id", Agent.of)
+    group: Group | None = loaded("group", "group_id", Group.of)
+    mailbox: Mailbox | None = loaded(
+        "mailbox",
+        "mailbox_id",
+        Mailbox.of,
+        description="The mailbox the conversation runs through, for tickets that came by mail.",
+    )
 
-    @strawberry.field
-    async def assignee(self, info: Info) -> Agent | None:
-        return await load_agent(info, self.record.assignee_id)
-
-    @strawberry.field
-    async def group(self, info: Info) -> Group | None:
-        return await load_group(info, self.record.group_id)
-
-    @strawberry.field(description="The mailbox the conversation runs through, for tickets that came by mail.")
-    async def mailbox(self, info: Info) -> Mailbox | None:
-        return await load_mailbox(info, self.record.mailbox_id)
-
-    @strawberry.field(description="Agents and groups working on it beside the assignee (cross-department work).")
+    @strawberry.field(
+        description="Agents and groups working on it beside the assignee (cross-department work).",
+        metadata=computed("a list through a link table"),
+    )
     async def collaborators(self, info: Info) -> list[Agent]:
         agent_ids: list[int] = await info.context.loaders.collaborator_ids.load(self.record.id)
         records = await info.context.loaders.agent.load_many(agent_ids)
         return [Agent.of(r) for r in records if r is not None]
 
-    @strawberry.field
+    @strawberry.field(metadata=computed("a list through a link table"))
     async def collaborating_groups(self, info: Info) -> list[Group]:
         group_ids: list[int] = await info.context.loaders.collaborating_group_ids.load(self.record.id)
         records = await info.context.loaders.group.load_many(group_ids)
         return [Group.of(r) for r in records if r is not None]
 
-    @strawberry.field
-    async def parent(self, info: Info) -> Ticket | None:
-        if self.record.parent_id is None:
-            return None
-        return await load_ticket(info, self.record.parent_id)
+    # The ticket loader applies visibility, which the row's SQL form would not.
+    parent: Ticket | None = loaded("ticket", "parent_id", lambda r: Ticket.of(r), sql=None)
 
-    @strawberry.field
+    @strawberry.field(metadata=computed("a list of the tickets the caller may see"))
     async def sub_tickets(self, info: Info) -> list[Ticket]:
         records: list[TicketRecord] = await info.context.loaders.sub_tickets.load(self.record.id)
         return [Ticket.of(r) for r in records]
 
-    @strawberry.field
-    async def sub_ticket_progress(self, info: Info) -> SubTicketProgress:
-        p = await info.context.loaders.sub_ticket_progress.load(self.record.id)
-        return SubTicketProgress(total=p.total, resolved=p.resolved, open=p.open)
+    sub_ticket_progress: SubTicketProgress = loaded(
+        "sub_ticket_progress", "id", SubTicketProgress.of, sql="sub_ticket_progress"
+    )
 
-    @strawberry.field
+    @strawberry.field(metadata=computed("a list of the tickets the caller may see"))
     async def links(self, info: Info) -> list[TicketLink]:
         links = await info.context.loaders.links.load(self.record.id)
         others = await info.context.loaders.ticket.load_many([link.other_ticket_id for link in links])
@@ -336,7 +313,7 @@ class Ticket(Node):
             if other is not None
         ]
 
-    @strawberry.field
+    @strawberry.field(metadata=computed("a connection"))
     async def comments(
         self,
         info: Info,
@@ -364,7 +341,7 @@ class Ticket(Node):
             visibility=vis,
         )
 
-    @strawberry.field
+    @strawberry.field(metadata=computed("internal notes' files are for agents"))
     async def attachments(self, info: Info) -> list[Attachment]:
         loaders = info.context.loaders
         # Files attached to internal notes stay internal.
@@ -376,20 +353,20 @@ class Ticket(Node):
         records: list[AttachmentRecord] = await loader.load(self.record.id)
         return [Attachment.of(r) for r in records]
 
-    @strawberry.field
-    async def sla(self, info: Info) -> TicketSla | None:
-        return await load_ticket_sla(info, self.record.id)
+    sla: TicketSla | None = loaded("ticket_sla", "id", TicketSla.of, sql="ticket_sla")
 
-    @strawberry.field(description="Published articles most relevant to this ticket, best first.")
+    @strawberry.field(
+        description="Published articles most relevant to this ticket, best first.", metadata=computed("text search")
+    )
     async def suggested_articles(self, info: Info, first: int | None = 3) -> list[ArticleMatch]:
         return await suggested_articles(info, self.record.id, first)
 
-    @strawberry.field
-    async def satisfaction(self, info: Info) -> SatisfactionRating | None:
-        record = await info.context.loaders.satisfaction.load(self.record.id)
-        return SatisfactionRating.of(record) if record else None
+    satisfaction: SatisfactionRating | None = loaded("satisfaction", "id", SatisfactionRating.of, sql=None)
 
-    @strawberry.field(description="The audit trail: every change, who made it and when, oldest first.")
+    @strawberry.field(
+        description="The audit trail: every change, who made it and when, oldest first.",
+        metadata=computed("a connection"),
+    )
     async def history(self, info: Info, first: int | None = 50, after: str | None = None) -> TicketEventConnection:
         size = page_size(first, info.context.rt.settings.max_page_size)
         try:
@@ -433,10 +410,12 @@ class TicketConnection:
         assignee_id: int | None = None,
         status: list[enums.TicketStatus] | None = None,
         node_json: ColumnElement[Any] | None = None,
+        with_records: bool = False,
     ) -> TicketConnection:
         """A keyset page of the tickets the caller may see, read by app.reads.ticket_pages. With
-        node_json (a compiled plan's app.db.repositories.ticket_json expression) each edge's node
-        is that JSON, ready to send."""
+        node_json (a compiled plan's app.reads.node_json expression) each edge's node is that JSON,
+        ready to send; with_records: each node is (that JSON, its Ticket), for a plan that resolves
+        some fields in Python."""
         viewer = info.context.viewer
         if viewer is None:
             raise errors.unauthenticated()
@@ -449,9 +428,12 @@ class TicketConnection:
             if node_json is None:
                 page = await ticket_pages.ticket_page(reads, viewer, f, order, size, after)
                 nodes = [Ticket.of(r) for r in page.items]
+            # Not Ticket objects: the plan that asked for them sends them as they are, or fills them in.
+            elif with_records:
+                page = await ticket_pages.ticket_json_and_record_page(reads, node_json, viewer, f, order, size, after)
+                nodes = [cast(Ticket, (text, Ticket.of(r))) for text, r in page.items]
             else:
                 page = await ticket_pages.ticket_json_page(reads, node_json, viewer, f, order, size, after)
-                # Not Ticket objects: the plan that asked for them sends them as they are.
                 nodes = [cast(Ticket, orjson.Fragment(text)) for text in page.items]
         except InvalidInput as exc:  # a malformed `after`
             raise errors.from_domain(exc) from exc

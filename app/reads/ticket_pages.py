@@ -73,11 +73,33 @@ async def ticket_json_page(
     after: str | None,
 ) -> TicketPage[str]:
     """ticket_page with each ticket as the JSON text `node_json` (a compiled plan's
-    app.db.repositories.ticket_json expression) writes, ready to send."""
+    app.reads.node_json expression) writes, ready to send."""
     cursor = TicketPageCursor.decode(after, order) if after else None
     async with reads.use() as conn:
-        texts, cursors, has_next = await ticket_reads.list_ticket_json(conn, node_json, viewer, f, order, first, cursor)
+        texts, _, cursors, has_next = await ticket_reads.list_ticket_json(
+            conn, node_json, viewer, f, order, first, cursor
+        )
     return TicketPage(texts, [c.encode() for c in cursors], has_next, _counter(reads, viewer, f))
+
+
+async def ticket_json_and_record_page(
+    reads: SharedConnection,
+    node_json: ColumnElement[Any],
+    viewer: Viewer,
+    f: TicketFilter,
+    order: TicketOrder,
+    first: int,
+    after: str | None,
+) -> TicketPage[tuple[str, TicketRecord]]:
+    """ticket_json_page with each ticket's record beside its JSON, for a plan that resolves some
+    fields in Python."""
+    cursor = TicketPageCursor.decode(after, order) if after else None
+    async with reads.use() as conn:
+        texts, records, cursors, has_next = await ticket_reads.list_ticket_json(
+            conn, node_json, viewer, f, order, first, cursor, with_records=True
+        )
+    items = list(zip(texts, records, strict=True))
+    return TicketPage(items, [c.encode() for c in cursors], has_next, _counter(reads, viewer, f))
 
 
 def _counter(reads: SharedConnection, viewer: Viewer, f: TicketFilter) -> Callable[[], Awaitable[int]]:

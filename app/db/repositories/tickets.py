@@ -177,10 +177,15 @@ async def list_ticket_json(
     order: TicketOrder,
     first: int,
     after: TicketPageCursor | None,
-) -> tuple[list[str], list[TicketPageCursor], bool]:
-    """list_tickets with each ticket as the JSON text `node` (app.db.repositories.ticket_json) builds."""
-    rows, cursors, has_next = await _page(conn, [node], principal, f, order, first, after)
-    return [row[0] for row in rows], cursors, has_next
+    *,
+    with_records: bool = False,
+) -> tuple[list[str], list[TicketRecord], list[TicketPageCursor], bool]:
+    """list_tickets with each ticket as the JSON text `node` (app.reads.node_json) builds, and its
+    record too when asked."""
+    columns = [node, *TICKET_COLUMNS] if with_records else [node]
+    rows, cursors, has_next = await _page(conn, columns, principal, f, order, first, after)
+    records = [TicketRecord(*row[1:]) for row in rows] if with_records else []
+    return [row[0] for row in rows], records, cursors, has_next
 
 
 async def _page(
