@@ -43,9 +43,9 @@ from app.events.wallboard_feed import WallboardFeed
 from app.limits import BodySizeLimit
 from app.logging_setup import configure_logging
 from app.metrics import MetricsMiddleware, metrics_endpoint
+from app.reads.wallboard import wallboard_numbers
 from app.services.live_access import LiveAccess
 from app.services.runtime import Runtime
-from app.services.wallboard import wallboard_numbers
 from app.settings import Settings, get_settings
 from app.static_site import SecurityHeaders, examples_directory
 from app.web import demo_sent_mail, download_attachment, healthz, root, static_files

@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.db.engine import async_url, create_engine
-from app.services.reports import helpdesk_report
+from app.reads.reports import helpdesk_report
 from benchmarks import databases
 
 END = datetime(2026, 6, 1, tzinfo=UTC)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import strawberry
 
-from app.db.repositories import knowledge as article_reads
 from app.domain import knowledge as rules
 from app.domain.errors import DomainError
+from app.reads.knowledge import articles_page
 from app.services import knowledge as knowledge_service
 from resolvers.access import Info, principal_of
 from resolvers.payloads import decode_id, reports_user_errors
@@ -64,14 +64,12 @@ class KnowledgeQuery:
         statuses = readable & {status.value} if status is not None else readable
         wanted_category = category.strip().lower() if category else None
         boundary = decode_article_cursor(after) if after else None
-        async with info.context.rt.engine.connect() as conn:
-            rows = await article_reads.list_articles(conn, statuses, wanted_category, boundary, size + 1)
-            total = await article_reads.count_articles(conn, statuses, wanted_category)
-        edges = [KnowledgeArticleEdge(cursor=article_cursor(r), node=KnowledgeArticle.of(r)) for r in rows[:size]]
+        page = await articles_page(info.context.rt, statuses, wanted_category, boundary, size)
+        edges = [KnowledgeArticleEdge(cursor=article_cursor(r), node=KnowledgeArticle.of(r)) for r in page.items]
         return KnowledgeArticleConnection(
             edges=edges,
-            page_info=PageInfo.of([e.cursor for e in edges], len(rows) > size, after is not None),
-            total_count=total,
+            page_info=PageInfo.of([e.cursor for e in edges], page.has_next, after is not None),
+            total_count=page.total_count,
         )
 
     @strawberry.field(

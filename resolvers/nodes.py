@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from app.auth.policy import Action, allows, may_read_attachment, may_read_comment
-from app.db.repositories.routing import rule_by_id
 from app.domain.principal import CustomerPrincipal, Principal, Viewer
+from app.reads.routing import routing_rule
 from app.services import auth as auth_service
 from app.services import notifications, ticket_fields, webhooks
 from resolvers.access import Info
@@ -65,8 +65,7 @@ async def _notification(info: Info, principal: Principal, pk: int) -> Node | Non
 async def _routing_rule(info: Info, principal: Principal, pk: int) -> Node | None:
     if not allows(principal, Action.MANAGE_ROUTING):
         return None
-    async with info.context.rt.reader.connect() as conn:
-        rule = await rule_by_id(conn, pk)
+    rule = await routing_rule(info.context.rt, pk)
     return RoutingRule.of(rule) if rule else None
 
 

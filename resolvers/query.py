@@ -8,14 +8,15 @@ import strawberry
 from sqlalchemy import ColumnElement
 
 from app.auth.policy import Action
-from app.db.repositories import people
 from app.domain import cursors, enums
 from app.domain import validation as v
 from app.domain.errors import DomainError
 from app.domain.global_ids import is_row_id
 from app.domain.ticket_query import TicketFilter as DomainTicketFilter
 from app.domain.ticket_query import TicketOrder as DomainTicketOrder
+from app.reads import people
 from app.reads.node_json import JsonField
+from app.reads.tickets import ticket_id_by_number
 from app.services import auth as auth_service
 from resolvers.access import Info, may_read, principal_of
 from resolvers.nodes import CUSTOMER_FINDERS, FINDERS, PUBLIC_FINDERS
@@ -24,7 +25,7 @@ from schema.common import Node, PageInfo, page_size
 from schema.enums import AgentPresence
 from schema.inputs import TicketFilter, TicketOrder
 from schema.people import Agent, Customer, Group, load_agent, load_customer
-from schema.tickets import Ticket, TicketConnection, load_ticket, ticket_connection
+from schema.tickets import Ticket, TicketConnection, load_ticket
 from schema.tokens import ApiToken
 
 
@@ -114,7 +115,7 @@ async def tickets_page(
         if order_by
         else DomainTicketOrder()
     )
-    return await ticket_connection(
+    return await TicketConnection.page(
         info,
         first,
         after,
@@ -156,10 +157,7 @@ class Query:
             pk = ids.decode_as(id, "Ticket")
             return await load_ticket(info, pk) if pk is not None else None
         if number is not None:
-            from app.db.repositories.tickets import ticket_id_by_number
-
-            async with info.context.rt.engine.connect() as conn:
-                found = await ticket_id_by_number(conn, number)
+            found = await ticket_id_by_number(info.context.rt, number)
             return await load_ticket(info, found) if found is not None else None
         raise errors.invalid_argument("give `id` or `number`")
 
@@ -187,14 +185,12 @@ class Query:
         may_read(info, Action.READ_CUSTOMERS)
         size = page_size(first, info.context.rt.settings.max_page_size)
         boundary = _decode_customer_cursor(after) if after else None
-        async with info.context.rt.engine.connect() as conn:
-            rows = await people.search_customers(conn, search, boundary, size + 1)
-            total = await people.count_customers(conn, search)
-        edges = [CustomerEdge(cursor=_customer_cursor(r.name, r.id), node=Customer.of(r)) for r in rows[:size]]
+        page = await people.customers_page(info.context.rt, search, boundary, size)
+        edges = [CustomerEdge(cursor=_customer_cursor(r.name, r.id), node=Customer.of(r)) for r in page.items]
         return CustomerConnection(
             edges=edges,
-            page_info=PageInfo.of([e.cursor for e in edges], len(rows) > size, after is not None),
-            total_count=total,
+            page_info=PageInfo.of([e.cursor for e in edges], page.has_next, after is not None),
+            total_count=page.total_count,
         )
 
     @strawberry.field
@@ -203,16 +199,13 @@ class Query:
     ) -> list[Agent]:
         may_read(info, Action.READ_AGENTS)
         group_pk = _filter_ids(group_id, "Group")
-        async with info.context.rt.engine.connect() as conn:
-            records = await people.list_agents(conn, group_pk, presence.value if presence else None)
+        records = await people.agents(info.context.rt, group_pk, presence.value if presence else None)
         return [Agent.of(r) for r in records]
 
     @strawberry.field
     async def groups(self, info: Info) -> list[Group]:
         may_read(info, Action.READ_AGENTS)
-        async with info.context.rt.engine.connect() as conn:
-            records = await people.list_groups(conn)
-        return [Group.of(r) for r in records]
+        return [Group.of(r) for r in await people.groups(info.context.rt)]
 
     @strawberry.field(description="The caller's own tokens; admins see all.")
     async def api_tokens(self, info: Info) -> list[ApiToken]:

@@ -9,7 +9,7 @@ import strawberry
 
 from app.auth.policy import Action
 from app.domain.errors import DomainError
-from app.services.reports import helpdesk_report
+from app.reads.reports import helpdesk_report
 from resolvers.access import Info, may_read
 from schema import errors, ids
 from schema.reports import HelpdeskReport

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.auth.policy import Action
-from app.db.repositories.routing import all_rules
+from app.reads import routing as rule_reads
 from app.services import assignment, routing_rules
 from app.services.runtime import Runtime
 from resolvers.access import Info, may_read, principal_of
@@ -40,8 +40,7 @@ class RoutingQuery:
     @strawberry.field
     async def routing_rules(self, info: Info) -> list[RoutingRule]:
         may_read(info, Action.MANAGE_ROUTING)
-        async with info.context.rt.engine.connect() as conn:
-            return [RoutingRule.of(r) for r in await all_rules(conn)]
+        return [RoutingRule.of(r) for r in await rule_reads.routing_rules(info.context.rt)]
 
 
 @strawberry.type

@@ -5,9 +5,9 @@ from __future__ import annotations
 import strawberry
 
 from app.auth.policy import SlaPolicyView, sla_policy_view
-from app.db.repositories import sla as sla_reads
 from app.domain.principal import Principal
 from app.domain.records import SlaPolicyRecord
+from app.reads import sla as sla_reads
 from app.services import sla
 from resolvers.access import Info, principal_of
 from resolvers.payloads import decode_id, decode_optional_id, reports_user_errors
@@ -54,10 +54,7 @@ def _policy_input(input: SlaPolicyInput) -> sla.PolicyInput:
 
 
 async def _with_calendars(info: Info, policies: list[SlaPolicyRecord]) -> list[SlaPolicy]:
-    wanted = {p.calendar_id for p in policies if p.calendar_id is not None}
-    async with info.context.rt.engine.connect() as conn:
-        calendars = await sla_reads.calendars_by_ids(conn, list(wanted)) if wanted else {}
-    return [SlaPolicy.of(p, calendars.get(p.calendar_id) if p.calendar_id else None) for p in policies]
+    return [SlaPolicy.of(p, calendar) for p, calendar in await sla_reads.with_calendars(info.context.rt, policies)]
 
 
 def _configuration_reader(info: Info) -> Principal:
@@ -74,11 +71,10 @@ async def sla_node(info: Info, principal: Principal, type_name: str, pk: int) ->
     view = sla_policy_view(principal)
     if view is None or (type_name == "BusinessCalendar" and view is not SlaPolicyView.CONFIGURATION):
         return None
-    async with info.context.rt.engine.connect() as conn:
-        if type_name == "BusinessCalendar":
-            calendar = (await sla_reads.calendars_by_ids(conn, [pk])).get(pk)
-            return BusinessCalendar.of(calendar) if calendar else None
-        policy = (await sla_reads.policies_by_ids(conn, [pk])).get(pk)
+    if type_name == "BusinessCalendar":
+        calendar = await sla_reads.calendar_by_id(info.context.rt, pk)
+        return BusinessCalendar.of(calendar) if calendar else None
+    policy = await sla_reads.policy_by_id(info.context.rt, pk)
     return (await _with_calendars(info, [policy]))[0] if policy else None
 
 
@@ -87,15 +83,12 @@ class SlaQuery:
     @strawberry.field(description="Admins: every SLA policy, in the order they are tried.")
     async def sla_policies(self, info: Info) -> list[SlaPolicy]:
         _configuration_reader(info)
-        async with info.context.rt.engine.connect() as conn:
-            policies = await sla_reads.all_policies(conn)
-        return await _with_calendars(info, policies)
+        return await _with_calendars(info, await sla_reads.all_policies(info.context.rt))
 
     @strawberry.field(description="Admins: every business calendar.")
     async def business_calendars(self, info: Info) -> list[BusinessCalendar]:
         _configuration_reader(info)
-        async with info.context.rt.engine.connect() as conn:
-            return [BusinessCalendar.of(c) for c in await sla_reads.all_calendars(conn)]
+        return [BusinessCalendar.of(c) for c in await sla_reads.all_calendars(info.context.rt)]
 
 
 @strawberry.type

@@ -24,9 +24,9 @@ from app.domain.principal import CustomerPrincipal, Principal
 from app.domain.records import TicketEventRecord
 from app.events.cursors import EventPosition
 from app.events.hub import EventHub, ListenerOverflow
+from app.reads.wallboard import wallboard_numbers
 from app.services import notifications
 from app.services.notification_triggers import may_have_notified
-from app.services.wallboard import wallboard_numbers
 from resolvers.access import Info, principal_of
 from schema import errors, ids
 from schema.enums import TicketEventType

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import strawberry
 from graphql import ValueNode
@@ -18,7 +18,18 @@ from app.domain.errors import DomainError, ValidationErrors
 from schema import errors
 from schema.enums import ErrorCode
 
-__all__ = ["JSON", "SCALARS", "Node", "PageInfo", "Payload", "Upload", "UserError", "page_size", "user_errors"]
+__all__ = [
+    "JSON",
+    "SCALARS",
+    "Node",
+    "PageInfo",
+    "Payload",
+    "Upload",
+    "UserError",
+    "lazy_class",
+    "page_size",
+    "user_errors",
+]
 
 
 def _file(value: Any) -> UploadFile:
@@ -116,3 +127,12 @@ def page_size(first: int | None, limit: int = 100, *, argument: str = "first") -
     if first > limit:
         raise errors.invalid_argument(f"`{argument}` must be at most {limit}", limit=limit)
     return first
+
+
+def lazy_class(annotation: Any) -> type[Any]:
+    """The class a `strawberry.lazy` annotation names, imported on first use. Types import each
+    other one way only; a type on the other side builds the objects it returns (a Node must be an
+    instance of its class) from the same annotation its field declares."""
+    forward_ref, reference = get_args(annotation)
+    found: type[Any] = reference.resolve_forward_ref(forward_ref).resolve_type()
+    return found

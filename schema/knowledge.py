@@ -12,7 +12,7 @@ from app.domain.errors import DomainError
 from app.domain.global_ids import is_row_id
 from app.domain.records import ArticleMatchRecord, ArticleRecord
 from schema import errors, ids
-from schema.common import Node, PageInfo, Payload, page_size
+from schema.common import Node, PageInfo, Payload, lazy_class, page_size
 from schema.context import Context
 from schema.enums import ArticleStatus
 from schema.people import Agent, load_agent
@@ -69,11 +69,10 @@ class KnowledgeArticle(Node):
 
     @strawberry.field(description="The resolved ticket this article was distilled from, if any.")
     async def source_ticket(self, info: Info) -> TicketRef | None:
-        from schema.tickets import load_ticket
-
         if self.record.source_ticket_id is None:
             return None
-        return await load_ticket(info, self.record.source_ticket_id)
+        record = await info.context.loaders.ticket.load(self.record.source_ticket_id)
+        return lazy_class(TicketRef).of(record) if record else None
 
 
 @strawberry.type

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from app.domain.records import AgentRecord, CustomerRecord, GroupRecord
-from schema.common import JSON, Node
+from schema.common import JSON, Node, lazy_class
 from schema.context import Context
 from schema.enums import AgentPresence, AgentRole, AssignmentStrategy, CustomerTier, TicketStatus
 from schema.fields import computed, from_record, loaded, record_type
@@ -16,6 +16,7 @@ from schema.fields import computed, from_record, loaded, record_type
 if TYPE_CHECKING:
     from schema.tickets import TicketConnection
 
+# schema.tickets imports this module; its types are reached the other way through strawberry.lazy.
 TicketConnectionRef = Annotated["TicketConnection", strawberry.lazy("schema.tickets")]
 Info = strawberry.Info[Context, None]
 
@@ -52,9 +53,7 @@ class Customer(Node):
     async def tickets(
         self, info: Info, first: int | None = 20, after: str | None = None, status: list[TicketStatus] | None = None
     ) -> TicketConnectionRef:
-        from schema.tickets import ticket_connection
-
-        return await ticket_connection(info, first, after, customer_id=self.pk, status=status)
+        return await lazy_class(TicketConnectionRef).page(info, first, after, customer_id=self.pk, status=status)
 
     @strawberry.field(metadata=computed("a count of the tickets the caller may see"))
     async def open_ticket_count(self, info: Info) -> int:
@@ -99,9 +98,7 @@ class Agent(Node):
     async def assigned_tickets(
         self, info: Info, first: int | None = 20, after: str | None = None, status: list[TicketStatus] | None = None
     ) -> TicketConnectionRef:
-        from schema.tickets import ticket_connection
-
-        return await ticket_connection(info, first, after, assignee_id=self.pk, status=status)
+        return await lazy_class(TicketConnectionRef).page(info, first, after, assignee_id=self.pk, status=status)
 
 
 @record_type("groups")

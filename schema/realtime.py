@@ -8,7 +8,7 @@ import strawberry
 
 from app.domain.records import TicketEventRecord
 from app.events.cursors import EventPosition
-from app.services.wallboard import WallboardNumbers
+from app.reads.wallboard import WallboardNumbers
 from schema import errors
 from schema.context import Context
 from schema.enums import SlaEventKind, SlaTarget, TicketStatus

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from app.services.reports import AgentFigures, DurationFigures, ReportRecord
+from app.reads.reports import AgentFigures, DurationFigures, ReportRecord
 from schema import errors
 from schema.context import Context
 from schema.enums import Channel

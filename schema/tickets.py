@@ -11,7 +11,6 @@ import strawberry
 from sqlalchemy import ColumnElement
 
 from app.auth.policy import may_read_agent_only_fields, may_read_email_delivery, may_read_internal_notes
-from app.db.repositories import tickets as ticket_reads
 from app.domain import enums
 from app.domain.errors import InvalidInput
 from app.domain.event_data import public_event_data
@@ -24,10 +23,10 @@ from app.domain.records import (
     TicketRecord,
 )
 from app.domain.ticket_fields import customer_view
-from app.domain.ticket_query import TicketFilter, TicketOrder, TicketPageCursor
+from app.domain.ticket_query import TicketFilter, TicketOrder
 from app.events.cursors import EventPosition
+from app.reads import ticket_pages
 from app.reads.node_json import JsonField
-from app.reads.ticket_page_json import ticket_page_json
 from schema import errors, ids
 from schema.common import JSON, Node, PageInfo, page_size
 from schema.context import Context
@@ -399,78 +398,62 @@ class TicketConnection:
     async def total_count(self) -> int:
         return await self.count()
 
+    @classmethod
+    async def page(
+        cls,
+        info: Info,
+        first: int | None,
+        after: str | None,
+        *,
+        base: TicketFilter | None = None,
+        order: TicketOrder | None = None,
+        customer_id: int | None = None,
+        assignee_id: int | None = None,
+        status: list[enums.TicketStatus] | None = None,
+        node_json: ColumnElement[Any] | None = None,
+        with_records: bool = False,
+        connection: tuple[JsonField, ...] | None = None,
+    ) -> TicketConnection:
+        """A keyset page of the tickets the caller may see, read by app.reads.ticket_pages. With
+        node_json (a compiled plan's app.reads.node_json expression) each edge's node is that JSON,
+        ready to send; with_records: each node is (that JSON, its Ticket), for a plan that resolves
+        some fields in Python; with connection (its selection, app.reads.ticket_page_json), the
+        whole connection is that JSON."""
+        viewer = info.context.viewer
+        if viewer is None:
+            raise errors.unauthenticated()
+        size = page_size(first, info.context.rt.settings.max_page_size)
+        f = ticket_pages.ticket_filter(base, customer_id=customer_id, assignee_id=assignee_id, status=status)
+        order = order or TicketOrder()
+        reads = info.context.loaders.reads
+        page: ticket_pages.TicketPage[Any]
+        try:
+            if connection is not None:
+                assert node_json is not None
+                text = await ticket_pages.ticket_connection_json(
+                    reads, node_json, connection, viewer, f, order, size, after
+                )
+                # Not a TicketConnection: the plan that asked for it sends it as it is.
+                return cast(TicketConnection, orjson.Fragment(text))
+            if node_json is None:
+                page = await ticket_pages.ticket_page(reads, viewer, f, order, size, after)
+                nodes = [Ticket.of(r) for r in page.items]
+            # Not Ticket objects: the plan that asked for them sends them as they are, or fills them in.
+            elif with_records:
+                page = await ticket_pages.ticket_json_and_record_page(reads, node_json, viewer, f, order, size, after)
+                nodes = [cast(Ticket, (text, Ticket.of(r))) for text, r in page.items]
+            else:
+                page = await ticket_pages.ticket_json_page(reads, node_json, viewer, f, order, size, after)
+                nodes = [cast(Ticket, orjson.Fragment(text)) for text in page.items]
+        except InvalidInput as exc:  # a malformed `after`
+            raise errors.from_domain(exc) from exc
+        edges = [TicketEdge(cursor=c, node=n) for n, c in zip(nodes, page.cursors, strict=True)]
+        return cls(edges=edges, page_info=PageInfo.of(page.cursors, page.has_next, after is not None), count=page.count)
+
 
 async def load_ticket(info: Info, pk: int) -> Ticket | None:
     record = await info.context.loaders.ticket.load(pk)
     return Ticket.of(record) if record else None
-
-
-async def ticket_connection(
-    info: Info,
-    first: int | None,
-    after: str | None,
-    *,
-    base: TicketFilter | None = None,
-    order: TicketOrder | None = None,
-    customer_id: int | None = None,
-    assignee_id: int | None = None,
-    status: list[enums.TicketStatus] | None = None,
-    node_json: ColumnElement[Any] | None = None,
-    with_records: bool = False,
-    connection: tuple[JsonField, ...] | None = None,
-) -> TicketConnection:
-    """A keyset page of the tickets the caller may see. With node_json (a compiled plan's
-    app.reads.node_json expression) each edge's node is that JSON, ready to send; with_records:
-    each node is (that JSON, its Ticket), for a plan that resolves some fields in Python; with
-    connection (its selection, app.reads.ticket_page_json), the whole connection is that JSON."""
-    principal = info.context.viewer
-    if principal is None:
-        raise errors.unauthenticated()
-    size = page_size(first, info.context.rt.settings.max_page_size)
-    f = base or TicketFilter()
-    if customer_id is not None or assignee_id is not None or status:
-        from dataclasses import replace
-
-        f = replace(
-            f,
-            customer_id=customer_id if customer_id is not None else f.customer_id,
-            assignee_id=assignee_id if assignee_id is not None else f.assignee_id,
-            status=tuple(s.value for s in status) if status else f.status,
-        )
-    order = order or TicketOrder()
-    try:
-        cursor = TicketPageCursor.decode(after, order) if after else None
-    except InvalidInput as exc:
-        raise errors.from_domain(exc) from exc
-    reads = info.context.loaders.reads
-    if connection is not None:
-        assert node_json is not None
-        async with reads.use() as conn:
-            text = await ticket_page_json(conn, node_json, connection, principal, f, order, size, cursor)
-        # Not a TicketConnection: the plan that asked for it sends it as it is.
-        return cast(TicketConnection, orjson.Fragment(text))
-    async with reads.use() as conn:
-        if node_json is None:
-            records, cursors, has_next = await ticket_reads.list_tickets(conn, principal, f, order, size, cursor)
-            nodes = [Ticket.of(r) for r in records]
-        else:
-            texts, records, cursors, has_next = await ticket_reads.list_ticket_json(
-                conn, node_json, principal, f, order, size, cursor, with_records=with_records
-            )
-            # Not Ticket objects: the plan that asked for them sends them as they are, or fills them in.
-            if with_records:
-                nodes = [cast(Ticket, (text, Ticket.of(r))) for text, r in zip(texts, records, strict=True)]
-            else:
-                nodes = [cast(Ticket, orjson.Fragment(text)) for text in texts]
-
-    async def count() -> int:
-        async with reads.use() as conn:
-            return await ticket_reads.count_tickets(conn, principal, f)
-
-    edges = [TicketEdge(cursor=c.encode(), node=n) for n, c in zip(nodes, cursors, strict=True)]
-    return TicketConnection(
-        edges=edges, page_info=PageInfo.of([e.cursor for e in edges], has_next, after is not None), count=count
-    )
 
 
 TicketRef = Annotated["Ticket", strawberry.lazy("schema.tickets")]

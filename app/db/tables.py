@@ -428,7 +428,7 @@ Index(
     postgresql_using="gin",
     postgresql_ops={"lower_subject": "gin_trgm_ops"},
 )
-# Reports (app.services.reports): a period's tickets in id order with every column the report
+# Reports (app.reads.reports): a period's tickets in id order with every column the report
 # reads (index-only scans, merge-joined with ix_sla_clocks_met); tickets resolved in a period;
 # tickets created with a given subject soon after a knowledge-base search (self-service rate).
 Index(

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import tables
 from app.domain.errors import InvalidInput, ValidationErrors
-from app.services.reports import (
+from app.reads.reports import (
     CategoryVolume,
     ChannelVolume,
     DayVolume,
