@@ -11,10 +11,12 @@ test_sql_forms.py compares them); everything else is the executor's answer
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, Text, bindparam, cast, false, func, literal_column, select, true
+from sqlalchemy import ARRAY, JSON, Integer, Text, bindparam, cast, false, func, literal_column, select, true
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -79,7 +81,7 @@ async def ticket_page_json(
     after: TicketPageCursor | None,
 ) -> str:
     """The connection's JSON text, with `node` (node_json(..., as_text=False)) as each edge's node."""
-    columns = [node.label("node"), cursor_sql(order, sort_columns(order)).label("cursor")]
+    columns = [node.label("node"), _cursor_text(order).label("cursor")]
     page = keyset_page(columns, principal, f, order, first, after)
     if page is None:  # a cursor of another order's shape: an empty page, as the ordinary path has it
         page = keyset_page(columns, principal, f, order, first, None)
@@ -87,67 +89,91 @@ async def ticket_page_json(
         page = page.where(false())
     rows = page.subquery("page")
     direction = sort_direction(order)
-    # The page's rows numbered in page order (by the sort key the page selected after its columns).
+    # The page's rows numbered in page order (by the sort key the page selected after its columns),
+    # with the page size beside them, so everything above refers to columns (and is constant text).
     ranked = select(
         rows.c.node,
         rows.c.cursor,
         func.row_number().over(order_by=[direction(c) for c in list(rows.c)[2:]]).label("rn"),
-    ).subquery("ranked")
-    shape = _Shape(ranked, first, after)
+        bindparam("first", first, type_=Integer).label("lim"),
+    ).subquery(_RANKED.name)
     arguments: list[Any] = []
     for field in selection:
-        arguments += [text_constant(field.key), shape.value(field, principal, f)]
+        if field.name == "totalCount":
+            value: ColumnElement[Any] = filtered(
+                select(func.count()).select_from(tables.tickets), principal, f
+            ).scalar_subquery()
+        else:
+            value = _connection_text(field, after is not None)
+        arguments += [text_constant(field.key), value]
     statement = select(cast(func.json_build_object(*arguments), Text)).select_from(ranked)
     text: str = (await conn.execute(statement)).scalar_one()
     return text
 
 
-class _Shape:
-    """The connection's values over the numbered page: `first` rows and, if there is one, the next."""
+_DIALECT = postgresql.asyncpg.dialect()
 
-    def __init__(self, ranked: Any, first: int, after: TicketPageCursor | None) -> None:
-        self.ranked = ranked
-        self.first = bindparam("first", first, type_=Integer)
-        self.in_page = ranked.c.rn <= self.first
-        self.cursors = func.array_agg(aggregate_order_by(ranked.c.cursor, ranked.c.rn), type_=ARRAY(Text)).filter(
-            self.in_page
-        )
-        self.after = after
 
-    def value(self, field: JsonField, principal: Viewer, f: TicketFilter) -> ColumnElement[Any]:
-        if field.name == "__typename":
-            return text_constant("TicketConnection")
-        if field.name == "totalCount":
-            return filtered(select(func.count()).select_from(tables.tickets), principal, f).scalar_subquery()
-        if field.name == "pageInfo":
-            return _object((c.key, self.page_info(c.name)) for c in field.children)
-        edge = _object((c.key, self.edge(c.name)) for c in field.children)
-        edges = func.json_agg(aggregate_order_by(edge, self.ranked.c.rn)).filter(self.in_page)
-        return func.coalesce(edges, literal_column("'[]'::json"))
+def _rendered(expression: ColumnElement[Any], type_: Any) -> ColumnElement[Any]:
+    """The expression as constant SQL text: built and rendered once, not on every request (it
+    has no parameters)."""
+    sql = str(expression.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+    return literal_column(f"({sql})", type_)
 
-    def page_info(self, name: str) -> ColumnElement[Any]:
+
+@functools.cache
+def _cursor_text(order: TicketOrder) -> ColumnElement[Any]:
+    return _rendered(cursor_sql(order, sort_columns(order)), Text)
+
+
+# Column names of the numbered page that the constant parts refer to.
+_RANKED = select(
+    literal_column("NULL", JSON).label("node"),
+    literal_column("NULL", Text).label("cursor"),
+    literal_column("NULL", Integer).label("rn"),
+    literal_column("NULL", Integer).label("lim"),
+).subquery("ranked")
+
+
+@functools.lru_cache(maxsize=256)
+def _connection_text(field: JsonField, has_previous: bool) -> ColumnElement[Any]:
+    """A field of the connection other than totalCount, over the numbered page: `lim` rows and,
+    if there is one, the next."""
+    ranked = _RANKED
+    in_page = ranked.c.rn <= ranked.c.lim
+    cursors = func.array_agg(aggregate_order_by(ranked.c.cursor, ranked.c.rn), type_=ARRAY(Text)).filter(in_page)
+
+    def page_info(name: str) -> ColumnElement[Any]:
         match name:
             case "__typename":
                 return text_constant("PageInfo")
             case "hasNextPage":
-                return func.count() > self.first
+                # No rows: no limit either, and no next page.
+                return func.count() > func.coalesce(func.max(ranked.c.lim), 0)
             case "hasPreviousPage":
-                return true() if self.after is not None else false()
+                return true() if has_previous else false()
             case "startCursor":
-                return self.cursors[1]
+                return cursors[1]
             case "endCursor":
-                return self.cursors[func.least(func.count(), self.first)]
+                return cursors[func.least(func.count(), func.max(ranked.c.lim))]
         raise Unsupported(name)
 
-    def edge(self, name: str) -> ColumnElement[Any]:
+    def edge(name: str) -> ColumnElement[Any]:
         match name:
             case "__typename":
                 return text_constant("TicketEdge")
             case "cursor":
-                return self.ranked.c.cursor
+                return ranked.c.cursor
             case "node":
-                return self.ranked.c.node
+                return ranked.c.node
         raise Unsupported(name)
+
+    if field.name == "__typename":
+        return text_constant("TicketConnection")
+    if field.name == "pageInfo":
+        return _rendered(_object((c.key, page_info(c.name)) for c in field.children), JSON)
+    edges = func.json_agg(aggregate_order_by(_object((c.key, edge(c.name)) for c in field.children), ranked.c.rn))
+    return _rendered(func.coalesce(edges.filter(in_page), literal_column("'[]'::json")), JSON)
 
 
 def _object(pairs: Iterable[tuple[str, ColumnElement[Any]]]) -> ColumnElement[Any]:

@@ -233,6 +233,14 @@ async def test_generated_selections_answer_alike_on_both_paths(
                 not_served.append(name)
             assert page_of(answer) is not None or answer.get("errors"), (role, name, answer)
     assert not not_served, not_served
+    # An empty page: no edges, no cursors, no next page, on both paths alike.
+    empty, served = differ.compare(
+        tokens["admin"],
+        ticket_document("admin", [(None, "subject", "plain")]),
+        {"first": 3, "filter": {"search": "zzqqxx"}},
+    )
+    assert served and empty["data"]["tickets"]["edges"] == [], empty
+    assert empty["data"]["tickets"]["pageInfo"] == {"hasNextPage": False, "endCursor": None}
 
     schema = build_schema(settings)._schema
     order_fields = schema.type_map["TicketOrderField"]
