@@ -28,7 +28,7 @@ from app.services import customer_sign_in
 from app.services.live_access import LiveAccess
 from app.services.runtime import Runtime
 from app.web import graphiql_page
-from resolvers.compiled import COMPILED, Abandon, CompiledDocuments, execute_plan
+from resolvers.compiled import COMPILED, Abandon, CompiledDocuments, Plan, execute_plan
 from resolvers.graphql_over_http import (
     GRAPHQL_RESPONSE_JSON,
     negotiate_media_type,
@@ -38,6 +38,10 @@ from resolvers.graphql_over_http import (
 from resolvers.graphql_ws import LegacyWSHandler, TextFrames, TransportWSHandler
 from resolvers.persisted_queries import PersistedDocuments, PersistedQuery, not_found
 from schema.context import Context
+
+# The keys of a request body the lean route takes (anything else, such as extensions, goes the
+# view's way).
+_LEAN_KEYS = frozenset({"query", "variables", "operationName"})
 
 
 @dataclass
@@ -116,14 +120,10 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
         # Customer sessions never take the compiled fast path: its plans know nothing of the
         # customer allowlist or of customer scoping; the ordinary path applies both.
         compilable = isinstance(query, str) and request_adapter.method == "POST" and context.customer is None
-        if compilable and (plan := self.compiled.lookup(query, operation_name)) is not None:
-            context.fresh_loaders()
-            try:
-                data = await execute_plan(plan, context, request_data.variables)
-            except Abandon:
-                COMPILED.labels("fallback").inc()
-            else:
-                COMPILED.labels("served").inc()
+        tried = getattr(request.state, "plan_tried", False)  # the lean route ran the plan already
+        if compilable and not tried and (plan := self.compiled.lookup(query, operation_name)) is not None:
+            data = await self._answer_by_plan(plan, context, request_data.variables)
+            if data is not None:
                 return ExecutionResult(data=data, errors=None)
         result: ExecutionResult = await super().execute_single(
             request, request_adapter, sub_response, context, None, request_data
@@ -137,6 +137,55 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             settings = context.rt.settings
             self.compiled.learn(query, operation_name, settings.max_query_cost, settings.max_page_size)
         return result
+
+    @staticmethod
+    async def _answer_by_plan(plan: Plan, context: Context, variables: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The `data` of the plan's answer, or None when it gave up (the ordinary executor answers)."""
+        context.fresh_loaders()
+        try:
+            data = await execute_plan(plan, context, variables)
+        except Abandon:
+            COMPILED.labels("fallback").inc()
+            return None
+        COMPILED.labels("served").inc()
+        return data
+
+    async def _lean_route(self, request: Request) -> Response | None:
+        """A known query document answered by its plan without the rest of the view.
+
+        Taken only by the plainest request (a POST of a JSON object in UTF-8 with `query` and
+        optionally `variables` and `operationName`, a document the server has compiled, an agent
+        or anonymous caller), which is the whole console's traffic. It makes the checks the view
+        makes for such a request (JSON nesting, and in the plan the variables and limits) and
+        builds the response with the view's own methods, so status, headers and body are the
+        view's. Anything else, or a plan that gives up, is None: the view answers as always."""
+        content_type = request.headers.get("content-type", "")
+        if content_type.partition(";")[0].strip().lower() != "application/json":
+            return None
+        try:
+            refuse_unsupported_charset(content_type)
+            body = orjson.loads(await request.body())
+        except (HTTPException, orjson.JSONDecodeError):
+            return None
+        if not isinstance(body, dict) or not body.keys() <= _LEAN_KEYS:
+            return None
+        query, variables, operation_name = body.get("query"), body.get("variables"), body.get("operationName")
+        if not isinstance(query, str) or not isinstance(variables, dict | None):
+            return None
+        if not isinstance(operation_name, str | None) or json_nesting(body) > self.max_json_nesting:
+            return None
+        plan = self.compiled.lookup(query, operation_name)
+        if plan is None:
+            return None
+        context = await self.get_context(request)
+        if context.customer is not None:
+            return None
+        request.state.plan_tried = True
+        data = await self._answer_by_plan(plan, context, variables)
+        if data is None:
+            return None
+        sub_response = await self.get_sub_response(request)
+        return self.create_response(await self.process_result(request, ExecutionResult(data, None)), sub_response)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         rt: Runtime = request.app.state.runtime
@@ -200,6 +249,9 @@ class HelpdeskGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        if scope["method"] == "POST" and (lean := await self._lean_route(request)) is not None:
+            await lean(scope, receive, send)
+            return
         try:
             response = await self.run(request)
         except HTTPException as exc:

@@ -242,3 +242,30 @@ async def test_the_cost_limit_still_applies_when_variables_ask_for_bigger_pages(
         big = await http.post(url, json={"query": document, "variables": {"n": 100}}, headers=headers)
         assert big.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
         assert big.json().get("data") is None
+
+
+async def test_a_planned_answer_has_the_views_status_headers_and_body(
+    engine: AsyncEngine, settings: Settings, clock: ManualClock, still_server: ServerThread
+) -> None:
+    """Plans answer by a leaner route than Strawberry's view (resolvers/http.py); what the client
+    gets is the view's: status, headers, media type, body."""
+    rt = Runtime(engine=engine, settings=settings, clock=clock)
+    await seed_demo(rt)
+    token = (await auth_service.login(rt, DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, None)).token
+    document = (EXAMPLES / "console/TicketList.graphql").read_text()
+    url = f"{still_server.url}/graphql"
+    varying = {"date", "content-length"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        for accept in (None, "application/json", "application/graphql-response+json", "*/*"):
+            headers = {"Authorization": f"Bearer {token}"} | ({"Accept": accept} if accept else {})
+            text = f"{document}\n# {accept}"  # new to the server: the view answers, and it is compiled
+            body = {"query": text, "variables": {"first": 3}}
+            by_view = await http.post(url, json=body, headers=headers)
+            before = await served_compiled(http, still_server)
+            by_plan = await http.post(url, json=body, headers=headers)
+            assert await served_compiled(http, still_server) == before + 1
+            assert by_plan.status_code == by_view.status_code == 200
+            assert {k: v for k, v in by_plan.headers.items() if k not in varying} == {
+                k: v for k, v in by_view.headers.items() if k not in varying
+            }, accept
+            assert by_plan.json() == by_view.json()
