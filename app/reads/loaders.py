@@ -3,13 +3,16 @@
 Loaders are built per operation (a websocket connection runs many operations; a loader
 kept across them would serve stale data). An operation's batches take turns on one pooled
 connection, held only while some batch wants it: the batches of one level would otherwise
-check out a connection each, and a page of tickets would hold five at once.
+check out a connection each, and a page of tickets would hold five at once. Each loader is
+built when first used: a request uses a few of the thirty, and building all of them cost more
+than the console list's whole statement.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,44 +39,130 @@ class Loaders:
         # Whose tickets these loaders see: the agent's, or the signed-in customer's own.
         self._viewer: Viewer | None = principal or customer
         self.reads = SharedConnection(rt.reader)
-        self.customer = self._by_key(people.customers_by_ids, None)
-        self.agent = self._by_key(people.agents_by_ids, None)
-        self.group = self._by_key(people.groups_by_ids, None)
-        self.mailbox = self._by_key(mailbox_reads.mailboxes_by_ids, None)
-        self.ticket = DataLoader(self._visible_tickets)
-        self.agent_group_ids = self._by_key(people.group_ids_of_agents, [])
-        self.group_member_ids = self._by_key(people.member_ids_of_groups, [])
-        # Open tickets the caller may see, per assignee and per customer: one statement per batch.
-        self.agent_open_count = self._by_key(
-            lambda conn, keys: people.open_ticket_counts_by_agent(conn, keys, principal), 0
-        )
-        self.customer_open_count = self._by_key(
-            lambda conn, keys: people.open_ticket_counts_by_customer(conn, keys, principal), 0
-        )
-        self.queue_length = self._by_key(people.queue_lengths, 0)
-        self.sub_tickets = DataLoader(self._visible_sub_tickets)
-        self.sub_ticket_progress = self._by_key(tickets.sub_ticket_progress, SubTicketProgressRecord(0, 0, 0))
-        self.links = self._by_key(tickets.links_of, [])
-        self.collaborator_ids = self._by_key(tickets.collaborator_agent_ids, [])
-        self.collaborating_group_ids = self._by_key(tickets.collaborating_group_ids, [])
-        self.satisfaction = self._by_key(tickets.satisfaction_of, None)
-        self.ticket_attachments = self._by_key(tickets.attachments_of_tickets, [])
-        self.ticket_public_attachments = self._by_key(tickets.public_attachments_of_tickets, [])
-        self.comment_attachments = self._by_key(tickets.attachments_of_comments, [])
-        self.comment_email_delivery = self._by_key(delivery_reads.deliveries_of_comments, None)
-        self.comment = self._by_key(tickets.comments_by_ids, None)
-        self.attachment = self._by_key(tickets.attachments_by_ids, None)
-        self.event = self._by_key(event_reads.events_by_ids, None)
-        self.comments = DataLoader(self._comment_pages)
-        self.comment_count = DataLoader(self._comment_counts)
-        self.history = DataLoader(self._history_pages)
-        # Knowledge base: articles the caller may read; a ticket's suggestions keyed (ticket id, first).
-        self.article = DataLoader(lambda ids: knowledge_service.readable_articles(rt, principal, ids))
-        self.suggested_articles = DataLoader(self._suggested_articles)
-        # Keys of the custom fields a customer may read (definitions visibleToCustomer).
-        self.customer_field_keys = DataLoader(self._customer_field_keys)
-        # Ticket.sla: current clocks with policy and calendar, one statement per batch.
-        self.ticket_sla = self._by_key(lambda conn, keys: sla_reads.ticket_slas(conn, keys, rt.clock.now()), None)
+
+    @cached_property
+    def customer(self) -> DataLoader[Any, Any]:
+        return self._by_key(people.customers_by_ids, None)
+
+    @cached_property
+    def agent(self) -> DataLoader[Any, Any]:
+        return self._by_key(people.agents_by_ids, None)
+
+    @cached_property
+    def group(self) -> DataLoader[Any, Any]:
+        return self._by_key(people.groups_by_ids, None)
+
+    @cached_property
+    def mailbox(self) -> DataLoader[Any, Any]:
+        return self._by_key(mailbox_reads.mailboxes_by_ids, None)
+
+    @cached_property
+    def ticket(self) -> DataLoader[Any, Any]:
+        return DataLoader(self._visible_tickets)
+
+    @cached_property
+    def agent_group_ids(self) -> DataLoader[Any, Any]:
+        return self._by_key(people.group_ids_of_agents, [])
+
+    @cached_property
+    def group_member_ids(self) -> DataLoader[Any, Any]:
+        return self._by_key(people.member_ids_of_groups, [])
+
+    # Open tickets the caller may see, per assignee and per customer: one statement per batch.
+    @cached_property
+    def agent_open_count(self) -> DataLoader[Any, Any]:
+        return self._by_key(lambda conn, keys: people.open_ticket_counts_by_agent(conn, keys, self._principal), 0)
+
+    @cached_property
+    def customer_open_count(self) -> DataLoader[Any, Any]:
+        return self._by_key(lambda conn, keys: people.open_ticket_counts_by_customer(conn, keys, self._principal), 0)
+
+    @cached_property
+    def queue_length(self) -> DataLoader[Any, Any]:
+        return self._by_key(people.queue_lengths, 0)
+
+    @cached_property
+    def sub_tickets(self) -> DataLoader[Any, Any]:
+        return DataLoader(self._visible_sub_tickets)
+
+    @cached_property
+    def sub_ticket_progress(self) -> DataLoader[Any, Any]:
+        return self._by_key(tickets.sub_ticket_progress, SubTicketProgressRecord(0, 0, 0))
+
+    @cached_property
+    def links(self) -> DataLoader[Any, Any]:
+        return self._by_key(tickets.links_of, [])
+
+    @cached_property
+    def collaborator_ids(self) -> DataLoader[Any, Any]:
+        return self._by_key(tickets.collaborator_agent_ids, [])
+
+    @cached_property
+    def collaborating_group_ids(self) -> DataLoader[Any, Any]:
+        return self._by_key(tickets.collaborating_group_ids, [])
+
+    @cached_property
+    def satisfaction(self) -> DataLoader[Any, Any]:
+        return self._by_key(tickets.satisfaction_of, None)
+
+    @cached_property
+    def ticket_attachments(self) -> DataLoader[Any, Any]:
+        return self._by_key(tickets.attachments_of_tickets, [])
+
+    @cached_property
+    def ticket_public_attachments(self) -> DataLoader[Any, Any]:
+        return self._by_key(tickets.public_attachments_of_tickets, [])
+
+    @cached_property
+    def comment_attachments(self) -> DataLoader[Any, Any]:
+        return self._by_key(tickets.attachments_of_comments, [])
+
+    @cached_property
+    def comment_email_delivery(self) -> DataLoader[Any, Any]:
+        return self._by_key(delivery_reads.deliveries_of_comments, None)
+
+    @cached_property
+    def comment(self) -> DataLoader[Any, Any]:
+        return self._by_key(tickets.comments_by_ids, None)
+
+    @cached_property
+    def attachment(self) -> DataLoader[Any, Any]:
+        return self._by_key(tickets.attachments_by_ids, None)
+
+    @cached_property
+    def event(self) -> DataLoader[Any, Any]:
+        return self._by_key(event_reads.events_by_ids, None)
+
+    @cached_property
+    def comments(self) -> DataLoader[Any, Any]:
+        return DataLoader(self._comment_pages)
+
+    @cached_property
+    def comment_count(self) -> DataLoader[Any, Any]:
+        return DataLoader(self._comment_counts)
+
+    @cached_property
+    def history(self) -> DataLoader[Any, Any]:
+        return DataLoader(self._history_pages)
+
+    # Knowledge base: articles the caller may read; a ticket's suggestions keyed (ticket id, first).
+    @cached_property
+    def article(self) -> DataLoader[Any, Any]:
+        return DataLoader(lambda ids: knowledge_service.readable_articles(self._rt, self._principal, ids))
+
+    @cached_property
+    def suggested_articles(self) -> DataLoader[Any, Any]:
+        return DataLoader(self._suggested_articles)
+
+    # Keys of the custom fields a customer may read (definitions visibleToCustomer).
+    @cached_property
+    def customer_field_keys(self) -> DataLoader[Any, Any]:
+        return DataLoader(self._customer_field_keys)
+
+    # Ticket.sla: current clocks with policy and calendar, one statement per batch.
+    @cached_property
+    def ticket_sla(self) -> DataLoader[Any, Any]:
+        return self._by_key(lambda conn, keys: sla_reads.ticket_slas(conn, keys, self._rt.clock.now()), None)
 
     def _by_key(
         self, fetch: Callable[[AsyncConnection, Sequence[Any]], Awaitable[dict[Any, Any]]], default: Any

@@ -66,8 +66,9 @@ def visible_to(principal: Viewer) -> ColumnElement[bool]:
         exists().where(collab.c.ticket_id == t.c.id, collab.c.agent_id == principal.agent_id),
     ]
     if group_ids:
-        conditions.append(t.c.group_id.in_(group_ids))
-        conditions.append(exists().where(collab_groups.c.ticket_id == t.c.id, collab_groups.c.group_id.in_(group_ids)))
+        conditions.append(among(t.c.group_id, group_ids))
+        collaborating = among(collab_groups.c.group_id, group_ids)
+        conditions.append(exists().where(collab_groups.c.ticket_id == t.c.id, collaborating))
     return or_(*conditions)
 
 
@@ -102,13 +103,13 @@ async def ticket_id_by_number(conn: AsyncConnection, number: int) -> int | None:
 def filtered(query: Select[Any], principal: Viewer, f: TicketFilter) -> Select[Any]:
     query = query.where(visible_to(principal))
     if f.status:
-        query = query.where(t.c.status.in_(f.status))
+        query = query.where(among(t.c.status, f.status))
     if f.priority:
-        query = query.where(t.c.priority.in_(f.priority))
+        query = query.where(among(t.c.priority, f.priority))
     if f.channel:
-        query = query.where(t.c.channel.in_(f.channel))
+        query = query.where(among(t.c.channel, f.channel))
     if f.category:
-        query = query.where(t.c.category.in_(f.category))
+        query = query.where(among(t.c.category, f.category))
     if f.tags:
         query = query.where(t.c.tags.contains(list(f.tags)))
     if f.assignee_id is not None:
