@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from graphql import NamedTypeNode, OperationDefinitionNode, TypeNode, parse
 from sqlalchemy import event, insert, update
+from sqlalchemy import select as sqlalchemy_select
 
 from app.db import tables
 from app.db.engine import StatementCounter
@@ -89,6 +90,34 @@ async def test_ticket_list_statement_count_does_not_grow_with_page_size(
     assert counts["ordinary", 100] <= 7
     # the whole connection written by PostgreSQL: page, cursors, count, in one statement
     assert counts["compiled", 100] == counts["compiled", 10] == 1
+
+
+async def test_ticket_detail_statement_count_does_not_grow(rt: Runtime, admin: Actor, server: ServerThread) -> None:
+    """TicketDetail (comments, sub-tickets, links, history) on its plan: one statement per loader
+    and level, whatever the ticket holds. Issue 20 wants 4; this pins today's count so it does
+    not grow while SQL forms for lists and connections are still to come."""
+    from app.demo import seed_demo
+    from app.domain.global_ids import encode
+
+    await seed_demo(rt)
+    async with rt.engine.connect() as conn:
+        t = tables.tickets
+        busiest = (
+            await conn.execute(sqlalchemy_select(t.c.id).where(t.c.parent_id.is_(None)).order_by(t.c.id).limit(1))
+        ).scalar_one()
+    document = load_document("console/TicketDetail.graphql")
+    variables = {"id": encode("Ticket", busiest)}
+    await admin.client.execute(document, variables)  # compiled
+    counter = StatementCounter(
+        server.app.state.runtime.engine, ignore=("FROM ticket_events  WHERE (ticket_events.txid", "FROM sessions")
+    )
+    try:
+        data = await admin.client.execute(document, variables)
+    finally:
+        counter.close()
+    assert data["ticket"]["comments"]["edges"] and data["ticket"]["history"]["edges"]
+    print(f"\nSQL statements per TicketDetail request: {counter.count}")
+    assert counter.count <= 18
 
 
 # ---------------------------------------------------------------- the query cost limit
