@@ -18,8 +18,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Table, Text, case, cast, false, func, literal_column, null, or_, select
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    ColumnElement,
+    Table,
+    Text,
+    case,
+    cast,
+    false,
+    func,
+    literal_column,
+    null,
+    select,
+)
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.sql.selectable import Subquery
 
 from app.db import tables
 from app.domain.enums import SlaTarget, TicketStatus
@@ -104,7 +119,7 @@ def node_json(table_name: str, selection: Sequence[JsonField], *, as_text: bool 
     return literal_column(sql[len(prefix) : -len(suffix)], Text if as_text else JSON)
 
 
-def _object(table: Table, selection: Sequence[JsonField]) -> ColumnElement[Any]:
+def _object(table: Table | Subquery, selection: Sequence[JsonField]) -> ColumnElement[Any]:
     if not selection or len(selection) > _MAX_KEYS:
         raise Unsupported(table.name)
     arguments: list[Any] = []
@@ -113,7 +128,7 @@ def _object(table: Table, selection: Sequence[JsonField]) -> ColumnElement[Any]:
     return func.json_build_object(*arguments)
 
 
-def _value(table: Table, f: JsonField) -> ColumnElement[Any]:
+def _value(table: Table | Subquery, f: JsonField) -> ColumnElement[Any]:
     if f.kind == "typename":
         assert f.type_name is not None
         return text_constant(f.type_name)
@@ -160,22 +175,23 @@ def _sub_ticket_progress(selection: Sequence[JsonField]) -> ColumnElement[Any]:
     return select(func.json_build_object(*arguments)).where(_children.c.parent_id == t.c.id).scalar_subquery()
 
 
-def _latest_clock(target: SlaTarget, value: ColumnElement[Any]) -> ColumnElement[Any]:
-    """`value` of the ticket's clock of the highest cycle for target (null when there is none)."""
-    return (
-        select(value)
-        .where(sc.c.ticket_id == t.c.id, sc.c.target == text_constant(target.value))
-        .order_by(sc.c.cycle.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 def _sla(selection: Sequence[JsonField]) -> ColumnElement[Any]:
     """Ticket.sla as app.domain.sla.ticket_sla_view shows it: per target the clock of the highest
-    cycle, unless that clock is detached from its policy; no SLA when neither target has one."""
+    cycle, unless that clock is detached from its policy; no SLA when neither target has one.
+
+    One correlated subquery per ticket: the latest clock of each target (DISTINCT ON), aggregated
+    into the object, rather than a subquery per target and per question."""
     if not selection or len(selection) > _MAX_KEYS:
         raise Unsupported("TicketSla")
+    targets = [text_constant(target.value) for target in _CLOCK_FIELDS.values()]
+    latest = (
+        select(sc)
+        .where(sc.c.ticket_id == t.c.id, sc.c.target.in_(targets))
+        .ext(distinct_on(sc.c.target))
+        .order_by(sc.c.target, sc.c.cycle.desc())
+        .correlate(t)
+        .subquery("latest")
+    )
     arguments: list[Any] = []
     for f in selection:
         if f.kind == "typename":
@@ -184,12 +200,11 @@ def _sla(selection: Sequence[JsonField]) -> ColumnElement[Any]:
         target = _CLOCK_FIELDS.get(f.name)
         if target is None or f.kind != "object":
             raise Unsupported(f"TicketSla.{f.name}")
-        clock = case((sc.c.policy_id.is_(None), null()), else_=_object(sc, f.children))
-        arguments += [text_constant(f.key), _latest_clock(target, clock)]
-    attached = [
-        func.coalesce(_latest_clock(target, sc.c.policy_id.isnot(None)), false()) for target in _CLOCK_FIELDS.values()
-    ]
-    return case((or_(*attached), func.json_build_object(*arguments)), else_=null())
+        clock = case((latest.c.policy_id.is_(None), null()), else_=_object(latest, f.children))
+        of_target = func.array_agg(clock, type_=ARRAY(JSON)).filter(latest.c.target == text_constant(target.value))
+        arguments += [text_constant(f.key), of_target[1]]
+    attached = func.coalesce(func.bool_or(latest.c.policy_id.isnot(None)), false())
+    return select(case((attached, func.json_build_object(*arguments)), else_=null())).scalar_subquery()
 
 
 # Named SQL forms (Loaded(sql=...) declarations), by the table of the row they are written for.
